@@ -1,0 +1,61 @@
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Core;
+
+/// <summary>
+/// The one-screen contract every backend implements: memory plus the primitive ops, grouped as elementwise,
+/// reduce, matmul, attack steps and metric learning. Backends assume validated arguments: call ops through
+/// <see cref="Ops"/>, which checks shapes, dtypes and devices and names what is wrong.
+/// Shape letters: N anchors/batch rows, M pool rows, D features, K inner dimension of a GEMM.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>"cpu" or "cuda".</summary>
+    string Name { get; }
+
+    /// <summary>Human-readable device, e.g. "NVIDIA H100 80GB HBM3 (sm_90)" or "CPU (2 cores, AVX2)".</summary>
+    string DeviceName { get; }
+
+    // ---- memory ----
+    Storage Allocate(DType dtype, long length);
+    void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged;
+    void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged;
+    void Copy(Tensor src, Tensor dst);
+    void Synchronize();
+
+    // ---- elementwise (same shapes) ----
+    void Fill(Tensor y, float value);
+    void Unary(UnaryOp op, Tensor x, Tensor y);
+    /// <summary>dx = dy * op'(x).</summary>
+    void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
+    void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y);
+    /// <summary>y = alpha * x + beta * y.</summary>
+    void Axpby(float alpha, Tensor x, float beta, Tensor y);
+    void Clamp(Tensor x, float lo, float hi, Tensor y);
+
+    // ---- reduce over the last axis: x rows×cols → y rows ----
+    void ReduceRows(ReduceOp op, Tensor x, Tensor y);
+
+    // ---- matmul: C = alpha * op(A) * op(B) + beta * C, row-major ----
+    void Gemm(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta);
+
+    // ---- attack steps (kernels/pgd.cu) ----
+    /// <summary>One PGD ascent step plus projection onto the eps-ball around x0 and the box [lo, hi], in place on x.</summary>
+    void PgdStep(PgdNorm norm, Tensor x, Tensor x0, Tensor grad, PgdParams p);
+    /// <summary>x = clip(x0 + uniform sample of the eps-ball, lo, hi), from Philox(seed, stream) keyed by element index.</summary>
+    void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream);
+
+    // ---- metric learning (kernels/distance.cu, kernels/triplet.cu) ----
+    /// <summary>dist[i,j] = d(a_i, b_j) for A N×D, B M×D.</summary>
+    void PairwiseDistance(DistanceKind kind, Tensor a, Tensor b, Tensor dist);
+    void PairwiseDistanceBackward(DistanceKind kind, Tensor a, Tensor b, Tensor gradDist, Tensor gradA, Tensor gradB);
+    /// <summary>Fused distance + mining: the N×M matrix is never stored.</summary>
+    void MineTriplets(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool, Tensor poolLabels,
+        MinedTriplets result);
+    /// <summary>loss[i] = max(0, d(a_i,p_i) - d(a_i,n_i) + margin), for row-aligned A, P, Q (N×D).</summary>
+    void TripletLoss(DistanceKind kind, float margin, Tensor a, Tensor p, Tensor n, Tensor loss);
+    void TripletLossBackward(DistanceKind kind, float margin, Tensor a, Tensor p, Tensor n, Tensor gradLoss,
+        Tensor gradA, Tensor gradP, Tensor gradN);
+    /// <summary>dst[i,:] = src[index[i],:]; an index of -1 writes a zero row.</summary>
+    void GatherRows(Tensor src, Tensor index, Tensor dst);
+}

@@ -1,0 +1,49 @@
+using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Cpu;
+
+/// <summary>
+/// The reference backend: plain, readable loops (double accumulators for reductions), SIMD only where it is
+/// needed to train a small CNN on two cores (elementwise ops and the SGEMM). Every CUDA kernel has its twin here
+/// with the same signature; the op families live in partial files (CpuBackend.Elementwise.cs, .Pgd.cs, ...).
+/// </summary>
+public sealed partial class CpuBackend : IBackend
+{
+    public static CpuBackend Instance { get; } = new();
+
+    public string Name => "cpu";
+
+    public string DeviceName =>
+        $"CPU ({Environment.ProcessorCount} cores{(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? ", AVX2" : "")}" +
+        $"{(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "+FMA" : "")})";
+
+    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, dtype, length);
+
+    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
+    {
+        var span = ((CpuStorage)dst).AsSpan<T>();
+        if (src.Length != span.Length)
+            throw new ArgumentException($"CopyIn: {src.Length} values into a storage of {span.Length}");
+        src.CopyTo(span);
+    }
+
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        var span = ((CpuStorage)src).AsSpan<T>();
+        if (dst.Length != span.Length)
+            throw new ArgumentException($"CopyOut: a storage of {span.Length} into {dst.Length} values");
+        span.CopyTo(dst);
+    }
+
+    public void Copy(Tensor src, Tensor dst) =>
+        ((CpuStorage)src.Storage).AsSpan<byte>().CopyTo(((CpuStorage)dst.Storage).AsSpan<byte>());
+
+    public void Synchronize()
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,35 @@
+using System.Runtime.InteropServices;
+using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Cpu;
+
+/// <summary>Managed memory for the CPU backend: one byte array, seen as floats or ints.</summary>
+public sealed class CpuStorage : Storage
+{
+    private byte[] _bytes;
+
+    internal CpuStorage(IBackend backend, DType dtype, long length) : base(backend, dtype, length)
+    {
+        if (length * dtype.SizeInBytes() > Array.MaxLength)
+            throw new OutOfMemoryException($"a CPU tensor of {length} {dtype} elements exceeds the 2 GiB array limit");
+        _bytes = new byte[length * dtype.SizeInBytes()];
+    }
+
+    public Span<T> AsSpan<T>() where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return MemoryMarshal.Cast<byte, T>(_bytes.AsSpan());
+    }
+
+    protected override void Free() => _bytes = [];
+}
+
+internal static class CpuTensorExtensions
+{
+    /// <summary>The float elements of a CPU tensor.</summary>
+    public static Span<float> F(this Tensor t) => ((CpuStorage)t.Storage).AsSpan<float>();
+
+    /// <summary>The int elements of a CPU tensor.</summary>
+    public static Span<int> I(this Tensor t) => ((CpuStorage)t.Storage).AsSpan<int>();
+}
