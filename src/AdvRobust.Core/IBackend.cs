@@ -42,8 +42,8 @@ public interface IBackend : IDisposable
     // ---- attack steps (kernels/pgd.cu) ----
     /// <summary>One PGD ascent step plus projection onto the eps-ball around x0 and the box [lo, hi], in place on x.</summary>
     void PgdStep(PgdNorm norm, Tensor x, Tensor x0, Tensor grad, PgdParams p);
-    /// <summary>x = clip(x0 + uniform sample of the eps-ball, lo, hi), from Philox(seed, stream) keyed by element index.</summary>
-    void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream);
+    /// <summary>x = clip(x0 + uniform sample of the eps-ball, lo, hi); row s of x is global sample firstSample + s.</summary>
+    void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream, uint firstSample);
 
     // ---- metric learning (kernels/distance.cu, kernels/triplet.cu) ----
     /// <summary>dist[i,j] = d(a_i, b_j) for A N×D, B M×D.</summary>

@@ -7,7 +7,7 @@ namespace AdvRobust.Cpu;
 public sealed partial class CpuBackend
 {
     public void PgdStep(PgdNorm norm, Tensor x, Tensor x0, Tensor grad, PgdParams p) => throw new NotImplementedException();
-    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream) => throw new NotImplementedException();
+    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream, uint firstSample) => throw new NotImplementedException();
     public void PairwiseDistance(DistanceKind kind, Tensor a, Tensor b, Tensor dist) => throw new NotImplementedException();
     public void PairwiseDistanceBackward(DistanceKind kind, Tensor a, Tensor b, Tensor gradDist, Tensor gradA, Tensor gradB) => throw new NotImplementedException();
     public void MineTriplets(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool, Tensor poolLabels, MinedTriplets result) => throw new NotImplementedException();

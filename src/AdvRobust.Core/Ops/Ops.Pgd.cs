@@ -24,10 +24,12 @@ public static partial class Ops
 
     /// <summary>
     /// x = clip(x0 + delta, lo, hi), delta uniform in the l-inf ball, or uniform in the l2 ball (Gaussian direction,
-    /// radius eps·u^(1/D)). Draws come from Philox4x32-10 keyed by (seed, stream, element index), so the result does
-    /// not depend on batch split or launch geometry.
+    /// radius eps·u^(1/D)). Draws come from Philox4x32-10 keyed by (seed, stream, global sample index, element), so
+    /// the result does not depend on launch geometry, and a batch split gives the same noise when each part passes the
+    /// global index of its first row as <paramref name="firstSample"/>.
     /// </summary>
-    public static void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream = 0)
+    public static void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream = 0,
+        uint firstSample = 0)
     {
         const string op = nameof(PgdRandomStart);
         var backend = SameBackend(op, x, x0);
@@ -36,7 +38,8 @@ public static partial class Ops
         RequireSameShape(op, x, x0);
         CheckPgdParams(op, p);
         Require(x.Rank >= 1, op, "x needs a batch axis");
-        backend.PgdRandomStart(norm, x, x0, p, seed, stream);
+        Require(x.Shape[0] == 0 || (long)firstSample + x.Shape[0] - 1 <= uint.MaxValue, op, "sample index passes 2^32");
+        backend.PgdRandomStart(norm, x, x0, p, seed, stream, firstSample);
     }
 
     private static void CheckPgdParams(string op, PgdParams p)

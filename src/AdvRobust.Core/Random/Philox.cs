@@ -6,7 +6,9 @@ namespace AdvRobust.Core.Random;
 /// batch gets the same number whatever the batch split, thread count or launch geometry. kernels/common.cuh holds
 /// the device twin of this code; both must stay bit-identical (tests check known-answer vectors on both).
 ///
-/// Counter layout used by the engine: (index lo, index hi, stream, purpose), key = (seed lo, seed hi).
+/// Counter layout used by the engine: (element within its sample, global sample index, stream, purpose) and
+/// key = (seed lo, seed hi). Keying by the sample's global index (not its row in the current batch) is what makes an
+/// attack's random start independent of the batch size: sample 1000 gets the same noise in a batch of 32 or of 256.
 /// </summary>
 public static class Philox
 {
@@ -27,9 +29,9 @@ public static class Philox
         return (c0, c1, c2, c3);
     }
 
-    /// <summary>The engine's draw for element <paramref name="index"/> of a (seed, stream, purpose) sequence.</summary>
-    public static (uint X0, uint X1, uint X2, uint X3) Draw(ulong seed, uint stream, uint purpose, ulong index) =>
-        Block((uint)index, (uint)(index >> 32), stream, purpose, (uint)seed, (uint)(seed >> 32));
+    /// <summary>The engine's draw for element <paramref name="element"/> of sample <paramref name="sample"/>.</summary>
+    public static (uint X0, uint X1, uint X2, uint X3) Draw(ulong seed, uint stream, uint purpose, uint sample, uint element) =>
+        Block(element, sample, stream, purpose, (uint)seed, (uint)(seed >> 32));
 
     /// <summary>Uniform in [0, 1) with 24 random bits, exactly representable as a float.</summary>
     public static float Uniform(uint bits) => (bits >> 8) * (1.0f / 16777216.0f);
