@@ -1,1 +1,42 @@
-return 0;
+using System.CommandLine;
+using AdvRobust.Cli.Commands;
+using AdvRobust.Cuda;
+
+namespace AdvRobust.Cli;
+
+/// <summary>
+/// `advrobust`: the command line. The library throws; only this layer turns exceptions into messages and exit codes:
+/// 0 ok, 1 unexpected error, 2 bad arguments or input, 3 GPU stack unavailable or failing, 4 file system error.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("AdvRobust.Native: adversarial robustness without a framework (CPU and CUDA backends)")
+        {
+            DoctorCommand.Create(),
+        };
+        try
+        {
+            return root.Parse(args).Invoke();
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    internal static int Fail(Exception e)
+    {
+        var (code, kind) = e switch
+        {
+            ArgumentException or FormatException or InvalidDataException => (2, "invalid input"),
+            CudaException or CublasException or CudnnException or NvrtcException or DllNotFoundException => (3, "GPU"),
+            IOException or UnauthorizedAccessException => (4, "file system"),
+            _ => (1, "error"),
+        };
+        Console.Error.WriteLine($"advrobust: {kind}: {e.Message}");
+        if (code == 1) Console.Error.WriteLine(e);
+        return code;
+    }
+}

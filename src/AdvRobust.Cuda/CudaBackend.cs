@@ -1,9 +1,63 @@
+using System.Runtime.InteropServices;
 using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cuda;
 
-// PLACEHOLDER — the lead is writing the real CudaBackend; replaced before commit of the CUDA work.
-public sealed class CudaBackend
+/// <summary>
+/// The GPU peer of CpuBackend: the same ops through our kernels (kernels/*.cu), cuBLAS and cuDNN, all on one stream.
+/// Ops are asynchronous; CopyOut and Synchronize wait. Op families live in partial files like CpuBackend's.
+/// </summary>
+public sealed partial class CudaBackend : IBackend
 {
-    public static IBackend Create() => throw new InvalidOperationException("CudaBackend is not written yet");
+    private CudaBackend(CudaContext context)
+    {
+        Context = context;
+        KernelCache = new KernelCache(context);
+        Kernels = new Kernels(context, KernelCache);
+    }
+
+    public CudaContext Context { get; }
+    public KernelCache KernelCache { get; }
+    public Kernels Kernels { get; }
+
+    public string Name => "cuda";
+    public string DeviceName => Context.Device.ToString();
+
+    /// <summary>Opens device <paramref name="ordinal"/>; throws with the reason (no driver, no device, ...) otherwise.</summary>
+    public static CudaBackend Create(int ordinal = 0, bool allowTf32 = false) =>
+        new(CudaContext.Create(ordinal)) { Context = { AllowTf32 = allowTf32 } };
+
+    public Storage Allocate(DType dtype, long length) =>
+        new CudaStorage(this, dtype, length, Context.Allocate(length * dtype.SizeInBytes()));
+
+    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
+    {
+        if (src.Length != dst.Length)
+            throw new ArgumentException($"CopyIn: {src.Length} values into a storage of {dst.Length}");
+        Context.CopyToDevice(((CudaStorage)dst).Pointer, MemoryMarshal.AsBytes(src));
+    }
+
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        if (dst.Length != src.Length)
+            throw new ArgumentException($"CopyOut: a storage of {src.Length} into {dst.Length} values");
+        Context.CopyToHost(MemoryMarshal.AsBytes(dst), ((CudaStorage)src).Pointer);
+    }
+
+    public void Copy(Tensor src, Tensor dst) => Context.CopyDeviceToDevice(P(dst), P(src), src.Storage.Bytes);
+
+    public void Synchronize() => Context.Synchronize();
+
+    public void Dispose()
+    {
+        KernelCache.Dispose();
+        Context.Dispose();
+    }
+
+    /// <summary>The device pointer of a tensor on this backend.</summary>
+    internal static ulong P(Tensor t) => ((CudaStorage)t.Storage).Pointer;
+
+    /// <summary>A scratch buffer from the pool; disposing it frees it in stream order, after the work that uses it.</summary>
+    internal DeviceMemoryHandle Scratch(long floats) => Context.Allocate(floats * sizeof(float));
 }

@@ -1,0 +1,102 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace AdvRobust.Cuda.Interop;
+
+/// <summary>
+/// The one place that knows NVIDIA's library file names. Interop declarations use the logical names below; a single
+/// DllImport resolver maps them per OS and major version, trying the newest first. A library that cannot be found
+/// gives one clear message naming it and how to get it, and the CPU backend stays usable.
+/// </summary>
+public static class NativeLibraries
+{
+    public const string Cuda = "cuda";
+    public const string Nvrtc = "nvrtc";
+    public const string Cublas = "cublas";
+    public const string Cudnn = "cudnn";
+
+    private static readonly Dictionary<string, string[]> LinuxNames = new()
+    {
+        [Cuda] = ["libcuda.so.1", "libcuda.so"],
+        [Nvrtc] = ["libnvrtc.so.13", "libnvrtc.so.12"],
+        [Cublas] = ["libcublas.so.13", "libcublas.so.12"],
+        [Cudnn] = ["libcudnn.so.9"],
+    };
+
+    private static readonly Dictionary<string, string[]> WindowsNames = new()
+    {
+        [Cuda] = ["nvcuda.dll"],
+        [Nvrtc] = ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll"],
+        [Cublas] = ["cublas64_13.dll", "cublas64_12.dll"],
+        [Cudnn] = ["cudnn64_9.dll"],
+    };
+
+    private static readonly Dictionary<string, string> HowToGet = new()
+    {
+        [Cuda] = "install the NVIDIA driver (it ships libcuda)",
+        [Nvrtc] = "install the CUDA toolkit 12 or 13 runtime compiler (package cuda-nvrtc-13-0), or build kernels with nvcc",
+        [Cublas] = "install cuBLAS 12 or 13 (package libcublas-13-0)",
+        [Cudnn] = "install cuDNN 9 (package libcudnn9-cuda-13)",
+    };
+
+    private static readonly Dictionary<string, (nint Handle, string? Error, string? File)> Loaded = new();
+    private static readonly Lock Gate = new();
+
+    // The resolver must be in place before this assembly's first P/Invoke, whoever makes it.
+#pragma warning disable CA2255
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() =>
+        NativeLibrary.SetDllImportResolver(typeof(NativeLibraries).Assembly, Resolve);
+
+    /// <summary>The candidate file names for a logical library on this OS, newest first.</summary>
+    public static IReadOnlyList<string> CandidatesFor(string logicalName) =>
+        (OperatingSystem.IsWindows() ? WindowsNames : LinuxNames).TryGetValue(logicalName, out var names)
+            ? names
+            : throw new ArgumentException($"unknown native library '{logicalName}'");
+
+    /// <summary>Loads a library (once) and returns its handle, or throws <see cref="DllNotFoundException"/>
+    /// with a message that names every file tried and how to get the library.</summary>
+    public static nint Load(string logicalName)
+    {
+        var (handle, error, _) = TryLoad(logicalName);
+        return handle != 0 ? handle : throw new DllNotFoundException(error);
+    }
+
+    /// <summary>The file a library was loaded from, or null with the reason it was not.</summary>
+    public static (string? File, string? Error) Probe(string logicalName)
+    {
+        var (_, error, file) = TryLoad(logicalName);
+        return (file, error);
+    }
+
+    /// <summary>The message for a library that could not be loaded; public so tests can check its wording.</summary>
+    public static string MissingMessage(string logicalName, IEnumerable<string> tried) =>
+        $"NVIDIA library '{logicalName}' not found (tried {string.Join(", ", tried)}): {HowToGet[logicalName]}. " +
+        "Set LD_LIBRARY_PATH (or PATH on Windows) to its folder if it is installed elsewhere. " +
+        "The CPU backend (--device cpu) works without it.";
+
+    private static (nint, string?, string?) TryLoad(string logicalName)
+    {
+        lock (Gate)
+        {
+            if (Loaded.TryGetValue(logicalName, out var known)) return known;
+            var names = CandidatesFor(logicalName);
+            (nint, string?, string?) result = (0, MissingMessage(logicalName, names), null);
+            foreach (var name in names)
+            {
+                if (NativeLibrary.TryLoad(name, out var handle))
+                {
+                    result = (handle, null, name);
+                    break;
+                }
+            }
+            Loaded[logicalName] = result;
+            return result;
+        }
+    }
+
+    private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
+        (OperatingSystem.IsWindows() ? WindowsNames : LinuxNames).ContainsKey(libraryName) ? Load(libraryName) : 0;
+}
