@@ -114,6 +114,16 @@ public sealed class CudaContext : IDisposable
         return ((long)free, (long)total);
     }
 
+    /// <summary>Bytes the stream-ordered pool holds from the driver (in use or cached for reuse).</summary>
+    public unsafe long PoolReservedBytes()
+    {
+        MakeCurrent();
+        CudaException.Check(CudaDriver.cuDeviceGetDefaultMemPool(out nint pool, Device.Ordinal));
+        ulong bytes = 0;
+        CudaException.Check(CudaDriver.cuMemPoolGetAttribute(pool, CUmemPool_attribute.CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &bytes));
+        return (long)bytes;
+    }
+
     public void Dispose()
     {
         if (_cublas.IsValueCreated) _cublas.Value.Dispose();

@@ -113,7 +113,11 @@ public sealed class KernelCache : IDisposable
     }
 
     /// <summary>Compiles one family with NVRTC to a cubin for <paramref name="arch"/> (e.g. "sm_90").</summary>
-    public static unsafe byte[] Compile(string family, string arch)
+    public static byte[] Compile(string family, string arch) =>
+        CompileSource(KernelSources.Source(family), family + ".cu", arch);
+
+    /// <summary>Compiles CUDA source (which may include the embedded headers) to a cubin; errors carry NVRTC's log.</summary>
+    public static unsafe byte[] CompileSource(string source, string fileName, string arch)
     {
         NativeLibraries.Load(NativeLibraries.Nvrtc);
         var headers = KernelSources.Headers.ToList();
@@ -133,15 +137,15 @@ public sealed class KernelCache : IDisposable
                 headerTexts[i] = Utf8(headers[i].Value);
                 headerNames[i] = Utf8(headers[i].Key);
             }
-            NvrtcException.Check(Nvrtc.nvrtcCreateProgram(out nint raw, Utf8(KernelSources.Source(family)),
-                Utf8(family + ".cu"), headers.Count, headerTexts, headerNames));
+            NvrtcException.Check(Nvrtc.nvrtcCreateProgram(out nint raw, Utf8(source), Utf8(fileName), headers.Count,
+                headerTexts, headerNames));
             using var program = NvrtcProgramHandle.FromRaw(raw);
             string[] options = [$"--gpu-arch={arch}", .. NvrtcOptions];
             byte** opts = stackalloc byte*[options.Length];
             for (int i = 0; i < options.Length; i++) opts[i] = Utf8(options[i]);
             var result = Nvrtc.nvrtcCompileProgram(raw, options.Length, opts);
             if (result != nvrtcResult.NVRTC_SUCCESS)
-                throw new NvrtcException(result, $"nvrtcCompileProgram({family}.cu, {string.Join(' ', options)})", Log(raw));
+                throw new NvrtcException(result, $"nvrtcCompileProgram({fileName}, {string.Join(' ', options)})", Log(raw));
             NvrtcException.Check(Nvrtc.nvrtcGetCUBINSize(raw, out nuint size));
             var cubin = new byte[(int)size];
             fixed (byte* p = cubin) NvrtcException.Check(Nvrtc.nvrtcGetCUBIN(raw, p));

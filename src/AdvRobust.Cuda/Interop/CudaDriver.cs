@@ -51,6 +51,7 @@ public enum CUdevice_attribute
 public enum CUmemPool_attribute
 {
     CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4,
+    CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5,
     CU_MEMPOOL_ATTR_USED_MEM_CURRENT = 7,
 }
 

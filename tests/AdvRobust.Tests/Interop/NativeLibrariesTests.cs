@@ -1,0 +1,57 @@
+using AdvRobust.Cuda;
+using AdvRobust.Cuda.Interop;
+
+namespace AdvRobust.Tests.Interop;
+
+public class NativeLibrariesTests
+{
+    [TestCase(NativeLibraries.Cuda, "libcuda.so.1")]
+    [TestCase(NativeLibraries.Nvrtc, "libnvrtc.so.13")]
+    [TestCase(NativeLibraries.Cublas, "libcublas.so.13")]
+    [TestCase(NativeLibraries.Cudnn, "libcudnn.so.9")]
+    public void CandidatesFor_Linux_NewestMajorFirst(string logical, string first)
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("Linux names");
+        Assert.That(NativeLibraries.CandidatesFor(logical)[0], Is.EqualTo(first));
+    }
+
+    [Test]
+    public void CandidatesFor_Nvrtc_FallsBackToCuda12()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("Linux names");
+        Assert.That(NativeLibraries.CandidatesFor(NativeLibraries.Nvrtc), Is.EqualTo(new[] { "libnvrtc.so.13", "libnvrtc.so.12" }));
+        Assert.That(NativeLibraries.CandidatesFor(NativeLibraries.Cublas), Is.EqualTo(new[] { "libcublas.so.13", "libcublas.so.12" }));
+    }
+
+    [Test]
+    public void CandidatesFor_UnknownLibrary_Throws() =>
+        Assert.Throws<ArgumentException>(() => NativeLibraries.CandidatesFor("cufft"));
+
+    [Test]
+    public void MissingMessage_NamesLibraryFilesAndRemedy()
+    {
+        string message = NativeLibraries.MissingMessage(NativeLibraries.Cudnn, ["libcudnn.so.9"]);
+        Assert.That(message, Does.Contain("cudnn").And.Contain("libcudnn.so.9").And.Contain("install cuDNN 9")
+            .And.Contain("CPU backend"));
+    }
+
+    [Test]
+    public void CreateCudaBackend_WithoutDriver_ThrowsOneClearMessage()
+    {
+        if (NativeLibraries.Probe(NativeLibraries.Cuda).File is not null) Assert.Ignore("a CUDA driver is installed here");
+        var e = Assert.Throws<DllNotFoundException>(() => CudaBackend.Create());
+        Assert.That(e!.Message, Does.Contain("libcuda.so.1").And.Contain("NVIDIA driver"));
+    }
+
+    [Test]
+    public void Probe_WithoutGpu_ReportsEachMissingPieceWithoutThrowing()
+    {
+        var items = CudaDiagnostics.Probe();
+        Assert.That(items.Select(i => i.Component),
+            Is.SupersetOf(new[] { "CUDA driver", "GPU", "NVRTC", "cuBLAS", "cuDNN", "Kernels" }));
+        foreach (var item in items.Where(i => !i.Ok))
+            Assert.That(item.Detail, Is.Not.Empty, $"{item.Component} is missing without a reason");
+        if (NativeLibraries.Probe(NativeLibraries.Cuda).File is null)
+            Assert.That(items.Single(i => i.Component == "CUDA driver").Ok, Is.False);
+    }
+}
