@@ -3,7 +3,7 @@ namespace AdvRobust.Core.Random;
 /// <summary>
 /// Philox4x32-10 (Salmon et al., SC'11, "Parallel random numbers: as easy as 1, 2, 3"), the counter-based RNG
 /// every random draw in the engine comes from. A draw is a pure function of (key, counter), so element i of a
-/// batch gets the same number whatever the batch split, thread count or launch geometry. kernels/common.cuh holds
+/// batch gets the same number whatever the batch split, thread count or launch geometry. kernels/philox.cuh holds
 /// the device twin of this code; both must stay bit-identical (tests check known-answer vectors on both).
 ///
 /// Counter layout used by the engine: (element within its sample, global sample index, stream, purpose) and
