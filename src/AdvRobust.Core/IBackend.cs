@@ -58,4 +58,35 @@ public interface IBackend : IDisposable
         Tensor gradA, Tensor gradP, Tensor gradN);
     /// <summary>dst[i,:] = src[index[i],:]; an index of -1 writes a zero row.</summary>
     void GatherRows(Tensor src, Tensor index, Tensor dst);
+
+    // ---- convolution, pooling, normalization (NCHW; x N×C×H×W, w K×C×R×S) ----
+    void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y);
+    void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx);
+    void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw);
+    void Pool2dForward(PoolParams p, Tensor x, Tensor y);
+    void Pool2dBackward(PoolParams p, Tensor x, Tensor y, Tensor dy, Tensor dx);
+    /// <summary>Training-mode batch norm: batch statistics, saved mean and 1/std, running statistics updated.</summary>
+    void BatchNormForward(BatchNormParams p, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+        Tensor runningVar, Tensor y, Tensor savedMean, Tensor savedInvStd);
+    void BatchNormBackward(BatchNormParams p, Tensor x, Tensor dy, Tensor gamma, Tensor savedMean, Tensor savedInvStd,
+        Tensor dx, Tensor dgamma, Tensor dbeta);
+    /// <summary>y = x·scale[c] + shift[c] over channel axis 1 (null scale = 1, null shift = 0): bias, eval BN, normalization.</summary>
+    void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y);
+    /// <summary>y[c] = sum of x over every axis but axis 1 (bias and affine gradients).</summary>
+    void ChannelSum(Tensor x, Tensor y);
+
+    // ---- losses over logits N×K with Int32 labels N ----
+    void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs);
+    void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, float labelSmoothing, Tensor gradLoss, Tensor gradLogits);
+    void LogSoftmax(Tensor x, Tensor y);
+    void LogSoftmaxBackward(Tensor y, Tensor dy, Tensor dx);
+    void MarginLoss(MarginKind kind, Tensor logits, Tensor labels, Tensor? targets, Tensor loss);
+    void MarginLossBackward(MarginKind kind, Tensor logits, Tensor labels, Tensor? targets, Tensor gradLoss,
+        Tensor gradLogits);
+
+    // ---- optimizer and augmentation ----
+    /// <summary>Fused SGD: g = grad + wd·param; buf = m·buf + g; param -= lr·(nesterov ? g + m·buf : buf).</summary>
+    void SgdStep(SgdParams p, Tensor param, Tensor grad, Tensor momentum);
+    /// <summary>Per-sample random crop after zero padding, and horizontal flip, from Philox (purpose 3).</summary>
+    void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, ulong seed, uint stream, uint firstSample);
 }

@@ -1,0 +1,30 @@
+namespace AdvRobust.Core;
+
+/// <summary>Stride and zero padding of a square-kernel 2-D convolution (no dilation, no groups).</summary>
+public readonly record struct ConvParams(int Stride = 1, int Padding = 0)
+{
+    public int OutSize(int input, int kernel) => (input + 2 * Padding - kernel) / Stride + 1;
+}
+
+public enum PoolKind { Max, Avg }
+
+/// <summary>Square pooling window. Average pooling counts padded zeros (PyTorch's count_include_pad = true);
+/// max pooling ignores padding. Global average pooling is Avg with Kernel = Stride = H (= W).</summary>
+public readonly record struct PoolParams(PoolKind Kind, int Kernel, int Stride, int Padding = 0)
+{
+    public int OutSize(int input) => (input + 2 * Padding - Kernel) / Stride + 1;
+}
+
+/// <summary>PyTorch's BatchNorm2d defaults: running = (1 − momentum)·running + momentum·batch, running variance unbiased.</summary>
+public readonly record struct BatchNormParams(float Epsilon = 1e-5f, float Momentum = 0.1f);
+
+/// <summary>
+/// Margin losses an attacker maximizes, per sample, over logits z with label y (z_π1 ≥ z_π2 ≥ ... sorted):
+/// CW: max_{j≠y} z_j − z_y (Carlini–Wagner margin, no confidence clamp).
+/// Dlr: −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12) (Croce &amp; Hein 2020).
+/// TargetedDlr: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 + 1e-12), target t per sample.
+/// </summary>
+public enum MarginKind { CW, Dlr, TargetedDlr }
+
+/// <summary>SGD with momentum (PyTorch semantics, dampening 0), decoupled from the learning-rate schedule.</summary>
+public readonly record struct SgdParams(float LearningRate, float Momentum = 0.9f, float WeightDecay = 0f, bool Nesterov = false);
