@@ -33,7 +33,16 @@ public sealed class CudaEventHandle : SafeHandle
     public static float ElapsedMilliseconds(CudaEventHandle start, CudaEventHandle end)
     {
         end.Synchronize();
-        CudaException.Check(CudaDriver.cuEventElapsedTime_v2(out float ms, start.handle, end.handle));
+        float ms;
+        try
+        {
+            CudaException.Check(CudaDriver.cuEventElapsedTime_v2(out ms, start.handle, end.handle));
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // Drivers before CUDA 12.8 export only the original symbol.
+            CudaException.Check(CudaDriver.cuEventElapsedTime(out ms, start.handle, end.handle));
+        }
         return ms;
     }
 

@@ -1,0 +1,53 @@
+using AdvRobust.Benchmarks.Support;
+using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
+using BenchmarkDotNet.Attributes;
+
+namespace AdvRobust.Benchmarks;
+
+/// <summary>
+/// Pairwise distance matrices (kernels/distance.cu: cuBLAS A·Bᵀ, then distance_epilogue_f32 in place; on the CPU,
+/// CpuBackend.Distance.cs, one double-accumulated row distance per pair).
+/// Shape letters: A is N×D, B is M×D, dist is N×M; here N = M and D = 512 (an embedding).
+/// FLOPs: 2·N·M·D, the A·Bᵀ product; the row norms and the epilogue, O(N·M + (N+M)·D), are not counted.
+/// </summary>
+public class DistanceBenchmarks : OpBenchmark
+{
+    private Tensor _a = null!, _b = null!, _dist = null!;
+
+    [ParamsSource(nameof(Sizes))]
+    public PairSize Size { get; set; } = new(1024, 512, Targets.Both);
+
+    /// <summary>GPU only at N = 4096: 16× the work of N = 1024, which already takes over a second per call in the
+    /// 2-core CPU reference.</summary>
+    public static IEnumerable<PairSize> Sizes => [new(1024, 512, Targets.Both), new(4096, 512, Targets.Cuda)];
+
+    [Benchmark]
+    public void SquaredL2() => LaunchAndWait(SquaredL2Launch);
+
+    [Benchmark]
+    public void Angular() => LaunchAndWait(AngularLaunch);
+
+    protected override void Allocate()
+    {
+        _a = Uniform(3, -1f, 1f, Size.N, Size.D);
+        _b = Uniform(4, -1f, 1f, Size.N, Size.D);
+        _dist = Empty(DType.Float32, Size.N, Size.N);
+    }
+
+    protected override IEnumerable<BenchOp> Launches()
+    {
+        var flops = Work.Flops(2.0 * Size.N * Size.N * Size.D);
+        return [new(nameof(SquaredL2), flops, SquaredL2Launch), new(nameof(Angular), flops, AngularLaunch)];
+    }
+
+    private void SquaredL2Launch() => Ops.PairwiseDistance(DistanceKind.SquaredEuclidean, _a, _b, _dist);
+
+    private void AngularLaunch() => Ops.PairwiseDistance(DistanceKind.Angular, _a, _b, _dist);
+
+    /// <summary>N = M rows of D features on each side.</summary>
+    public sealed record PairSize(int N, int D, Targets Targets) : IShape
+    {
+        public override string ToString() => $"{N}x{D}";
+    }
+}
