@@ -29,7 +29,7 @@ public interface IBackend : IDisposable
     /// <summary>dx = dy * op'(x).</summary>
     void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
     void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y);
-    /// <summary>y = alpha * x + beta * y.</summary>
+    /// <summary>y = alpha * x + beta * y (y is always read: beta = 0 keeps a NaN in y, as the kernel does).</summary>
     void Axpby(float alpha, Tensor x, float beta, Tensor y);
     void Clamp(Tensor x, float lo, float hi, Tensor y);
 

@@ -76,7 +76,8 @@ public static partial class Ops
         RequireF32(name, x);
         RequireF32(name, y);
         Require(x.Rank >= 1, name, "x must have at least one axis");
-        long rows = x.Rank == 1 ? 1 : x.Length / x.Shape[-1];
+        long rows = 1;
+        for (int axis = 0; axis < x.Rank - 1; axis++) rows *= x.Shape[axis];
         Require(y.Length == rows, name, $"y must hold {rows} values (one per row of x {x.Shape}), got {y.Shape}");
         Require(x.Shape[-1] > 0 || op is ReduceOp.Sum or ReduceOp.SumSquares, name, "max/min of an empty row");
         backend.ReduceRows(op, x, y);
