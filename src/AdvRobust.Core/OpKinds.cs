@@ -9,7 +9,8 @@ public enum ReduceOp { Sum, Max, Min, SumSquares }
 
 /// <summary>
 /// Distances between rows u, v (D features). Norms are clamped: |u|e = max(|u|, 1e-8), so a zero row has cosine 0.
-/// SquaredEuclidean: max(|u|^2 + |v|^2 - 2 u.v, 0) (never negative).  Euclidean: its square root.
+/// SquaredEuclidean: sum (u_k - v_k)^2, never negative (the CPU reference sums it directly in double; the GPU forms
+/// max(|u|^2 + |v|^2 - 2 u.v, 0) from a GEMM).  Euclidean: its square root.
 /// Cosine: the similarity u.v / (|u|e |v|e).  Angular (TLA, Mao et al. 2019): 1 - |cosine|.
 /// </summary>
 public enum DistanceKind { SquaredEuclidean, Euclidean, Cosine, Angular }
