@@ -81,7 +81,7 @@ function Invoke-Kernels {
     foreach ($cu in Get-ChildItem kernels -Filter '*.cu' | Sort-Object Name) {
         if ($clang) {
             Invoke-Checked "clang-14 $($cu.Name)" {
-                clang-14 -x cuda --cuda-device-only --cuda-gpu-arch=sm_70 -nocudainc -nocudalib `
+                clang-14 -x cuda --cuda-device-only --cuda-gpu-arch=sm_70 -nocudainc -nocudalib -Wall -Wextra -Werror `
                     -include kernels/compat.h -Xclang -target-feature -Xclang +ptx64 -Ikernels `
                     -S -o (Join-Path $out "$($cu.BaseName).clang.ptx") $cu.FullName
             }
