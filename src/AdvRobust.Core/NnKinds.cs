@@ -3,6 +3,11 @@ namespace AdvRobust.Core;
 /// <summary>Stride and zero padding of a square-kernel 2-D convolution (no dilation, no groups).</summary>
 public readonly record struct ConvParams(int Stride = 1, int Padding = 0)
 {
+    // A struct's `new()` would otherwise zero every field instead of using the defaults above.
+    public ConvParams() : this(1, 0)
+    {
+    }
+
     public int OutSize(int input, int kernel) => (input + 2 * Padding - kernel) / Stride + 1;
 }
 
@@ -16,7 +21,13 @@ public readonly record struct PoolParams(PoolKind Kind, int Kernel, int Stride, 
 }
 
 /// <summary>PyTorch's BatchNorm2d defaults: running = (1 − momentum)·running + momentum·batch, running variance unbiased.</summary>
-public readonly record struct BatchNormParams(float Epsilon = 1e-5f, float Momentum = 0.1f);
+public readonly record struct BatchNormParams(float Epsilon = 1e-5f, float Momentum = 0.1f)
+{
+    // A struct's `new()` would otherwise zero every field instead of using the defaults above.
+    public BatchNormParams() : this(1e-5f, 0.1f)
+    {
+    }
+}
 
 /// <summary>
 /// Margin losses an attacker maximizes, per sample, over logits z with label y (z_π1 ≥ z_π2 ≥ ... sorted):

@@ -1,0 +1,55 @@
+using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Core.Nn.Layers;
+
+/// <summary>
+/// Batch norm over the channel axis of N×C×H×W (PyTorch's BatchNorm2d, affine, tracking running statistics).
+/// Parameters "weight" (γ, init 1) and "bias" (β, init 0); buffers "running_mean" (init 0), "running_var" (init 1)
+/// and "num_batches_tracked" (init 0). Training mode normalizes with batch statistics and updates the running ones
+/// (<see cref="BatchNormParams"/>); eval mode uses the running statistics, so each sample's output is independent of
+/// the rest of its batch.
+/// num_batches_tracked is a rank-0 tensor like PyTorch's; it is held as Float32 so that a training step can count on
+/// the device without a host round trip (exact up to 2^24 = 16,777,216 batches), and checkpoints store it as I64.
+/// Nothing reads it: the running statistics use the fixed momentum, never a cumulative average.
+/// </summary>
+public sealed class BatchNorm2d : Layer
+{
+    private readonly Tensor _one;
+
+    public BatchNorm2d(ParameterInit init, int channels, BatchNormParams? p = null)
+    {
+        if (channels < 1) throw new ArgumentException($"BatchNorm2d needs at least one channel, got {channels}");
+        Channels = channels;
+        Params = p ?? new BatchNormParams();
+        Weight = RegisterParameter("weight", init.Constant(1f, channels));
+        Bias = RegisterParameter("bias", init.Constant(0f, channels));
+        RunningMean = RegisterBuffer("running_mean", init.Constant(0f, channels));
+        RunningVar = RegisterBuffer("running_var", init.Constant(1f, channels));
+        NumBatchesTracked = RegisterBuffer("num_batches_tracked", init.Constant(0f));
+        _one = init.Constant(1f);
+    }
+
+    public int Channels { get; }
+    public BatchNormParams Params { get; }
+    public Parameter Weight { get; }
+    public Parameter Bias { get; }
+    public Tensor RunningMean { get; }
+    public Tensor RunningVar { get; }
+
+    /// <summary>Training forward passes so far (rank 0, Float32 in memory, I64 in checkpoints).</summary>
+    public Tensor NumBatchesTracked { get; }
+
+    public override Variable Forward(Tape tape, Variable x)
+    {
+        var y = F.BatchNorm(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, Training, Params);
+        if (Training) Ops.Axpby(1f, _one, 1f, NumBatchesTracked);
+        return y;
+    }
+
+    public override void Dispose()
+    {
+        _one.Dispose();
+        base.Dispose();
+    }
+}

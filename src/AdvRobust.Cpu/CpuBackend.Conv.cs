@@ -1,0 +1,188 @@
+using System.Buffers;
+using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Cpu;
+
+// CPU twin of the cuDNN convolution: im2col + the blocked SGEMM (Gemm/Sgemm.cs).
+// Shape letters: x N×C×H×W, w K×C×R×S, y N×K×P×Q with P = (H + 2·pad − R)/stride + 1 (Q likewise);
+// L = C·R·S, the length of one unrolled receptive field. Cross-correlation, as in cuDNN and PyTorch.
+//
+// The batch is cut into chunks of B samples (n0 .. n0+B−1); a chunk's columns are laid side by side, so one GEMM
+// covers it and small planes (PQ = 16 deep in a ResNet) still give the GEMM a wide N:
+//   im2col:  col[(c·R + r)·S + s, b·PQ + p·Q + q] = x[n0+b, c, p·stride − pad + r, q·stride − pad + s]   (0 outside)
+//   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
+//   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
+//                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
+//                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in double in (r, s) order
+//   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
+// Parallelism: im2col, col2im and the copies run one sample per task; the GEMM parallelizes over tiles of C. Each
+// output of the SGEMM sums its K-blocks in an order fixed by K alone, so y and dx are bit-identical whatever the
+// thread count or the batch split (sample n gets the same y in a batch of 3 or of 256); dW depends only on the
+// chunk partition, a function of (N, B) with B a function of the layer's shape, never of the thread count.
+public sealed partial class CpuBackend
+{
+    /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
+    private const int ConvTargetColumns = 2048, ConvMaxColFloats = 1 << 23;
+
+    public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
+    {
+        var g = new ConvGeometry(p, x.Shape, w.Shape);
+        int b = g.ChunkSamples, ld = b * g.PQ;
+        float[] col = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        for (int n0 = 0; n0 < g.N; n0 += b)
+        {
+            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
+            ForSamples(nb, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
+            Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
+            Sgemm.Run(w.F(), false, col.AsSpan(0, g.L * cols), false, yc, g.K, cols, g.L, 1f, 0f);
+            if (nb > 1) ForSamples(nb, s => UnpackChunk(g, buf, cols, s, y.F().Slice((n0 + s) * g.YSample, g.YSample)));
+        }
+        ArrayPool<float>.Shared.Return(col);
+        ArrayPool<float>.Shared.Return(buf);
+    }
+
+    public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
+    {
+        var g = new ConvGeometry(p, dx.Shape, w.Shape);
+        int b = g.ChunkSamples, ld = b * g.PQ;
+        float[] dcol = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        for (int n0 = 0; n0 < g.N; n0 += b)
+        {
+            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
+            ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
+            if (nb > 1) ForSamples(nb, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
+            Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f);
+            ForSamples(nb, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+        }
+        ArrayPool<float>.Shared.Return(dcol);
+        ArrayPool<float>.Shared.Return(buf);
+    }
+
+    public void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw)
+    {
+        var g = new ConvGeometry(p, x.Shape, dw.Shape);
+        int b = g.ChunkSamples, ld = b * g.PQ;
+        float[] col = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        if (g.N == 0) dw.F().Clear();
+        for (int n0 = 0; n0 < g.N; n0 += b)
+        {
+            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
+            ForSamples(nb, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
+            if (nb > 1) ForSamples(nb, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
+            Sgemm.Run(dyc, false, col.AsSpan(0, g.L * cols), true, dw.F(), g.K, g.L, cols, 1f, n0 == 0 ? 0f : 1f);
+        }
+        ArrayPool<float>.Shared.Return(col);
+        ArrayPool<float>.Shared.Return(buf);
+    }
+
+    /// <summary>The sizes of one convolution, and how many samples share a chunk GEMM.</summary>
+    private readonly struct ConvGeometry
+    {
+        public readonly int N, C, H, W, K, R, S, P, Q, Stride, Pad;
+
+        public ConvGeometry(ConvParams p, Shape x, Shape w)
+        {
+            (N, C, H, W, K, R, S) = (x[0], x[1], x[2], x[3], w[0], w[2], w[3]);
+            (P, Q, Stride, Pad) = (p.OutSize(H, R), p.OutSize(W, S), p.Stride, p.Padding);
+        }
+
+        public int PQ => P * Q;
+        public int L => C * R * S;
+        public int XSample => C * H * W;
+        public int YSample => K * P * Q;
+
+        /// <summary>B: about ConvTargetColumns columns per chunk, at most ConvMaxColFloats in col, 1 ≤ B ≤ N.</summary>
+        public int ChunkSamples
+        {
+            get
+            {
+                int b = Math.Min(ConvTargetColumns / PQ, ConvMaxColFloats / Math.Max(1, L * PQ));
+                return Math.Clamp(b, 1, Math.Max(N, 1));
+            }
+        }
+    }
+
+    /// <summary>The outputs [lo, hi) whose tap k lands inside the image: 0 ≤ q·stride − pad + k &lt; size.</summary>
+    private static (int Lo, int Hi) TapRange(int size, int outSize, int stride, int pad, int k)
+    {
+        int lo = pad - k > 0 ? (pad - k + stride - 1) / stride : 0;
+        int last = size - 1 + pad - k;
+        int hi = last < 0 ? 0 : Math.Min(outSize, last / stride + 1);
+        return (Math.Min(lo, hi), hi);
+    }
+
+    /// <summary>Unrolls one sample (C×H×W) into columns colOffset .. colOffset+PQ of col (row length ld).</summary>
+    private static void Im2Col(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, int ld, int colOffset)
+    {
+        for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
+        {
+            var dst = col.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
+            var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
+            for (int p = 0; p < g.P; p++)
+            {
+                var d = dst.Slice(p * g.Q, g.Q);
+                int h = p * g.Stride - g.Pad + r;
+                if ((uint)h >= (uint)g.H)
+                {
+                    d.Clear();
+                    continue;
+                }
+                var src = x.Slice((c * g.H + h) * g.W, g.W);
+                d[..q0].Clear();
+                d[q1..].Clear();
+                if (g.Stride == 1) src.Slice(q0 - g.Pad + s, q1 - q0).CopyTo(d[q0..]);
+                else for (int q = q0; q < q1; q++) d[q] = src[q * g.Stride - g.Pad + s];
+            }
+        }
+    }
+
+    /// <summary>dx for one sample (C×H×W) from columns colOffset .. of dcol; sums in double, (r, s) in order.</summary>
+    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, Span<float> dx)
+    {
+        double[] acc = ArrayPool<double>.Shared.Rent(g.H * g.W);
+        for (int c = 0; c < g.C; c++)
+        {
+            Array.Clear(acc, 0, g.H * g.W);
+            for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++)
+            {
+                var src = dcol.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
+                var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
+                for (int p = 0; p < g.P; p++)
+                {
+                    int h = p * g.Stride - g.Pad + r;
+                    if ((uint)h >= (uint)g.H) continue;
+                    int row = h * g.W - g.Pad + s;
+                    for (int q = q0; q < q1; q++) acc[row + q * g.Stride] += src[p * g.Q + q];
+                }
+            }
+            var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
+            for (int i = 0; i < plane.Length; i++) plane[i] = (float)acc[i];
+        }
+        ArrayPool<double>.Shared.Return(acc);
+    }
+
+    /// <summary>dY[k, s·PQ ..] = dy[sample s of the chunk, k, :].</summary>
+    private static void PackChunk(in ConvGeometry g, ReadOnlySpan<float> dySample, float[] buf, int ld, int s)
+    {
+        for (int k = 0; k < g.K; k++) dySample.Slice(k * g.PQ, g.PQ).CopyTo(buf.AsSpan(k * ld + s * g.PQ, g.PQ));
+    }
+
+    /// <summary>y[sample s of the chunk, k, :] = Y[k, s·PQ ..].</summary>
+    private static void UnpackChunk(in ConvGeometry g, float[] buf, int ld, int s, Span<float> ySample)
+    {
+        for (int k = 0; k < g.K; k++) buf.AsSpan(k * ld + s * g.PQ, g.PQ).CopyTo(ySample.Slice(k * g.PQ, g.PQ));
+    }
+
+    /// <summary>Runs body(s) for s in [0, count): one task per sample when there is more than one.</summary>
+    private static void ForSamples(int count, Action<int> body)
+    {
+        if (count == 1) body(0);
+        else Parallel.For(0, count, body);
+    }
+}

@@ -1,0 +1,64 @@
+using AdvRobust.Core;
+using AdvRobust.Core.Random;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Cpu;
+
+// CPU twin of kernels/optim.cu (SGD) and of the augmentation kernel.
+public sealed partial class CpuBackend
+{
+    // ---- SgdStep ----
+    // Per element, in float and in this order (PyTorch's SGD, dampening 0; the buffer starts at zero):
+    //   g = grad + wd·param;  buf = m·buf + g;  param = param − lr·(nesterov ? g + m·buf : buf)
+    public void SgdStep(SgdParams p, Tensor param, Tensor grad, Tensor momentum)
+    {
+        Span<float> w = param.F(), buf = momentum.F();
+        ReadOnlySpan<float> gs = grad.F();
+        float lr = p.LearningRate, m = p.Momentum, wd = p.WeightDecay;
+        for (int i = 0; i < w.Length; i++)
+        {
+            float g = gs[i] + wd * w[i];
+            float b = m * buf[i] + g;
+            buf[i] = b;
+            w[i] -= lr * (p.Nesterov ? g + m * b : b);
+        }
+    }
+
+    // ---- RandomCropFlip ----
+    // x, y N×C×H×W (y must not alias x). Row s is the global sample g = firstSample + s (uint, wrapping), so a sample
+    // gets the same crop whatever the batch split. One draw per sample, shared by its C channels:
+    //   r = Philox.Draw(seed, stream, Philox.PurposeAugment (= 3), g, 0)
+    //   dx = (int)(r.X0 % (2·pad + 1)) − pad;  dy = (int)(r.X1 % (2·pad + 1)) − pad;  flip' = flip && (r.X2 & 1) == 1
+    //   y[s, c, i, j] = x[s, c, i + dy, j' + dx] with j' = flip' ? W − 1 − j : j, and 0 where that is outside x.
+    // This is "pad by `pad` zeros, crop H×W at offset (pad + dy, pad + dx), then mirror". One task per sample.
+    public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, ulong seed, uint stream, uint firstSample)
+    {
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        uint span = (uint)(2 * pad + 1);
+        Parallel.For(0, n, s =>
+        {
+            var r = Philox.Draw(seed, stream, Philox.PurposeAugment, unchecked(firstSample + (uint)s), 0);
+            int dx = (int)(r.X0 % span) - pad, dy = (int)(r.X1 % span) - pad;
+            bool mirror = flip && (r.X2 & 1) == 1;
+            ReadOnlySpan<float> src = x.F().Slice(s * c * h * w, c * h * w);
+            Span<float> dst = y.F().Slice(s * c * h * w, c * h * w);
+            for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < h; i++)
+            {
+                Span<float> row = dst.Slice((ch * h + i) * w, w);
+                int si = i + dy;
+                if ((uint)si >= (uint)h)
+                {
+                    row.Clear();
+                    continue;
+                }
+                ReadOnlySpan<float> srcRow = src.Slice((ch * h + si) * w, w);
+                for (int j = 0; j < w; j++)
+                {
+                    int sj = (mirror ? w - 1 - j : j) + dx;
+                    row[j] = (uint)sj < (uint)w ? srcRow[sj] : 0f;
+                }
+            }
+        });
+    }
+}
