@@ -15,10 +15,11 @@ public static class Program
         var root = new RootCommand("AdvRobust.Native: adversarial robustness without a framework (CPU and CUDA backends)")
         {
             DoctorCommand.Create(),
+            EvalCommand.Create(),
         };
         try
         {
-            return root.Parse(args).Invoke();
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e)
         {

@@ -1,0 +1,28 @@
+using AdvRobust.Core.Data;
+
+namespace AdvRobust.Cli.Commands;
+
+/// <summary>Resolves --data to a test split: "fashion-mnist", "mnist", "cifar10", or a folder holding one of them.</summary>
+internal static class DataSets
+{
+    public static LabeledImages LoadTest(string data, string? dataDir) => data switch
+    {
+        "fashion-mnist" => FashionMnist.Load(dataDir, train: false),
+        "mnist" => Mnist.Load(dataDir, train: false),
+        "cifar10" => Cifar10Reader.Load(dataDir, train: false),
+        _ when Directory.Exists(data) => FromFolder(data),
+        _ => throw new ArgumentException(
+            $"--data must be fashion-mnist, mnist, cifar10 or an existing folder; '{data}' is none of these"),
+    };
+
+    /// <summary>Per-channel mean and std used for a model's normalization layer when the checkpoint does not say.</summary>
+    public static (float[] Mean, float[] Std) DefaultNormalization(LabeledImages images) => images.C == 3
+        ? ([0.4914f, 0.4822f, 0.4465f], [0.2470f, 0.2435f, 0.2616f])
+        : ([0.2860f], [0.3530f]);
+
+    private static LabeledImages FromFolder(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "test_batch.bin"))) return Cifar10Reader.Load(dir, train: false);
+        return FashionMnist.Load(dir, train: false);
+    }
+}

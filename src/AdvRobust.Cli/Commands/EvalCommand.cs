@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Globalization;
+using AdvRobust.Core;
+using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Checkpoints;
+using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Serialization;
+using Spectre.Console;
+
+namespace AdvRobust.Cli.Commands;
+
+/// <summary>
+/// `advrobust eval`: clean and robust accuracy of a checkpoint under one attack or the AutoAttack-style suite,
+/// with a progress bar; --json writes the result with the exact attack settings.
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "checkpoint (.safetensors)", Required = true };
+        var arch = new Option<string>("--arch")
+        {
+            Description = "architecture: " + string.Join(", ", ModelZoo.Architectures),
+            Required = true,
+        };
+        var data = new Option<string>("--data") { Description = "fashion-mnist, mnist, cifar10 or a folder", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "where the named data set lives (default: the system copy)" };
+        var attack = new Option<string>("--attack")
+        {
+            Description = "fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square or autoattack",
+            DefaultValueFactory = _ => "pgd",
+        };
+        var norm = new Option<string>("--norm") { Description = "linf or l2", DefaultValueFactory = _ => "linf" };
+        var eps = new Option<float>("--eps") { Description = "perturbation radius in [0,1] pixel units", Required = true };
+        var steps = new Option<int>("--steps") { Description = "attack iterations (pgd, apgd)", DefaultValueFactory = _ => 20 };
+        var alpha = new Option<float?>("--alpha") { Description = "PGD step size (default 2.5·eps/steps)" };
+        var restarts = new Option<int>("--restarts") { DefaultValueFactory = _ => 1 };
+        var loss = new Option<string>("--loss") { Description = "pgd/fgsm loss: ce or cw", DefaultValueFactory = _ => "ce" };
+        var samples = new Option<int?>("--samples") { Description = "evaluate the first N test points" };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
+        var json = new Option<string?>("--json") { Description = "write the result as JSON to this file" };
+        var device = BackendOption.Device();
+        var tf32 = BackendOption.Tf32();
+        var command = new Command("eval", "clean and robust accuracy of a model under an attack")
+        {
+            model, arch, data, dataDir, attack, norm, eps, steps, alpha, restarts, loss, samples, batch, seed, json, device, tf32,
+        };
+        command.SetAction(p => Run(new EvalOptions(p.GetValue(model)!, p.GetValue(arch)!, p.GetValue(data)!,
+            p.GetValue(dataDir), p.GetValue(attack)!, p.GetValue(norm)!, p.GetValue(eps), p.GetValue(steps),
+            p.GetValue(alpha), p.GetValue(restarts), p.GetValue(loss)!, p.GetValue(samples), p.GetValue(batch),
+            p.GetValue(seed), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32))));
+        return command;
+    }
+
+    private sealed record EvalOptions(string Model, string Arch, string Data, string? DataDir, string Attack, string Norm,
+        float Eps, int Steps, float? Alpha, int Restarts, string Loss, int? Samples, int BatchSize, ulong Seed,
+        string? Json, string Device, bool Tf32);
+
+    private static int Run(EvalOptions o)
+    {
+        if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
+        if (o.Eps < 0 || !float.IsFinite(o.Eps)) throw new ArgumentException($"--eps must be >= 0, got {o.Eps}");
+        var norm = o.Norm switch
+        {
+            "linf" => PgdNorm.Linf,
+            "l2" => PgdNorm.L2,
+            _ => throw new ArgumentException($"--norm must be linf or l2, got '{o.Norm}'"),
+        };
+        var images = DataSets.LoadTest(o.Data, o.DataDir);
+        if (o.Samples is int n) images = images.Slice(0, Math.Min(n, images.N));
+        using var backend = BackendOption.Create(o.Device, o.Tf32);
+        var (mean, std) = Normalization(o.Model, images);
+        using var classifier = ModelZoo.Create(o.Arch, backend, images.Classes, [images.C, images.H, images.W], mean, std, 0);
+        Checkpoint.Load(o.Model, classifier);
+        var evaluation = o.Attack == "autoattack"
+            ? RobustEvaluation.Standard(norm, o.Eps, o.Seed, o.BatchSize)
+            : new RobustEvaluation(Attacks(o, norm), o.BatchSize);
+
+        EvaluationResult result = null!;
+        AnsiConsole.Progress().AutoClear(false).Columns(
+                new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                var progress = new SyncProgress<EvaluationProgress>(e =>
+                {
+                    if (!tasks.TryGetValue(e.Stage, out var task))
+                        tasks[e.Stage] = task = ctx.AddTask(Markup.Escape(e.Stage), maxValue: Math.Max(e.Total, 1));
+                    task.Value = e.Done;
+                    task.Description = Markup.Escape($"{e.Stage} (robust {e.Robust})");
+                });
+                result = evaluation.Run(classifier, images, progress);
+            });
+
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("stage", "attacked", "fooled", "accuracy", "seconds");
+        table.AddRow("clean", images.N.ToString(CultureInfo.InvariantCulture), "",
+            $"{100 * result.CleanAccuracy:F2}%", $"{result.CleanSeconds:F1}");
+        foreach (var a in result.Attacks)
+            table.AddRow(Markup.Escape(a.Name), a.Attacked.ToString(CultureInfo.InvariantCulture),
+                a.Fooled.ToString(CultureInfo.InvariantCulture), $"{100 * a.Accuracy:F2}%", $"{a.Seconds:F1}");
+        table.AddRow("[bold]robust (worst case)[/]", "", "", $"[bold]{100 * result.RobustAccuracy:F2}%[/]",
+            $"{result.TotalSeconds:F1}");
+        AnsiConsole.Write(table);
+        if (o.Json is { } path)
+        {
+            string text = result.ToJson();
+            AtomicFile.Write(path, stream =>
+            {
+                using var writer = new StreamWriter(stream, leaveOpen: true);
+                writer.Write(text);
+            });
+            AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(path)}[/]");
+        }
+        return 0;
+    }
+
+    private static IReadOnlyList<IAttack> Attacks(EvalOptions o, PgdNorm norm)
+    {
+        var loss = o.Loss switch
+        {
+            "ce" => AttackLossKind.CrossEntropy,
+            "cw" => AttackLossKind.CW,
+            _ => throw new ArgumentException($"--loss must be ce or cw, got '{o.Loss}'"),
+        };
+        float alpha = o.Alpha ?? 2.5f * o.Eps / Math.Max(o.Steps, 1);
+        return o.Attack switch
+        {
+            "fgsm" => [new Fgsm(new FgsmSettings(o.Eps, norm, loss))],
+            "pgd" => [new Pgd(new PgdSettings(norm, o.Eps, alpha, o.Steps, true, o.Restarts, loss, Seed: o.Seed))],
+            "apgd-ce" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.CrossEntropy, Seed: o.Seed))],
+            "apgd-dlr" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.Dlr, Seed: o.Seed))],
+            "apgd-t" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.TargetedDlr, Seed: o.Seed))],
+            "square" when norm == PgdNorm.Linf => [new Square(new SquareSettings(o.Eps, Seed: o.Seed))],
+            "square" => throw new ArgumentException("the Square attack is implemented for --norm linf only"),
+            _ => throw new ArgumentException(
+                $"--attack must be fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square or autoattack, got '{o.Attack}'"),
+        };
+    }
+
+    /// <summary>The checkpoint's "normalize.mean"/"normalize.std" metadata (comma-separated), else the data set's defaults.</summary>
+    private static (float[] Mean, float[] Std) Normalization(string checkpoint, LabeledImages images)
+    {
+        var meta = SafeTensors.Read(checkpoint).Metadata;
+        if (meta.TryGetValue("normalize.mean", out var m) && meta.TryGetValue("normalize.std", out var s))
+            return (Parse(m), Parse(s));
+        return DataSets.DefaultNormalization(images);
+        static float[] Parse(string csv) =>
+            csv.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
