@@ -14,8 +14,13 @@ public static class Philox
 {
     private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
-    /// <summary>Draw purposes: the fourth counter word, so different uses of one (seed, stream) never collide.</summary>
-    public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3;
+    /// <summary>
+    /// Draw purposes: the fourth counter word, so different uses of one (seed, stream) never collide. Every purpose in
+    /// the engine is listed here: attack random starts per element and per sample, the data loader's shuffle, crop and
+    /// flip augmentation, weight initialization, and the Square attack's initial stripes and per-query windows.
+    /// </summary>
+    public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
+        PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6;
 
     public static (uint X0, uint X1, uint X2, uint X3) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {

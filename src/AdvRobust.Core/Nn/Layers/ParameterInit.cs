@@ -17,7 +17,7 @@ namespace AdvRobust.Core.Nn.Layers;
 public sealed class ParameterInit
 {
     /// <summary>The Philox purpose word of initialization draws (0, 1: PGD, 2: shuffle, 3: crop/flip).</summary>
-    public const uint PurposeInit = 4;
+    public const uint PurposeInit = Philox.PurposeInit;
 
     private readonly bool _draw;
 

@@ -1,0 +1,79 @@
+using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Nn;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Core.Attacks;
+
+/// <summary>
+/// One attack objective on one batch: the model, the loss, labels and targets of the rows being attacked. Each
+/// <see cref="Evaluate"/> is one forward pass (and one backward pass to the input when a gradient is asked for) on a
+/// fresh attack-mode tape that is disposed before it returns; only the per-sample loss, the predictions and the input
+/// gradient leave it. Shape letters: x N×..., logits N×K.
+/// </summary>
+internal sealed class Objective
+{
+    private readonly Classifier _model;
+    private readonly AttackLossKind _loss;
+
+    public Objective(Classifier model, AttackLossKind loss, Tensor labels, Tensor? targets)
+    {
+        _model = model;
+        _loss = loss;
+        Labels = labels;
+        Targets = targets;
+    }
+
+    public Tensor Labels { get; }
+    public Tensor? Targets { get; }
+
+    /// <summary>Per-sample loss and predicted class at x; the loss gradient w.r.t. x into
+    /// <paramref name="grad"/> if given.</summary>
+    public (float[] Loss, int[] Pred) Evaluate(Tensor x, Tensor? grad = null)
+    {
+        var backend = x.Backend;
+        using var tape = new Tape(backend, parameterGradients: false);
+        var input = grad is null ? tape.Constant(x) : tape.Input(x);
+        var output = _model.Forward(tape, input);
+        var loss = AttackLoss.Compute(tape, _loss, output.Logits, Labels, Targets);
+        if (grad is not null)
+        {
+            tape.Backward(F.Sum(tape, loss));
+            Ops.Copy(input.Grad ?? throw new InvalidOperationException("the attack loss does not depend on the input"),
+                grad);
+        }
+        return (loss.Value.ToArray(), Argmax(output.Logits.Value));
+    }
+
+    /// <summary>Logits of x (N×K, on the host) from a forward pass that records nothing.</summary>
+    public static float[] Logits(Classifier model, Tensor x, out int classes)
+    {
+        using var tape = new Tape(x.Backend, parameterGradients: false);
+        var logits = model.Forward(tape, tape.Constant(x)).Logits.Value;
+        classes = logits.Shape[1];
+        return logits.ToArray();
+    }
+
+    /// <summary>Row-wise argmax of N×K logits; the lowest index wins a tie.</summary>
+    public static int[] Argmax(Tensor logits) => Argmax(logits.ToArray(), logits.Shape[1]);
+
+    public static int[] Argmax(float[] logits, int k)
+    {
+        var pred = new int[logits.Length / k];
+        for (int i = 0; i < pred.Length; i++)
+        {
+            int best = 0;
+            for (int j = 1; j < k; j++)
+                if (logits[i * k + j] > logits[i * k + best]) best = j;
+            pred[i] = best;
+        }
+        return pred;
+    }
+
+    /// <summary>Success per sample: prediction ≠ label, or = target when <paramref name="targets"/> is given.</summary>
+    public static bool[] Success(int[] pred, int[] labels, int[]? targets)
+    {
+        var ok = new bool[pred.Length];
+        for (int i = 0; i < ok.Length; i++) ok[i] = targets is null ? pred[i] != labels[i] : pred[i] == targets[i];
+        return ok;
+    }
+}

@@ -1,0 +1,120 @@
+using AdvRobust.Core.Nn;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Core.Attacks;
+
+/// <summary>
+/// PGD settings (Madry et al. 2018). Each step is <see cref="Ops.PgdStep"/>: x ← clip(Proj_eps(x + alpha·sign(g)))
+/// for Linf, x + alpha·g/‖g‖₂ for L2, with g the gradient of the per-sample loss (targeted: −CE or −CW to the
+/// target). Restart r starts from clamp(x + δ_r, 0, 1), δ_r uniform in the eps-ball from Philox stream r keyed by the
+/// global sample index, or from x itself when RandomStart is off (then there is one run: restarts would repeat it).
+/// KeepHighestLoss = false (evaluation): each sample keeps its first successful iterate over steps and restarts, else
+/// its highest-loss iterate, and restarts after the first attack only the samples not yet fooled.
+/// KeepHighestLoss = true (adversarial training): each sample keeps its highest-loss iterate, fooled or not.
+/// </summary>
+public sealed record PgdSettings(
+    PgdNorm Norm,
+    float Eps,
+    float Alpha,
+    int Steps,
+    bool RandomStart = true,
+    int Restarts = 1,
+    AttackLossKind Loss = AttackLossKind.CrossEntropy,
+    bool Targeted = false,
+    bool KeepHighestLoss = false,
+    ulong Seed = 0,
+    bool KeepTrainingMode = false);
+
+/// <summary>Projected gradient descent on the attack loss, with restarts that keep each sample's worst case.</summary>
+public sealed class Pgd : IAttack
+{
+    public Pgd(PgdSettings settings)
+    {
+        if (!(settings.Eps >= 0 && float.IsFinite(settings.Eps)))
+            throw new ArgumentException($"PGD eps must be finite and >= 0, got {settings.Eps}");
+        if (!(settings.Alpha >= 0 && float.IsFinite(settings.Alpha)))
+            throw new ArgumentException($"PGD alpha must be finite and >= 0, got {settings.Alpha}");
+        if (settings.Steps < 0 || settings.Restarts < 1)
+            throw new ArgumentException(
+                $"PGD needs steps >= 0 and restarts >= 1, got {settings.Steps} and {settings.Restarts}");
+        if (settings.Loss is AttackLossKind.Dlr or AttackLossKind.TargetedDlr)
+            throw new ArgumentException("PGD takes the CE or CW loss; DLR losses belong to APGD");
+        Config = settings;
+    }
+
+    public PgdSettings Config { get; }
+    public string Name => $"pgd-{(Config.Norm == PgdNorm.Linf ? "linf" : "l2")}{(Config.Targeted ? "-targeted" : "")}";
+    public PgdNorm Norm => Config.Norm;
+    public float Eps => Config.Eps;
+    public bool NeedsTargets => Config.Targeted;
+    public object Settings => Config;
+
+    public AttackResult Run(Classifier model, Tensor x, Tensor labels, uint[] sampleIds, Tensor? targets = null,
+        IProgress<AttackProgress>? progress = null)
+    {
+        AttackChecks.Validate(this, x, labels, sampleIds, targets);
+        using var mode = new ModelMode(model, Config.KeepTrainingMode);
+        int n = Rows.Count(x);
+        int[] y = labels.ToArray<int>();
+        int[]? t = Config.Targeted ? targets!.ToArray<int>() : null;
+        var best = new Best(n, Config.KeepHighestLoss);
+        var adv = Rows.CopyOf(x);
+        try
+        {
+            for (int r = 0; r < Config.Restarts; r++)
+            {
+                int[] active = r == 0 || Config.KeepHighestLoss
+                    ? Enumerable.Range(0, n).ToArray()
+                    : Rows.Where(best.Success, false);
+                // Without a random start every restart would repeat the first run exactly.
+                if (active.Length == 0 || (r > 0 && !Config.RandomStart)) break;
+                using var scratch = new Scratch();
+                bool all = active.Length == n;
+                var x0 = all ? x : scratch.Own(Rows.Gather(x, active));
+                var yT = all ? labels : scratch.Own(Tensor.FromArray(x.Backend, Rows.Pick(y, active), active.Length));
+                var tT = t is null || all ? targets
+                    : scratch.Own(Tensor.FromArray(x.Backend, Rows.Pick(t, active), active.Length));
+                var objective = new Objective(model, Config.Loss, yT, tT);
+                var run = SingleRun(objective, x0, Rows.Pick(y, active), t is null ? null : Rows.Pick(t, active),
+                    Rows.Pick(sampleIds, active), (uint)r, scratch, progress);
+                var from = Enumerable.Repeat(-1, n).ToArray();
+                for (int i = 0; i < active.Length; i++)
+                    if (best.Offer(active[i], run.Success[i], run.Loss[i])) from[active[i]] = i;
+                Rows.Merge(adv, run.X, from);
+            }
+            return new AttackResult(adv, best.Success, best.Loss);
+        }
+        catch
+        {
+            adv.Dispose();
+            throw;
+        }
+    }
+
+    private (Tensor X, bool[] Success, float[] Loss) SingleRun(Objective objective, Tensor x0, int[] y, int[]? t,
+        uint[] ids, uint stream, Scratch scratch, IProgress<AttackProgress>? progress)
+    {
+        int n = Rows.Count(x0);
+        var xAdv = scratch.Like(x0);
+        if (Config.RandomStart) RandomStart.Uniform(xAdv, x0, Config.Norm, Config.Eps, Config.Seed, stream, ids);
+        else Ops.Copy(x0, xAdv);
+        var grad = scratch.Like(x0);
+        var bestX = scratch.Like(x0);
+        var best = new Best(n, Config.KeepHighestLoss);
+        var step = new PgdParams(Config.Alpha, Config.Eps);
+        for (int s = 0; s <= Config.Steps; s++)
+        {
+            bool last = s == Config.Steps;
+            var (loss, pred) = objective.Evaluate(xAdv, last ? null : grad);
+            var success = Objective.Success(pred, y, t);
+            var take = new bool[n];
+            for (int i = 0; i < n; i++) take[i] = best.Offer(i, success[i], loss[i]);
+            Rows.Select(bestX, xAdv, take);
+            progress?.Report(new AttackProgress(Name, s, Config.Steps));
+            // A sample's first success is final, so once every sample has one the rest of the run changes nothing.
+            if (last || (!Config.KeepHighestLoss && best.Success.All(v => v))) break;
+            Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
+        }
+        return (bestX, best.Success, best.Loss);
+    }
+}
