@@ -34,6 +34,7 @@ public readonly record struct BatchNormParams(float Epsilon = 1e-5f, float Momen
 /// CW: max_{j≠y} z_j − z_y (Carlini–Wagner margin, no confidence clamp).
 /// Dlr: −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12) (Croce &amp; Hein 2020).
 /// TargetedDlr: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 + 1e-12), target t per sample.
+/// Labels and targets must lie in [0, K): the CPU backend throws on one outside, the GPU kernels give NaN for that row.
 /// </summary>
 public enum MarginKind { CW, Dlr, TargetedDlr }
 

@@ -4,17 +4,19 @@ using AdvRobust.Core.Tensors;
 namespace AdvRobust.Cuda;
 
 // Shape letters: x N×C×H×W, w K×C×R×S, y N×K×P×Q; logits N×K (K classes); per-channel tensors C.
-// Convolution and training-mode batch norm run on cuDNN; everything else on kernels/{pool,channel,loss,optim,augment}.cu.
+// Convolution and training-mode batch norm run on cuDNN; everything else on our kernels
+// (kernels/pool.cu, channel.cu, loss.cu, optim.cu, augment.cu).
 public sealed partial class CudaBackend
 {
     private CudnnConvolutions? _convolutions;
     private CudnnBatchNorm? _batchNorm;
 
-    /// <summary>cuDNN convolutions of this backend: per-shape algorithm cache, shared workspace, deterministic option.</summary>
+    /// <summary>This backend's cuDNN convolutions: algorithm cache, shared workspace, deterministic flag.</summary>
     public CudnnConvolutions Convolutions =>
         LazyInitializer.EnsureInitialized(ref _convolutions, () => new CudnnConvolutions(Context));
 
-    internal CudnnBatchNorm BatchNorm => LazyInitializer.EnsureInitialized(ref _batchNorm, () => new CudnnBatchNorm(Context));
+    internal CudnnBatchNorm BatchNorm =>
+        LazyInitializer.EnsureInitialized(ref _batchNorm, () => new CudnnBatchNorm(Context));
 
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
     {
@@ -37,7 +39,8 @@ public sealed partial class CudaBackend
     public void Pool2dForward(PoolParams p, Tensor x, Tensor y)
     {
         var (planes, h, w, ph, qw) = PoolDims(x, y);
-        if (p.Kind == PoolKind.Max) Kernels.MaxPool2dForward(P(x), P(y), planes, h, w, ph, qw, p.Kernel, p.Stride, p.Padding);
+        if (p.Kind == PoolKind.Max)
+            Kernels.MaxPool2dForward(P(x), P(y), planes, h, w, ph, qw, p.Kernel, p.Stride, p.Padding);
         else Kernels.AvgPool2dForward(P(x), P(y), planes, h, w, ph, qw, p.Kernel, p.Stride, p.Padding);
     }
 

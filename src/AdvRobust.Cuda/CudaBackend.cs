@@ -51,6 +51,7 @@ public sealed partial class CudaBackend : IBackend
 
     public void Dispose()
     {
+        DisposeNn();
         KernelCache.Dispose();
         Context.Dispose();
     }

@@ -4,14 +4,15 @@ namespace AdvRobust.Cuda;
 // Shape letters: planes = N·C image planes of H×W, pooled to P×Q; logits N×K; inner = elements per (sample, channel).
 public sealed unsafe partial class Kernels
 {
-    /// <summary>Rows per block of the warp-per-row loss kernels: must equal LOSS_ROWS_PER_BLOCK in kernels/loss.cu.</summary>
+    /// <summary>Rows per block of the warp-per-row loss kernels: LOSS_ROWS_PER_BLOCK in kernels/loss.cu.</summary>
     public const int LossRowsPerBlock = 8;
 
-    /// <summary>Threads per block of channel_sum_f32: must equal CHANNEL_SUM_THREADS in kernels/channel.cu.</summary>
+    /// <summary>Threads per block of channel_sum_f32: CHANNEL_SUM_THREADS in kernels/channel.cu.</summary>
     public const uint ChannelSumThreads = 256;
 
     // ---- pool.cu ----
-    public void MaxPool2dForward(ulong x, ulong y, int planes, int h, int w, int p, int q, int kernel, int stride, int pad)
+    public void MaxPool2dForward(ulong x, ulong y, int planes, int h, int w, int p, int q, int kernel, int stride,
+        int pad)
     {
         long n = (long)planes * p * q;
         if (n == 0) return;
@@ -28,7 +29,8 @@ public sealed unsafe partial class Kernels
         Launch("pool", "maxpool2d_backward_f32", GridFor(n), BlockSize, 0, a);
     }
 
-    public void AvgPool2dForward(ulong x, ulong y, int planes, int h, int w, int p, int q, int kernel, int stride, int pad)
+    public void AvgPool2dForward(ulong x, ulong y, int planes, int h, int w, int p, int q, int kernel, int stride,
+        int pad)
     {
         long n = (long)planes * p * q;
         if (n == 0) return;
@@ -54,7 +56,7 @@ public sealed unsafe partial class Kernels
         Launch("channel", "channel_affine_f32", GridFor(n), BlockSize, 0, a);
     }
 
-    /// <summary>One block per channel, exactly <see cref="ChannelSumThreads"/> threads (a fixed summation order).</summary>
+    /// <summary>One block per channel of exactly <see cref="ChannelSumThreads"/> threads (fixed sum order).</summary>
     public void ChannelSum(ulong x, ulong y, int batch, int channels, int inner)
     {
         if (channels == 0) return;
@@ -120,8 +122,8 @@ public sealed unsafe partial class Kernels
     }
 
     // ---- augment.cu ----
-    public void RandomCropFlip(ulong x, ulong y, int samples, int channels, int h, int w, int pad, bool flip, ulong seed,
-        uint stream, uint firstSample)
+    public void RandomCropFlip(ulong x, ulong y, int samples, int channels, int h, int w, int pad, bool flip,
+        ulong seed, uint stream, uint firstSample)
     {
         long n = (long)samples * channels * h * w;
         if (n == 0) return;

@@ -17,8 +17,8 @@ public sealed unsafe class CudnnBatchNorm : IDisposable
     private const cudnnBatchNormMode_t Mode = cudnnBatchNormMode_t.CUDNN_BATCHNORM_SPATIAL;
 
     private readonly CudaContext _context;
-    private readonly Dictionary<(int N, int C, int H, int W), (CudnnTensorDescriptorHandle X, CudnnTensorDescriptorHandle Bn)>
-        _descriptors = new();
+    private readonly Dictionary<(int N, int C, int H, int W), (CudnnTensorDescriptorHandle X,
+        CudnnTensorDescriptorHandle Bn)> _descriptors = new();
     private readonly Lock _gate = new();
 
     public CudnnBatchNorm(CudaContext context) => _context = context;
@@ -67,7 +67,8 @@ public sealed unsafe class CudnnBatchNorm : IDisposable
         }
     }
 
-    private (CudnnTensorDescriptorHandle X, CudnnTensorDescriptorHandle Bn) DescriptorsFor((int N, int C, int H, int W) s)
+    private (CudnnTensorDescriptorHandle X, CudnnTensorDescriptorHandle Bn) DescriptorsFor(
+        (int N, int C, int H, int W) s)
     {
         if (_descriptors.TryGetValue(s, out var d)) return d;
         var x = CudnnDescriptors.Tensor4d(s.N, s.C, s.H, s.W);

@@ -13,7 +13,7 @@ namespace AdvRobust.Cuda;
 /// </summary>
 public sealed unsafe class CudnnConvolutions : IDisposable
 {
-    /// <summary>The largest workspace an algorithm search may use (the search skips algorithms that need more).</summary>
+    /// <summary>The largest workspace an algorithm search may use (it skips algorithms that need more).</summary>
     public const long MaxSearchWorkspaceBytes = 1L << 30;
 
     private readonly CudaContext _context;
@@ -58,7 +58,7 @@ public sealed unsafe class CudnnConvolutions : IDisposable
         }
     }
 
-    /// <summary>x, w, y are the x-, w- and y-shaped buffers of the pass, whichever of them it reads or writes.</summary>
+    /// <summary>x, w, y: the x-, w- and y-shaped buffers of the pass, whichever of them it reads or writes.</summary>
     private void Run(ConvPass pass, ConvParams p, Shape xs, Shape ws, ulong x, ulong w, ulong y)
     {
         lock (_gate)
@@ -179,11 +179,11 @@ public sealed unsafe class CudnnConvolutions : IDisposable
         return ConvAlgorithmCache.Pick(results.AsSpan(0, returned), tf32, deterministic, key.ToString());
     }
 
-    /// <summary>The descriptors of one (x, w, stride/padding): x, w, the convolution and y (= dy of the backward passes).</summary>
+    /// <summary>Descriptors of one (x, w, stride/padding): x, w, the convolution, and y (dy when backward).</summary>
     private sealed class Plan : IDisposable
     {
-        private Plan(CudnnTensorDescriptorHandle x, CudnnFilterDescriptorHandle w, CudnnConvolutionDescriptorHandle conv,
-            CudnnTensorDescriptorHandle y)
+        private Plan(CudnnTensorDescriptorHandle x, CudnnFilterDescriptorHandle w,
+            CudnnConvolutionDescriptorHandle conv, CudnnTensorDescriptorHandle y)
         {
             X = x;
             W = w;
@@ -211,7 +211,8 @@ public sealed unsafe class CudnnConvolutions : IDisposable
                     xd.DangerousGetHandle(), wd.DangerousGetHandle(), out int n, out int k, out int ph, out int qw));
                 if (n != y[0] || k != y[1] || ph != y[2] || qw != y[3])
                     throw new InvalidOperationException(
-                        $"cuDNN computes output [{n}, {k}, {ph}, {qw}] for x {xs}, w {ws}, {p}; the engine expects {y}");
+                        $"cuDNN computes output [{n}, {k}, {ph}, {qw}] for x {xs}, w {ws}, {p}; the engine " +
+                        $"expects {y}");
                 yd = CudnnDescriptors.Tensor4d(y[0], y[1], y[2], y[3]);
                 return new Plan(xd, wd, cd, yd);
             }

@@ -40,14 +40,15 @@ internal static class CudnnDescriptors
         }
     }
 
-    /// <summary>Cross-correlation (what deep-learning frameworks call convolution), no dilation, float compute.</summary>
+    /// <summary>Cross-correlation (what frameworks call convolution), no dilation, float compute.</summary>
     public static CudnnConvolutionDescriptorHandle Convolution2d(int stride, int padding, cudnnMathType_t math)
     {
         var d = CudnnConvolutionDescriptorHandle.Create();
         try
         {
             CudnnException.Check(Cudnn.cudnnSetConvolution2dDescriptor(d.DangerousGetHandle(), padding, padding,
-                stride, stride, 1, 1, cudnnConvolutionMode_t.CUDNN_CROSS_CORRELATION, cudnnDataType_t.CUDNN_DATA_FLOAT));
+                stride, stride, 1, 1, cudnnConvolutionMode_t.CUDNN_CROSS_CORRELATION,
+                cudnnDataType_t.CUDNN_DATA_FLOAT));
             CudnnException.Check(Cudnn.cudnnSetConvolutionMathType(d.DangerousGetHandle(), math));
             return d;
         }
@@ -59,8 +60,8 @@ internal static class CudnnDescriptors
     }
 
     /// <summary>
-    /// An N×C×... tensor as the 4-D view cuDNN's spatial batch norm wants: N×C×H×W as is, N×C as N×C×1×1, and any
-    /// trailing axes folded into H (their product) with W = 1.
+    /// An N×C×... tensor as the 4-D view cuDNN's spatial batch norm wants: N×C×H×W as is, N×C as N×C×1×1,
+    /// and any trailing axes folded into H (their product) with W = 1.
     /// </summary>
     public static (int N, int C, int H, int W) AsNchw(ReadOnlySpan<int> dims)
     {

@@ -4,8 +4,8 @@ using AdvRobust.Cuda.Interop;
 namespace AdvRobust.Cuda;
 
 /// <summary>
-/// A cuDNN convolution descriptor (cudnnCreateConvolutionDescriptor). Descriptors are host-side objects: freeing one needs no
-/// context, so ReleaseHandle binds none.
+/// A cuDNN convolution descriptor (cudnnCreateConvolutionDescriptor). Descriptors are host-side objects: freeing one
+/// needs no context, so ReleaseHandle binds none.
 /// </summary>
 public sealed class CudnnConvolutionDescriptorHandle : SafeHandle
 {

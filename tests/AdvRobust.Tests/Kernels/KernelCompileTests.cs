@@ -56,6 +56,35 @@ public sealed partial class KernelCompileTests
         ("triplet.cu", "triplet_loss_backward_f32",
             "const float* a, const float* p, const float* q, const float* gloss, float* ga, float* gp, float* gq, "
             + "int n, int d, int kind, float margin"),
+        ("pool.cu", "maxpool2d_forward_f32",
+            "const float* x, float* y, int planes, int h, int w, int p, int q, int kernel, int stride, int pad"),
+        ("pool.cu", "maxpool2d_backward_f32",
+            "const float* x, const float* dy, float* dx, int planes, int h, int w, int p, int q, int kernel, "
+            + "int stride, int pad"),
+        ("pool.cu", "avgpool2d_forward_f32",
+            "const float* x, float* y, int planes, int h, int w, int p, int q, int kernel, int stride, int pad"),
+        ("pool.cu", "avgpool2d_backward_f32",
+            "const float* dy, float* dx, int planes, int h, int w, int p, int q, int kernel, int stride, int pad"),
+        ("channel.cu", "channel_affine_f32",
+            "const float* x, const float* scale, const float* shift, float* y, long long n, int channels, int inner"),
+        ("channel.cu", "channel_sum_f32", "const float* x, float* y, int batch, int channels, int inner"),
+        ("loss.cu", "softmax_cross_entropy_forward_f32",
+            "const float* logits, const int* labels, float* loss, float* probs, int n, int k, float smoothing"),
+        ("loss.cu", "softmax_cross_entropy_backward_f32",
+            "const float* probs, const int* labels, const float* gloss, float* glogits, int n, int k, float smoothing"),
+        ("loss.cu", "log_softmax_forward_f32", "const float* x, float* y, int n, int k"),
+        ("loss.cu", "log_softmax_backward_f32", "const float* y, const float* dy, float* dx, int n, int k"),
+        ("loss.cu", "margin_loss_forward_f32",
+            "const float* logits, const int* labels, const int* targets, float* loss, int n, int k, int kind"),
+        ("loss.cu", "margin_loss_backward_f32",
+            "const float* logits, const int* labels, const int* targets, const float* gloss, float* glogits, "
+            + "int n, int k, int kind"),
+        ("optim.cu", "sgd_step_f32",
+            "float* param, const float* grad, float* momentum, float lr, float mom, float wd, int nesterov, "
+            + "long long n"),
+        ("augment.cu", "random_crop_flip_f32",
+            "const float* x, float* y, int samples, int channels, int h, int w, int pad, int flip, "
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
     ];
 
     private static readonly ConcurrentDictionary<string, Lazy<CompileResult>> Compiled = new();
