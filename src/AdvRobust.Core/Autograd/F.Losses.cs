@@ -21,6 +21,19 @@ public static partial class F
         return tape.Record(OpKind.LogSoftmax, y, null, [x]);
     }
 
+    /// <summary>
+    /// TRADES' KL(softmax(p) ‖ softmax(q)) summed over classes and averaged over the batch (PyTorch's
+    /// kl_div(log_softmax(q), softmax(p), reduction="batchmean")), composed from log-softmax and elementwise ops so
+    /// the gradient flows to both logits.
+    /// </summary>
+    public static Variable KlDivergence(Tape tape, Variable logitsP, Variable logitsQ)
+    {
+        var logP = LogSoftmax(tape, logitsP);
+        var logQ = LogSoftmax(tape, logitsQ);
+        var terms = Mul(tape, Unary(tape, UnaryOp.Exp, logP), Sub(tape, logP, logQ));
+        return Scale(tape, Sum(tape, terms), 1f / Math.Max(logitsP.Shape[0], 1));
+    }
+
     /// <summary>Per-sample margin loss (CW, DLR, targeted DLR) an attacker maximizes.</summary>
     public static Variable Margin(Tape tape, MarginKind kind, Variable logits, Tensor labels, Tensor? targets = null)
     {
