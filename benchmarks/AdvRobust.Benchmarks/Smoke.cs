@@ -11,10 +11,15 @@ namespace AdvRobust.Benchmarks;
 /// BenchmarkDotNet: [GlobalSetup], one untimed call of each [Benchmark] method (JIT, caches), one timed call, then
 /// [GlobalCleanup]. Prints one line per case with its time and derived rate; on cuda the time is the event-timed
 /// median from [GlobalSetup]. A check that every case runs, not a measurement. Exit code 1 if any case failed.
+/// A class may give smaller smoke cases than its measured ones (a static "Smoke" + [ParamsSource] name property,
+/// e.g. SmallCnnBenchmarks.SmokeBatches), to keep the whole smoke run under a minute.
 /// </summary>
 public static class Smoke
 {
     public const string Flag = "--smoke";
+
+    /// <summary>A static property "Smoke" + the [ParamsSource] name replaces that source in the smoke run.</summary>
+    public const string SmokePrefix = "Smoke";
 
     public static int Run(string[] args)
     {
@@ -124,6 +129,8 @@ public static class Smoke
             return property.PropertyType == typeof(bool) ? [false, true] : [.. Enum.GetValues(property.PropertyType)];
         string source = property.GetCustomAttribute<ParamsSourceAttribute>(true)!.Name;
         const BindingFlags flags = BindingFlags.Public | BindingFlags.Static | BindingFlags.FlattenHierarchy;
+        // A class whose measured cases take seconds per call offers smaller ones for the smoke run as "Smoke<source>".
+        if (type.GetProperty(SmokePrefix + source, flags) is not null) source = SmokePrefix + source;
         object? result = type.GetProperty(source, flags)?.GetValue(null)
             ?? type.GetMethod(source, flags, [])?.Invoke(null, null);
         return result is IEnumerable items

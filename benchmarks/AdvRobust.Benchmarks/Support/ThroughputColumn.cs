@@ -5,7 +5,8 @@ namespace AdvRobust.Benchmarks.Support;
 
 /// <summary>GB/s or FLOP/s from the class's traffic or FLOP formula and the row's time.</summary>
 public sealed class ThroughputColumn() : EngineColumn("Throughput", 1,
-    "Work per launch (bytes from the kernel header's traffic formula, or 2 FLOPs per multiply-add) / time per " +
+    "Work per launch (bytes from the kernel header's traffic formula, 2 FLOPs per multiply-add, or images per " +
+    "attack or training step) / time per " +
     "launch; time = GPU ms (events) on cuda, BenchmarkDotNet's Mean on cpu")
 {
     protected override string Value(Summary summary, BenchmarkCase c, CaseRecord record) =>
