@@ -1,3 +1,4 @@
+using AdvRobust.Core.Serialization;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -77,7 +78,7 @@ public static class IdxReader
     {
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         Span<byte> magic = stackalloc byte[2];
-        int got = ReadFully(file, magic);
+        int got = Npy.ReadFully(file, magic);
         file.Position = 0;
         if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) return new GZipStream(file, CompressionMode.Decompress);
         return file;
@@ -86,7 +87,7 @@ public static class IdxReader
     private static (int[] Dims, byte[] Data) ReadFrom(Stream stream, string path, int expectedRank)
     {
         Span<byte> head = stackalloc byte[4];
-        int got = ReadFully(stream, head);
+        int got = Npy.ReadFully(stream, head);
         if (got < 4)
             throw new InvalidDataException($"{path}: truncated header: expected a 4-byte magic, found {got} bytes");
         int magic = BinaryPrimitives.ReadInt32BigEndian(head);
@@ -105,7 +106,7 @@ public static class IdxReader
                 $"(magic 0x{expectedMagic:X8})");
 
         var dimBytes = new byte[4 * expectedRank];
-        got = ReadFully(stream, dimBytes);
+        got = Npy.ReadFully(stream, dimBytes);
         if (got < dimBytes.Length)
             throw new InvalidDataException(
                 $"{path}: truncated header: expected {4 + dimBytes.Length} bytes, found {4 + got}");
@@ -124,7 +125,7 @@ public static class IdxReader
 
         int headerBytes = 4 + dimBytes.Length;
         var data = new byte[count];
-        got = ReadFully(stream, data);
+        got = Npy.ReadFully(stream, data);
         if (got < count)
             throw new InvalidDataException(
                 $"{path}: truncated: dimensions [{string.Join(", ", dims)}] need {count} data bytes after the " +
@@ -137,17 +138,6 @@ public static class IdxReader
         return (dims, data);
     }
 
-    internal static int ReadFully(Stream stream, Span<byte> buffer)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = stream.Read(buffer[total..]);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
-    }
 
     private static long CountRemaining(Stream stream)
     {

@@ -115,17 +115,9 @@ public static class Npy
         WriteData(stream, array.Data);
     }
 
-    internal static int ReadFully(Stream stream, Span<byte> buffer)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = stream.Read(buffer[total..]);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
-    }
+    /// <summary>Reads until the buffer is full or the stream ends; returns the bytes read (short = truncated).</summary>
+    internal static int ReadFully(Stream stream, Span<byte> buffer) =>
+        stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 
     /// <summary>Fills the array from the stream in chunks (a byte span of one large array could pass 2 GiB).</summary>
     private static long ReadData(Stream stream, Array data) => data switch

@@ -108,10 +108,10 @@ public class TapeGraphTests
 
         double Loss() => Run(net, backward: false, trainingBn: trainingBn).Loss;
         string seed = $"seed {rng.Seed}";
-        AssertClose.All(GradCheck.Numeric(Loss, net.X, H), analytic.XGrad!, 1e-3, 1e-2, $"dx, {seed}");
+        AssertClose.All(FiniteDifference.Gradient(Loss, net.X, H), analytic.XGrad!, 1e-3, 1e-2, $"dx, {seed}");
         foreach (var (name, values, _) in net.Parameters)
         {
-            var numeric = GradCheck.Numeric(Loss, values, H);
+            var numeric = FiniteDifference.Gradient(Loss, values, H);
             AssertClose.All(numeric, analytic.ParamGrads[name]!, 1e-3, 1e-2, $"{name}, {seed}");
         }
     }

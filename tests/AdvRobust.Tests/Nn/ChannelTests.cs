@@ -87,15 +87,15 @@ public class ChannelTests
             var (y, x, scale, shift) = Affine(tape, xs, scales, shifts, withScale, withShift);
             tape.Backward(F.Sum(tape, F.Mul(tape, y, tape.Constant(tape.Own(Tensor.FromArray(Cpu, g, n, c, h, w))))));
             string seed = $"seed {rng.Seed}";
-            AssertClose.All(GradCheck.Numeric(Loss, xs, 1e-2f), x.Grad!.ToArray(), 1e-3, 1e-2, $"dx, {seed}");
+            AssertClose.All(FiniteDifference.Gradient(Loss, xs, 1e-2f), x.Grad!.ToArray(), 1e-3, 1e-2, $"dx, {seed}");
             if (withScale)
             {
-                var numeric = GradCheck.Numeric(Loss, scales, 1e-2f);
+                var numeric = FiniteDifference.Gradient(Loss, scales, 1e-2f);
                 AssertClose.All(numeric, scale!.Grad!.ToArray(), 1e-3, 1e-2, $"dscale, {seed}");
             }
             if (withShift)
             {
-                var numeric = GradCheck.Numeric(Loss, shifts, 1e-2f);
+                var numeric = FiniteDifference.Gradient(Loss, shifts, 1e-2f);
                 AssertClose.All(numeric, shift!.Grad!.ToArray(), 1e-3, 1e-2, $"dshift, {seed}");
             }
         }

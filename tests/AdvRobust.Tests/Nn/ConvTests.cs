@@ -74,7 +74,7 @@ public class ConvTests
         Ops.Conv2dBackwardData(p, dy, wt, dx);
 
         double Loss() => GradCheck.Dot(g, ConvForward(p, xs, ws, n, c, h, w, k, r));
-        AssertClose.All(GradCheck.Numeric(Loss, xs, 1e-2f), dx.ToArray(), 1e-3, 1e-2, $"dx, seed {rng.Seed}");
+        AssertClose.All(FiniteDifference.Gradient(Loss, xs, 1e-2f), dx.ToArray(), 1e-3, 1e-2, $"dx, seed {rng.Seed}");
     }
 
     [TestCaseSource(nameof(Geometries))]
@@ -93,7 +93,7 @@ public class ConvTests
         Ops.Conv2dBackwardFilter(p, xt, dy, dw);
 
         double Loss() => GradCheck.Dot(g, ConvForward(p, xs, ws, n, c, h, w, k, r));
-        AssertClose.All(GradCheck.Numeric(Loss, ws, 1e-2f), dw.ToArray(), 1e-3, 1e-2, $"dw, seed {rng.Seed}");
+        AssertClose.All(FiniteDifference.Gradient(Loss, ws, 1e-2f), dw.ToArray(), 1e-3, 1e-2, $"dw, seed {rng.Seed}");
     }
 
     [TestCase(7)]

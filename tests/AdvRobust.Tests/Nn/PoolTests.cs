@@ -85,7 +85,7 @@ public class PoolTests
         var dx = PoolBackward(p, x, g, n, c, h, w);
 
         double Loss() => GradCheck.Dot(g, Pool(p, x, n, c, h, w));
-        AssertClose.All(GradCheck.Numeric(Loss, x, 1e-3f), dx, 1e-3, 1e-2, $"{kind} dx, seed {rng.Seed}");
+        AssertClose.All(FiniteDifference.Gradient(Loss, x, 1e-3f), dx, 1e-3, 1e-2, $"{kind} dx, seed {rng.Seed}");
     }
 
     private static float[] Pool(PoolParams p, float[] xs, int n, int c, int h, int w)
