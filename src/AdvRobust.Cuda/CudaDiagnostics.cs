@@ -14,12 +14,28 @@ public static class CudaDiagnostics
     public static IReadOnlyList<DiagnosticItem> Probe()
     {
         var items = new List<DiagnosticItem>();
-        CudaDeviceInfo? device = ProbeDriver(items);
-        (int, int)? nvrtc = ProbeNvrtc(items);
-        ProbeCublas(items);
-        ProbeCudnn(items);
+        CudaDeviceInfo? device = Guard(items, "GPU", () => ProbeDriver(items));
+        (int, int)? nvrtc = Guard(items, "NVRTC", () => ProbeNvrtc(items));
+        Guard(items, "cuBLAS", () => { ProbeCublas(items); return 0; });
+        Guard(items, "cuDNN", () => { ProbeCudnn(items); return 0; });
         items.Add(KernelLoading(device, nvrtc));
         return items;
+    }
+
+    /// <summary>A library that loads but misbehaves (an old version without a symbol, a failing call) becomes a
+    /// "missing" line with its message instead of an exception.</summary>
+    private static T? Guard<T>(List<DiagnosticItem> items, string component, Func<T?> probe)
+    {
+        try
+        {
+            return probe();
+        }
+        catch (Exception e) when (e is CudaException or NvrtcException or DllNotFoundException
+                                       or EntryPointNotFoundException)
+        {
+            items.Add(new(component, false, e.Message));
+            return default;
+        }
     }
 
     private static CudaDeviceInfo? ProbeDriver(List<DiagnosticItem> items)
