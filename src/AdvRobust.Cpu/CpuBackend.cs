@@ -18,7 +18,15 @@ public sealed partial class CpuBackend : IBackend
         $"CPU ({Environment.ProcessorCount} cores{(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? ", AVX2" : "")}" +
         $"{(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "+FMA" : "")})";
 
-    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, dtype, length);
+    private readonly CpuMemoryPool _pool = new();
+
+    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
+
+    /// <summary>Bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</summary>
+    public long CachedBytes => _pool.CachedBytes;
+
+    /// <summary>Gives every cached buffer back to the GC.</summary>
+    public void TrimCache() => _pool.Trim();
 
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
     {

@@ -4,16 +4,19 @@ using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cpu;
 
-/// <summary>Managed memory for the CPU backend: one byte array, seen as floats or ints.</summary>
+/// <summary>Managed memory for the CPU backend: one zeroed byte array (from the backend's <see cref="CpuMemoryPool"/>),
+/// seen as floats or ints.</summary>
 public sealed class CpuStorage : Storage
 {
+    private readonly CpuMemoryPool _pool;
     private byte[] _bytes;
 
-    internal CpuStorage(IBackend backend, DType dtype, long length) : base(backend, dtype, length)
+    internal CpuStorage(IBackend backend, CpuMemoryPool pool, DType dtype, long length) : base(backend, dtype, length)
     {
         if (length * dtype.SizeInBytes() > Array.MaxLength)
             throw new OutOfMemoryException($"a CPU tensor of {length} {dtype} elements exceeds the 2 GiB array limit");
-        _bytes = new byte[length * dtype.SizeInBytes()];
+        _pool = pool;
+        _bytes = pool.Rent((int)(length * dtype.SizeInBytes()));
     }
 
     public Span<T> AsSpan<T>() where T : unmanaged
@@ -22,7 +25,11 @@ public sealed class CpuStorage : Storage
         return MemoryMarshal.Cast<byte, T>(_bytes.AsSpan());
     }
 
-    protected override void Free() => _bytes = [];
+    protected override void Free()
+    {
+        _pool.Return(_bytes);
+        _bytes = [];
+    }
 }
 
 internal static class CpuTensorExtensions

@@ -22,7 +22,9 @@ public sealed class NoBackwardBackend : IBackend
 
     private void Count() => ForwardCalls++;
 
-    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, dtype, length);
+    private readonly CpuMemoryPool _pool = new();
+
+    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);

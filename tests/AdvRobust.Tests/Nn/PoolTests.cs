@@ -52,6 +52,17 @@ public class PoolTests
     }
 
     [Test]
+    public void Pool2d_Max2x2Stride2_TiesAndNaNs_FollowWindowOrder()
+    {
+        // The unrolled 2×2 path keeps the general rule: ties go to the first position in window order, and the
+        // first NaN beats every number (window 2: NaN at (0,3) comes before NaN at (1,2) and before 5).
+        float[] x = { 3, 3, 1, float.NaN, 3, 3, float.NaN, 5 };
+        var p = new PoolParams(PoolKind.Max, 2, 2);
+        Assert.That(Pool(p, x, 1, 1, 2, 4), Is.EqualTo(new[] { 3f, float.NaN }));
+        Assert.That(PoolBackward(p, x, new float[] { 1, 2 }, 1, 1, 2, 4), Is.EqualTo(new float[] { 1, 0, 0, 2, 0, 0, 0, 0 }));
+    }
+
+    [Test]
     public void Pool2dBackward_MaxSharedMaximum_AddsEveryWindowThatChoseIt()
     {
         // The 9 at the centre is the max of all four overlapping 2×2 windows: dx there is Σ dy.
