@@ -13,7 +13,8 @@ public sealed partial class CudaBackend
 
     /// <summary>This backend's cuDNN convolutions: algorithm cache, shared workspace, deterministic flag.</summary>
     public CudnnConvolutions Convolutions =>
-        LazyInitializer.EnsureInitialized(ref _convolutions, () => new CudnnConvolutions(Context));
+        LazyInitializer.EnsureInitialized(ref _convolutions,
+            () => new CudnnConvolutions(Context) { Deterministic = _deterministic });
 
     internal CudnnBatchNorm BatchNorm =>
         LazyInitializer.EnsureInitialized(ref _batchNorm, () => new CudnnBatchNorm(Context));

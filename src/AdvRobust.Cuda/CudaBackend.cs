@@ -25,8 +25,27 @@ public sealed partial class CudaBackend : IBackend
     public string DeviceName => Context.Device.ToString();
 
     /// <summary>Opens device <paramref name="ordinal"/>; throws with the reason (no driver, no device, ...) otherwise.</summary>
-    public static CudaBackend Create(int ordinal = 0, bool allowTf32 = false) =>
-        new(CudaContext.Create(ordinal)) { Context = { AllowTf32 = allowTf32 } };
+    public static CudaBackend Create(int ordinal = 0, bool allowTf32 = false, bool deterministic = false) =>
+        new(CudaContext.Create(ordinal)) { Context = { AllowTf32 = allowTf32 }, Deterministic = deterministic };
+
+    /// <summary>
+    /// Run-to-run identical results on the same device: cuDNN may then only pick convolution algorithms it reports as
+    /// CUDNN_DETERMINISTIC (some backward-filter and backward-data algorithms add with atomics, in whatever order
+    /// the blocks finish). Everything else is deterministic already: our kernels never use atomics (each output is
+    /// reduced by one block in a fixed order, see the kernel headers), and cuBLAS runs with its atomics mode off,
+    /// its default. Costs some convolution speed; off by default.
+    /// </summary>
+    public bool Deterministic
+    {
+        get => _deterministic;
+        set
+        {
+            _deterministic = value;
+            if (_convolutions is not null) _convolutions.Deterministic = value;
+        }
+    }
+
+    private bool _deterministic;
 
     public Storage Allocate(DType dtype, long length) =>
         new CudaStorage(this, dtype, length, Context.Allocate(length * dtype.SizeInBytes()));

@@ -27,7 +27,7 @@ public sealed unsafe class CudnnConvolutions : IDisposable
         _workspace = new CudnnWorkspace(context);
     }
 
-    /// <summary>Accept only deterministic algorithms (reserved: off by default; part of the cache key).</summary>
+    /// <summary>Accept only deterministic algorithms (off by default; part of the cache key). See CudaBackend.Deterministic.</summary>
     public bool Deterministic { get; set; }
 
     public ConvAlgorithmCache Algorithms { get; } = new();
