@@ -14,7 +14,8 @@ namespace AdvRobust.Cpu;
 //   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
 //   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
-//                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in double in (r, s) order
+//                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
+//                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
 //   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
 // Parallelism: im2col, col2im and the copies run one sample per task; the GEMM parallelizes over tiles of C. Each
 // output of the SGEMM sums its K-blocks in an order fixed by K alone, so y and dx are bit-identical whatever the
@@ -141,13 +142,13 @@ public sealed partial class CpuBackend
         }
     }
 
-    /// <summary>dx for one sample (C×H×W) from columns colOffset .. of dcol; sums in double, (r, s) in order.</summary>
+    /// <summary>dx for one sample (C×H×W) from columns colOffset .. of dcol; sums in float, (r, s) in order.</summary>
     private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, Span<float> dx)
     {
-        double[] acc = ArrayPool<double>.Shared.Rent(g.H * g.W);
         for (int c = 0; c < g.C; c++)
         {
-            Array.Clear(acc, 0, g.H * g.W);
+            var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
+            plane.Clear();
             for (int r = 0; r < g.R; r++)
             for (int s = 0; s < g.S; s++)
             {
@@ -158,13 +159,29 @@ public sealed partial class CpuBackend
                     int h = p * g.Stride - g.Pad + r;
                     if ((uint)h >= (uint)g.H) continue;
                     int row = h * g.W - g.Pad + s;
-                    for (int q = q0; q < q1; q++) acc[row + q * g.Stride] += src[p * g.Q + q];
+                    if (g.Stride == 1)
+                    {
+                        // A contiguous run: dx[row + q] += dcol[p·Q + q] for q in [q0, q1), vectorized.
+                        AddInto(plane.Slice(row + q0, q1 - q0), src.Slice(p * g.Q + q0, q1 - q0));
+                        continue;
+                    }
+                    for (int q = q0; q < q1; q++) plane[row + q * g.Stride] += src[p * g.Q + q];
                 }
             }
-            var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
-            for (int i = 0; i < plane.Length; i++) plane[i] = (float)acc[i];
         }
-        ArrayPool<double>.Shared.Return(acc);
+    }
+
+    /// <summary>dst[i] += src[i]. Each element is one add, so the vector width cannot change a result.</summary>
+    private static void AddInto(Span<float> dst, ReadOnlySpan<float> src)
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            int width = System.Numerics.Vector<float>.Count;
+            for (; i <= dst.Length - width; i += width)
+                (new System.Numerics.Vector<float>(dst[i..]) + new System.Numerics.Vector<float>(src[i..])).CopyTo(dst[i..]);
+        }
+        for (; i < dst.Length; i++) dst[i] += src[i];
     }
 
     /// <summary>dY[k, s·PQ ..] = dy[sample s of the chunk, k, :].</summary>
