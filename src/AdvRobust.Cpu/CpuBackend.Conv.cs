@@ -26,11 +26,18 @@ public sealed partial class CpuBackend
     /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
     private const int ConvTargetColumns = 2048, ConvMaxColFloats = 1 << 23;
 
+    /// <summary>
+    /// The col and chunk buffers. Not ArrayPool.Shared: a chunk's col is often above the largest size the shared pool
+    /// keeps (2^20 elements), so every convolution allocated fresh multi-megabyte arrays, and the resulting full GCs
+    /// (plus the shared pool's trimming on each of them) showed up in profiles of a training step.
+    /// </summary>
+    private static readonly ArrayPool<float> ConvScratch = ArrayPool<float>.Create(1 << 26, 8);
+
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
         int b = g.ChunkSamples, ld = b * g.PQ;
-        float[] col = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        float[] col = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
         for (int n0 = 0; n0 < g.N; n0 += b)
         {
             int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
@@ -40,15 +47,15 @@ public sealed partial class CpuBackend
             Sgemm.Run(w.F(), false, col.AsSpan(0, g.L * cols), false, yc, g.K, cols, g.L, 1f, 0f);
             if (nb > 1) ForSamples(nb, s => UnpackChunk(g, buf, cols, s, y.F().Slice((n0 + s) * g.YSample, g.YSample)));
         }
-        ArrayPool<float>.Shared.Return(col);
-        ArrayPool<float>.Shared.Return(buf);
+        ConvScratch.Return(col);
+        ConvScratch.Return(buf);
     }
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
         int b = g.ChunkSamples, ld = b * g.PQ;
-        float[] dcol = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        float[] dcol = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
         for (int n0 = 0; n0 < g.N; n0 += b)
         {
             int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
@@ -57,15 +64,15 @@ public sealed partial class CpuBackend
             Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f);
             ForSamples(nb, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
         }
-        ArrayPool<float>.Shared.Return(dcol);
-        ArrayPool<float>.Shared.Return(buf);
+        ConvScratch.Return(dcol);
+        ConvScratch.Return(buf);
     }
 
     public void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw)
     {
         var g = new ConvGeometry(p, x.Shape, dw.Shape);
         int b = g.ChunkSamples, ld = b * g.PQ;
-        float[] col = ArrayPool<float>.Shared.Rent(g.L * ld), buf = ArrayPool<float>.Shared.Rent(g.K * ld);
+        float[] col = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
         if (g.N == 0) dw.F().Clear();
         for (int n0 = 0; n0 < g.N; n0 += b)
         {
@@ -75,8 +82,8 @@ public sealed partial class CpuBackend
             if (nb > 1) ForSamples(nb, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
             Sgemm.Run(dyc, false, col.AsSpan(0, g.L * cols), true, dw.F(), g.K, g.L, cols, 1f, n0 == 0 ? 0f : 1f);
         }
-        ArrayPool<float>.Shared.Return(col);
-        ArrayPool<float>.Shared.Return(buf);
+        ConvScratch.Return(col);
+        ConvScratch.Return(buf);
     }
 
     /// <summary>The sizes of one convolution, and how many samples share a chunk GEMM.</summary>

@@ -18,12 +18,25 @@ public sealed partial class CpuBackend : IBackend
         $"CPU ({Environment.ProcessorCount} cores{(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? ", AVX2" : "")}" +
         $"{(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "+FMA" : "")})";
 
-    private readonly CpuMemoryPool _pool = new();
+    private readonly CpuMemoryPool _pool;
+
+    /// <param name="maxCachedBytes">The most bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</param>
+    public CpuBackend(long maxCachedBytes = CpuMemoryPool.DefaultMaxCachedBytes) => _pool = new CpuMemoryPool(maxCachedBytes);
 
     public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
 
     /// <summary>Bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</summary>
     public long CachedBytes => _pool.CachedBytes;
+
+    /// <summary>
+    /// Debug aid, process-wide: every new CPU tensor starts as NaN (ints as −1) instead of whatever its reused buffer
+    /// held, so an op that reads memory it did not write fails loudly. The test suite turns it on.
+    /// </summary>
+    public static bool PoisonNewTensors
+    {
+        get => CpuMemoryPool.Poison;
+        set => CpuMemoryPool.Poison = value;
+    }
 
     /// <summary>Gives every cached buffer back to the GC.</summary>
     public void TrimCache() => _pool.Trim();

@@ -4,8 +4,8 @@ using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cpu;
 
-/// <summary>Managed memory for the CPU backend: one zeroed byte array (from the backend's <see cref="CpuMemoryPool"/>),
-/// seen as floats or ints.</summary>
+/// <summary>Managed memory for the CPU backend: one byte array from the backend's <see cref="CpuMemoryPool"/>
+/// (uninitialized, like device memory), seen as floats or ints.</summary>
 public sealed class CpuStorage : Storage
 {
     private readonly CpuMemoryPool _pool;
