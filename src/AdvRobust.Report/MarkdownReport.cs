@@ -30,7 +30,8 @@ public static class MarkdownReport
     {
         var md = new StringBuilder();
         md.AppendLine("# Run report").AppendLine();
-        md.AppendLine("| run | epochs | final clean | final PGD | best clean | best PGD (epoch) | time | img/s | device | commit |");
+        md.AppendLine("| run | epochs | final clean | final PGD | best clean | best PGD (epoch) | time | img/s | " +
+            "device | commit |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
         foreach (var r in runs)
         {
@@ -38,7 +39,8 @@ public static class MarkdownReport
             md.AppendLine(Row(r.Name, r.Epochs.Count.ToString(CultureInfo.InvariantCulture),
                 Percent(r.Final?.CleanAccuracy), Percent(r.Final?.PgdAccuracy), Percent(r.BestClean),
                 best is null ? "—" : $"{Percent(best.PgdAccuracy)} ({best.Epoch})", Duration(r.Seconds),
-                Fixed(r.ImagesPerSecond, "F0"), r.Manifest?.Device ?? r.Detection?.Device ?? "—", Commit(r.Manifest)));
+                Fixed(r.ImagesPerSecond, "F0"), r.Manifest?.Device ?? r.Detection?.Device ?? "—",
+                Commit(r.Manifest)));
         }
         md.AppendLine();
         if (charts.Loss is not null) md.AppendLine($"![training loss per epoch]({charts.Loss})").AppendLine();
@@ -57,13 +59,16 @@ public static class MarkdownReport
         md.AppendLine(Row("seed", r.Manifest?.Seed ?? "—"));
         md.AppendLine(Row("backend / device", $"{r.Manifest?.Backend ?? "—"} / {r.Manifest?.Device ?? "—"}"));
         md.AppendLine(Row("commit", r.Manifest?.Commit ?? "—"));
-        md.AppendLine(Row("final clean / PGD accuracy", $"{Percent(r.Final?.CleanAccuracy)} / {Percent(r.Final?.PgdAccuracy)}"));
-        md.AppendLine(Row("best PGD accuracy", r.BestPgd is { } b ? $"{Percent(b.PgdAccuracy)} at epoch {b.Epoch}" : "—"));
+        md.AppendLine(Row("final clean / PGD accuracy",
+            $"{Percent(r.Final?.CleanAccuracy)} / {Percent(r.Final?.PgdAccuracy)}"));
+        md.AppendLine(Row("best PGD accuracy",
+            r.BestPgd is { } b ? $"{Percent(b.PgdAccuracy)} at epoch {b.Epoch}" : "—"));
         md.AppendLine(Row("training time", Duration(r.Seconds)));
         md.AppendLine(Row("throughput", r.ImagesPerSecond is { } ips ? $"{ips:F0} img/s" : "—")).AppendLine();
         if (r.Detection is not { } d) return;
         md.AppendLine($"Detection: k-NN label disagreement (k = {d.K}, angular distance 1 − |cos|), " +
-            $"{d.ReferenceSamples} reference and {d.TestSamples} test images, clean accuracy {Percent(d.CleanAccuracy)}.");
+            $"{d.ReferenceSamples} reference and {d.TestSamples} test images, " +
+            $"clean accuracy {Percent(d.CleanAccuracy)}.");
         md.AppendLine("AUC clean vs adversarial: clean correctly classified inputs against the adversarial examples " +
             "that fool the model; AUC misclassified vs correct (papers.md §1.6): all attacked inputs, positives " +
             "misclassified.").AppendLine();

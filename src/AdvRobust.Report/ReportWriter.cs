@@ -54,7 +54,8 @@ public static class ReportWriter
         {
             if (r.Detection is not { } d) continue;
             string slug = Slug(r.Name);
-            var files = (CleanVsAdversarial: $"roc-{slug}.png", MisclassifiedVsCorrect: $"roc-misclassified-{slug}.png");
+            var files = (CleanVsAdversarial: $"roc-{slug}.png",
+                MisclassifiedVsCorrect: $"roc-misclassified-{slug}.png");
             written.AddRange(WriteRocCharts(d, outDir, files.CleanVsAdversarial, files.MisclassifiedVsCorrect, r.Name));
             roc[r.Name] = files;
         }
@@ -75,11 +76,13 @@ public static class ReportWriter
     {
         Directory.CreateDirectory(outDir);
         string suffix = runName is null ? "" : $" ({runName})";
-        string first = Path.Combine(outDir, cleanVsAdversarialFile), second = Path.Combine(outDir, misclassifiedVsCorrectFile);
+        string first = Path.Combine(outDir, cleanVsAdversarialFile),
+            second = Path.Combine(outDir, misclassifiedVsCorrectFile);
         Charts.Roc(first, $"Detection: clean vs adversarial{suffix}", detection.Attacks
             .Where(a => a.CleanVsAdversarial is not null).Select(a => (a.Name, a.CleanVsAdversarial!)).ToArray());
         Charts.Roc(second, $"Detection: misclassified vs correct under attack{suffix}", detection.Attacks
-            .Where(a => a.MisclassifiedVsCorrect is not null).Select(a => (a.Name, a.MisclassifiedVsCorrect!)).ToArray());
+            .Where(a => a.MisclassifiedVsCorrect is not null).Select(a => (a.Name, a.MisclassifiedVsCorrect!))
+            .ToArray());
         return [first, second];
     }
 

@@ -51,7 +51,8 @@ public sealed record RunData(
     {
         get
         {
-            var values = Epochs.Where(e => e.ImagesPerSecond is not null).Select(e => e.ImagesPerSecond!.Value).ToArray();
+            var values = Epochs.Where(e => e.ImagesPerSecond is not null).Select(e => e.ImagesPerSecond!.Value)
+                .ToArray();
             return values.Length > 0 ? values.Average() : null;
         }
     }

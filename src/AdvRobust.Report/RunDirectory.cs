@@ -16,7 +16,8 @@ public static class RunDirectory
 
     public static RunData Load(string directory, string? name = null)
     {
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"run directory '{directory}' does not exist");
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"run directory '{directory}' does not exist");
         string manifest = Path.Combine(directory, ManifestFile), metrics = Path.Combine(directory, MetricsFile),
             detection = Path.Combine(directory, DetectionFile);
         if (!File.Exists(manifest) && !File.Exists(metrics) && !File.Exists(detection))
@@ -88,7 +89,8 @@ public static class RunDirectory
         if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
         if (v.ValueKind == JsonValueKind.String && v.GetString() is "NaN" or "Infinity" or "-Infinity")
             return double.Parse(v.GetString()!, CultureInfo.InvariantCulture);
-        throw new InvalidDataException($"{where}: field '{field}' must be a number, got {v.ValueKind} {v.GetRawText()}");
+        throw new InvalidDataException(
+            $"{where}: field '{field}' must be a number, got {v.ValueKind} {v.GetRawText()}");
     }
 
     private static string? Scalar(JsonElement obj, string field) =>
@@ -99,7 +101,7 @@ public static class RunDirectory
             _ => v.GetRawText(),
         };
 
-    /// <summary>Parses JSON; an error names the file and the line (<paramref name="firstLine"/> + the parser's).</summary>
+    /// <summary>Parses JSON; an error names the file and line (<paramref name="firstLine"/> + the parser's).</summary>
     private static JsonDocument Parse(string text, string path, int firstLine)
     {
         try
@@ -108,7 +110,8 @@ public static class RunDirectory
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path} line {firstLine + (e.LineNumber ?? 0)}: invalid JSON: {e.Message}", e);
+            throw new InvalidDataException(
+                $"{path} line {firstLine + (e.LineNumber ?? 0)}: invalid JSON: {e.Message}", e);
         }
     }
 }

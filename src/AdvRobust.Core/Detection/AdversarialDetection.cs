@@ -27,11 +27,13 @@ public sealed class AdversarialDetection
         ArgumentNullException.ThrowIfNull(attacks);
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.K < 1) throw new ArgumentException($"k must be positive, got {settings.K}");
-        if (settings.BatchSize < 1) throw new ArgumentException($"batch size must be positive, got {settings.BatchSize}");
+        if (settings.BatchSize < 1)
+            throw new ArgumentException($"batch size must be positive, got {settings.BatchSize}");
         foreach (var a in attacks)
             if (a.Attack.NeedsTargets) throw new ArgumentException($"{a.Name} needs targets; detection gives none");
         if (attacks.Select(a => a.Name).Distinct().Count() != attacks.Count)
-            throw new ArgumentException($"attack names must be distinct: {string.Join(", ", attacks.Select(a => a.Name))}");
+            throw new ArgumentException(
+                $"attack names must be distinct: {string.Join(", ", attacks.Select(a => a.Name))}");
         Attacks = attacks;
         Settings = settings;
     }

@@ -20,7 +20,7 @@ public sealed record DetectionResult(
     IReadOnlyList<AttackDetection> Attacks,
     double TotalSeconds)
 {
-    /// <summary>Indented JSON, enums by name, and ±∞ written as "Infinity" (the first ROC threshold is +∞).</summary>
+    /// <summary>Indented JSON, enums by name, ±∞ written as "Infinity" (the first ROC threshold is +∞).</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
@@ -54,7 +54,8 @@ public sealed record DetectionResult(
 /// (<see cref="CleanCorrect"/>), positives = the adversarial examples made from them that fool it
 /// (<see cref="Fooled"/>). This is the usual adversarial-example detection benchmark.</item>
 /// <item><see cref="MisclassifiedVsCorrect"/> (papers.md §1.6, the TLA poster's ROC): every test input under the
-/// attack; positives = misclassified there (<see cref="Misclassified"/>), negatives = still correctly classified.</item>
+/// attack; positives = misclassified there (<see cref="Misclassified"/>), negatives = still classified correctly.
+/// </item>
 /// </list>
 /// <see cref="AdversarialAccuracy"/> is the accuracy on the attacked inputs. Settings is the attack's exact
 /// settings record (with its seed).

@@ -4,8 +4,8 @@ namespace AdvRobust.Core.Detection;
 
 /// <summary>
 /// k-nearest-neighbour disagreement in embedding space (papers.md §1.6, the TLA paper's detector): for an input with
-/// embedding e and predicted class p, score = |{j ∈ kNN(e) : label_j ≠ p}| / k, the neighbours being the k reference
-/// (training) embeddings nearest to e under TLA's angular distance 1 − |cos|. Higher = more suspicious: an input the
+/// embedding e and predicted class p, score = |{j ∈ kNN(e) : label_j ≠ p}| / k, the neighbours being the k
+/// reference (training) embeddings nearest to e under TLA's angular distance 1 − |cos|. Higher = more suspicious: an input the
 /// model labels p but that sits among other classes' training points is likely adversarial or misclassified.
 /// Shape letters: M reference rows, N query rows, D embedding dimension.
 /// <para>
@@ -14,6 +14,8 @@ namespace AdvRobust.Core.Detection;
 /// (blockRows² floats) whatever M and N are. The top-k selection runs on the host over each block; references are
 /// scanned in index order and a neighbour displaces another only when strictly nearer, so among equal distances
 /// the lowest reference index wins (deterministic, and the same on CPU and GPU up to the distances' rounding).
+/// An all-zero embedding (every ReLU feature dead) is at distance 1 from everything (the cosine's norm floor), so
+/// its neighbours are simply the k first references and its score carries no information.
 /// </para>
 /// </summary>
 public sealed class KnnDetector : IDisposable
@@ -101,7 +103,8 @@ public sealed class KnnDetector : IDisposable
     {
         ArgumentNullException.ThrowIfNull(predictions);
         int n = Rows(queries, Dim, "query embeddings");
-        if (predictions.Length != n) throw new ArgumentException($"{n} query embeddings but {predictions.Length} predictions");
+        if (predictions.Length != n)
+            throw new ArgumentException($"{n} query embeddings but {predictions.Length} predictions");
         int[] nearest = Nearest(queries);
         var scores = new double[n];
         for (int i = 0; i < n; i++)

@@ -36,8 +36,8 @@ public static class Roc
 {
     /// <summary>
     /// The ROC of <paramref name="scores"/> against <paramref name="isPositive"/>. AUC is the trapezoid area, computed
-    /// from integer counts: Σ ΔFP·(TP_i + TP_{i−1}) / (2·P·N), which equals the Mann–Whitney U / (P·N) with ties
-    /// counted ½. Needs at least one positive and one negative, and finite scores.
+    /// from integer counts: Σ ΔFP·(TP_i + TP_{i−1}) / (2·P·N), which equals the Mann–Whitney U / (P·N) with
+    /// ties counted ½. Needs at least one positive and one negative, and finite scores.
     /// </summary>
     public static RocCurve Compute(IReadOnlyList<double> scores, IReadOnlyList<bool> isPositive)
     {
@@ -86,7 +86,8 @@ public static class Roc
     public static RocCurve FromGroups(IReadOnlyList<double> negatives, IReadOnlyList<double> positives)
     {
         var scores = negatives.Concat(positives).ToArray();
-        var flags = Enumerable.Repeat(false, negatives.Count).Concat(Enumerable.Repeat(true, positives.Count)).ToArray();
+        var flags = Enumerable.Repeat(false, negatives.Count).Concat(Enumerable.Repeat(true, positives.Count))
+            .ToArray();
         return Compute(scores, flags);
     }
 }
