@@ -16,6 +16,8 @@ public static class Program
         {
             DoctorCommand.Create(),
             EvalCommand.Create(),
+            DetectCommand.Create(),
+            ReportCommand.Create(),
         };
         try
         {

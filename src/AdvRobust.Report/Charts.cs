@@ -1,0 +1,82 @@
+using AdvRobust.Core.Detection;
+using AdvRobust.Core.Serialization;
+using ScottPlot;
+
+namespace AdvRobust.Report;
+
+/// <summary>
+/// One line of a chart: x and y of equal length; <paramref name="Colour"/> indexes the palette, so one run keeps its
+/// colour across its series and charts; dashed tells e.g. PGD from clean accuracy.
+/// </summary>
+public sealed record Series(string Label, double[] X, double[] Y, int Colour, bool Dashed = false);
+
+/// <summary>
+/// PNG charts with ScottPlot 5 (rendered by SkiaSharp off screen: no display, no fontconfig), in the Category10
+/// palette. Files are written atomically.
+/// </summary>
+public static class Charts
+{
+    public const int Width = 800, Height = 500;
+
+    /// <summary>Debian's fonts-dejavu-core (in the base image). SkiaSharp's NoDependencies build does not ask
+    /// fontconfig, so ScottPlot's own guess of a sans font lands on DejaVu Serif; a missing family falls back to
+    /// Skia's default typeface.</summary>
+    public const string FontFamily = "DejaVu Sans";
+
+    /// <summary>Line chart of <paramref name="series"/> over an integer x axis (epochs), runs overlaid.</summary>
+    public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<Series> series)
+    {
+        var plot = NewPlot(title, xLabel, yLabel);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        var palette = new ScottPlot.Palettes.Category10();
+        foreach (var s in series)
+        {
+            if (s.X.Length != s.Y.Length)
+                throw new ArgumentException($"series '{s.Label}': {s.X.Length} x values but {s.Y.Length} y values");
+            if (s.X.Length == 0) continue;
+            var line = plot.Add.Scatter(s.X, s.Y, palette.GetColor(s.Colour));
+            line.LegendText = s.Label;
+            line.LineWidth = 2;
+            line.MarkerSize = s.X.Length > 40 ? 0 : 5;
+            if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+        }
+        Save(plot, path, legend: series.Count > 1);
+    }
+
+    /// <summary>ROC curves with the chance diagonal, each labelled with its AUC.</summary>
+    public static void Roc(string path, string title, IReadOnlyList<(string Label, RocCurve Curve)> curves)
+    {
+        var plot = NewPlot(title, "false positive rate", "true positive rate");
+        var chance = plot.Add.Line(0, 0, 1, 1);
+        chance.LineColor = Colors.Gray;
+        chance.LinePattern = LinePattern.Dotted;
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < curves.Count; i++)
+        {
+            var (label, curve) = curves[i];
+            var line = plot.Add.Scatter(curve.Fpr, curve.Tpr, palette.GetColor(i));
+            line.LegendText = $"{label} (AUC {curve.Auc:F3})";
+            line.LineWidth = 2;
+            line.MarkerSize = curve.Fpr.Length > 40 ? 0 : 4;
+        }
+        plot.Axes.SetLimits(-0.01, 1.01, -0.01, 1.01);
+        Save(plot, path, legend: curves.Count > 0);
+    }
+
+    private static Plot NewPlot(string title, string xLabel, string yLabel)
+    {
+        var plot = new Plot();
+        plot.Font.Set(FontFamily);
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        return plot;
+    }
+
+    private static void Save(Plot plot, string path, bool legend)
+    {
+        if (legend) plot.ShowLegend(Alignment.LowerRight);
+        byte[] png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
+        AtomicFile.Write(path, stream => stream.Write(png));
+    }
+}

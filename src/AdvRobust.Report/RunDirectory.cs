@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json;
+using AdvRobust.Core.Detection;
+
+namespace AdvRobust.Report;
+
+/// <summary>
+/// Reads a run directory written by the trainer (manifest.json, metrics.jsonl) and by `advrobust detect --out`
+/// (detection.json). Each file is optional, but a directory holding none of them is an error. Readers are tolerant
+/// of fields they do not know and of missing optional ones; a file that is not valid JSON, or a known field of the
+/// wrong type, is an <see cref="InvalidDataException"/> naming the file and line.
+/// </summary>
+public static class RunDirectory
+{
+    public const string ManifestFile = "manifest.json", MetricsFile = "metrics.jsonl", DetectionFile = "detection.json";
+
+    public static RunData Load(string directory, string? name = null)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"run directory '{directory}' does not exist");
+        string manifest = Path.Combine(directory, ManifestFile), metrics = Path.Combine(directory, MetricsFile),
+            detection = Path.Combine(directory, DetectionFile);
+        if (!File.Exists(manifest) && !File.Exists(metrics) && !File.Exists(detection))
+            throw new InvalidDataException(
+                $"'{directory}' is not a run directory: it has none of {ManifestFile}, {MetricsFile}, {DetectionFile}");
+        return new RunData(
+            name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
+            directory,
+            File.Exists(manifest) ? ReadManifest(manifest) : null,
+            File.Exists(metrics) ? ReadMetrics(metrics) : [],
+            File.Exists(detection) ? DetectionResult.FromJson(File.ReadAllText(detection), detection) : null);
+    }
+
+    public static RunManifest ReadManifest(string path)
+    {
+        using var doc = Parse(File.ReadAllText(path), path, 1);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{path} line 1: the manifest must be a JSON object, got {root.ValueKind}");
+        JsonElement? config = root.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object
+            ? c.Clone()
+            : null;
+        return new RunManifest(config, Scalar(root, "seed"), Scalar(root, "commit"), Scalar(root, "device"),
+            Scalar(root, "backend"));
+    }
+
+    /// <summary>One <see cref="EpochMetrics"/> per non-blank line, in file order.</summary>
+    public static IReadOnlyList<EpochMetrics> ReadMetrics(string path)
+    {
+        var epochs = new List<EpochMetrics>();
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string where = $"{path} line {lineNumber}";
+            using var doc = Parse(line, path, lineNumber);
+            epochs.Add(ParseEpoch(doc.RootElement, where));
+        }
+        return epochs;
+    }
+
+    internal static EpochMetrics ParseEpoch(JsonElement e, string where)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{where}: each line must be a JSON object, got {e.ValueKind}");
+        double epoch = Number(e, "epoch", where)
+            ?? throw new InvalidDataException($"{where}: the required field 'epoch' is missing");
+        if (epoch != Math.Floor(epoch) || epoch < 0 || epoch > int.MaxValue)
+            throw new InvalidDataException($"{where}: 'epoch' must be a non-negative integer, got {epoch}");
+        var components = new Dictionary<string, double>();
+        if (e.TryGetProperty("components", out var comp) && comp.ValueKind == JsonValueKind.Object)
+            foreach (var p in comp.EnumerateObject())
+                if (Number(comp, p.Name, $"{where}: components") is double value) components[p.Name] = value;
+        double? step = Number(e, "step", where);
+        return new EpochMetrics((int)epoch, step is null ? null : (long)step.Value, Number(e, "lr", where),
+            Number(e, "trainLoss", where), components, Number(e, "trainAccuracy", where),
+            Number(e, "cleanAccuracy", where), Number(e, "pgdAccuracy", where), Number(e, "epochSeconds", where),
+            Number(e, "imagesPerSecond", where));
+    }
+
+    /// <summary>
+    /// A numeric field: null when missing or JSON null; "NaN", "Infinity" and "-Infinity" strings are accepted (a
+    /// diverged loss); anything else of the wrong type is an error naming the field.
+    /// </summary>
+    private static double? Number(JsonElement obj, string field, string where)
+    {
+        if (!obj.TryGetProperty(field, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
+        if (v.ValueKind == JsonValueKind.String && v.GetString() is "NaN" or "Infinity" or "-Infinity")
+            return double.Parse(v.GetString()!, CultureInfo.InvariantCulture);
+        throw new InvalidDataException(
+            $"{where}: field '{field}' must be a number, got {v.ValueKind} {v.GetRawText()}");
+    }
+
+    private static string? Scalar(JsonElement obj, string field) =>
+        !obj.TryGetProperty(field, out var v) ? null : v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Null => null,
+            _ => v.GetRawText(),
+        };
+
+    /// <summary>Parses JSON; an error names the file and line (<paramref name="firstLine"/> + the parser's).</summary>
+    private static JsonDocument Parse(string text, string path, int firstLine)
+    {
+        try
+        {
+            return JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(
+                $"{path} line {firstLine + (e.LineNumber ?? 0)}: invalid JSON: {e.Message}", e);
+        }
+    }
+}
