@@ -27,7 +27,10 @@ public static class TrainCommand
 
     public static Command Create()
     {
-        var config = new Option<string?>("--config") { Description = "training config (JSON), e.g. configs/fashion-mnist-pgd-at.json" };
+        var config = new Option<string?>("--config")
+        {
+            Description = "training config (JSON), e.g. configs/fashion-mnist-pgd-at.json",
+        };
         var set = new Option<string[]>("--set")
         {
             Description = "override a config key, e.g. --set optimizer.lr=0.05 (repeatable)",
@@ -40,7 +43,10 @@ public static class TrainCommand
         };
         var tf32 = new Option<bool>("--tf32") { Description = "cuda: allow TF32 tensor cores in cuBLAS/cuDNN" };
         var output = new Option<string?>("--out") { Description = "run folder (default runs/<config name>-<time>)" };
-        var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its last checkpoint" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "continue the run in this folder from its last checkpoint",
+        };
         var data = new Option<string?>("--data") { Description = "folder holding the data set (replaces data.dir)" };
         var command = new Command("train", "train a model from a config into a run folder, or resume a run")
         {
@@ -114,8 +120,8 @@ public static class TrainCommand
         }
         if (o.Config is null) throw new ArgumentException("give --config FILE for a new run, or --resume RUN_DIR");
         var config = TrainConfig.Load(o.Config, o.Set);
-        string output = o.Out ?? Path.Combine("runs",
-            $"{Path.GetFileNameWithoutExtension(o.Config)}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+        string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        string output = o.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(o.Config)}-{stamp}");
         return (config, RunDirectory.Create(output));
     }
 
@@ -158,8 +164,9 @@ public static class TrainCommand
     }
 
     private static string Line(EpochMetrics m) =>
-        $"epoch {m.Epoch}: loss {m.TrainLoss:F4}, train acc {100 * m.TrainAccuracy:F2}%, clean {100 * m.CleanAccuracy:F2}%, " +
-        $"PGD {100 * m.PgdAccuracy:F2}%{(m.Best ? " (best)" : "")}, {m.ImagesPerSecond:N0} img/s, {m.EpochSeconds:F1} s";
+        $"epoch {m.Epoch}: loss {m.TrainLoss:F4}, train acc {100 * m.TrainAccuracy:F2}%, " +
+        $"clean {100 * m.CleanAccuracy:F2}%, PGD {100 * m.PgdAccuracy:F2}%{(m.Best ? " (best)" : "")}, " +
+        $"{m.ImagesPerSecond:N0} img/s, {m.EpochSeconds:F1} s";
 
     private static void Summarize(RunDirectory run, TrainResult result)
     {

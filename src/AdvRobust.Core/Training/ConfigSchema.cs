@@ -67,7 +67,7 @@ public static class ConfigSchema
             string path = string.Join('.', parts[..(i + 1)]);
             if (!Properties(section).TryGetValue(parts[i], out var property))
                 throw new ArgumentException($"--set {key}: unknown key '{path}'; " +
-                    $"{(i == 0 ? "the config" : $"'{string.Join('.', parts[..i])}'")} has {string.Join(", ", Keys(section))}");
+                    $"{SectionName(string.Join('.', parts[..i]))} has {string.Join(", ", Keys(section))}");
             Type type = property.PropertyType;
             bool last = i == parts.Length - 1;
             if (IsFreeForm(type) && !last)
@@ -108,7 +108,8 @@ public static class ConfigSchema
         Type type = property.PropertyType;
         if (text == "null")
         {
-            if (!IsNullable(property)) throw new ArgumentException($"--set {key}: the key is required, it cannot be null");
+            if (!IsNullable(property))
+                throw new ArgumentException($"--set {key}: the key is required, it cannot be null");
             return null;
         }
         JsonNode? node = type == typeof(string) ? JsonValue.Create(text)
@@ -141,9 +142,8 @@ public static class ConfigSchema
         foreach (var (key, value) in obj)
         {
             if (!properties.TryGetValue(key, out var property))
-                throw new ArgumentException(
-                    $"{source}: unknown key '{prefix}{key}'; {(prefix.Length == 0 ? "the config" : $"'{prefix.TrimEnd('.')}'")} " +
-                    $"has {string.Join(", ", Keys(section))}");
+                throw new ArgumentException($"{source}: unknown key '{prefix}{key}'; " +
+                    $"{SectionName(prefix.TrimEnd('.'))} has {string.Join(", ", Keys(section))}");
             if (IsSection(property.PropertyType) && value is JsonObject child)
                 CheckSection(child, property.PropertyType, $"{prefix}{key}.", source);
             else
@@ -185,6 +185,8 @@ public static class ConfigSchema
             : t.Name;
         return IsNullable(property) ? what + " or null" : what;
     }
+
+    private static string SectionName(string path) => path.Length == 0 ? "the config" : $"'{path}'";
 
     private static void StripComments(JsonObject obj)
     {

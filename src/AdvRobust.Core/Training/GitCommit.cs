@@ -11,7 +11,8 @@ public static class GitCommit
 {
     public const string Unknown = "unknown";
 
-    /// <summary>The commit id of the repository containing <paramref name="start"/>, or <see cref="Unknown"/>.</summary>
+    /// <summary>The commit id of the repository containing <paramref name="start"/>, or
+    /// <see cref="Unknown"/>.</summary>
     public static string Find(string start)
     {
         try

@@ -11,8 +11,8 @@ namespace AdvRobust.Core.Training;
 /// Where a run stands: <see cref="Epoch"/> is the 0-based epoch in progress and <see cref="BatchesDone"/> how many of
 /// its batches are trained (0 at an epoch boundary; all of them when stopped before the epoch's evaluation);
 /// <see cref="Step"/> the optimizer steps taken (the SGD iteration); the best PGD accuracy so far and its epoch
-/// (1-based; 0 and −1 before the first evaluation); and <see cref="Partial"/>, the epoch's running sums, so the epoch's metrics line comes out
-/// the same whether or not the run was stopped inside it.
+/// (1-based; −1 and 0 before the first evaluation); and <see cref="Partial"/>, the epoch's running sums, so the
+/// epoch's metrics line comes out the same whether or not the run was stopped inside it.
 /// </summary>
 public sealed record TrainerState(
     int Epoch,
@@ -66,8 +66,12 @@ public static class ResumeState
         foreach (var (name, tensor, dtype) in Checkpoint.State(model))
             tensors.Add((ModelPrefix + name, dtype, tensor.Shape.Dims.ToArray(), Bytes(tensor, dtype)));
         foreach (var (name, p) in model.NamedParameters())
-            if (p.Momentum is { } m) tensors.Add((MomentumPrefix + name, "F32", m.Shape.Dims.ToArray(), Bytes(m, "F32")));
-        var meta = new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, EpochMetrics.Compact) };
+            if (p.Momentum is { } m)
+                tensors.Add((MomentumPrefix + name, "F32", m.Shape.Dims.ToArray(), Bytes(m, "F32")));
+        var meta = new Dictionary<string, string>
+        {
+            [StateKey] = JsonSerializer.Serialize(state, EpochMetrics.Compact),
+        };
         SafeTensors.Write(path, tensors, meta);
     }
 
@@ -96,16 +100,17 @@ public static class ResumeState
         {
             if (!file.TryGet(name, out var entry)) problems.Add($"missing '{name}'");
             else if (!entry.Shape.AsSpan().SequenceEqual(tensor.Shape.Dims) || entry.DType != dtype)
-                problems.Add($"'{name}' is {entry.DType}{Dims(entry.Shape)}, the model has {dtype}{Dims(tensor.Shape.Dims.ToArray())}");
+                problems.Add($"'{name}' is {entry.DType}{Dims(entry.Shape)}, the model has {dtype}{tensor.Shape}");
         }
         foreach (var entry in file.Tensors.Where(t => !expected.Contains(t.Name)))
         {
             if (!parameters.TryGetValue(entry.Name, out var p)) problems.Add($"unexpected '{entry.Name}'");
             else if (!entry.Shape.AsSpan().SequenceEqual(p.Value.Shape.Dims) || entry.DType != "F32")
-                problems.Add($"'{entry.Name}' is {entry.DType}{Dims(entry.Shape)}, the parameter is F32{Dims(p.Value.Shape.Dims.ToArray())}");
+                problems.Add($"'{entry.Name}' is {entry.DType}{Dims(entry.Shape)}, the parameter F32{p.Value.Shape}");
         }
         if (problems.Count > 0)
-            throw new InvalidDataException($"{path}: does not match {model.GetType().Name}: {string.Join("; ", problems)}");
+            throw new InvalidDataException(
+                $"{path}: does not match {model.GetType().Name}: {string.Join("; ", problems)}");
 
         foreach (var (name, tensor, dtype) in targets)
         {

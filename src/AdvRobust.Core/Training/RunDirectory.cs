@@ -54,7 +54,8 @@ public sealed class RunDirectory
         var run = new RunDirectory(path, resuming: true);
         if (!Directory.Exists(run.Path)) throw new DirectoryNotFoundException($"run folder {run.Path} does not exist");
         if (!System.IO.File.Exists(run.ManifestPath))
-            throw new FileNotFoundException($"{run.Path} is not a run folder: it has no manifest.json", run.ManifestPath);
+            throw new FileNotFoundException($"{run.Path} is not a run folder: it has no manifest.json",
+                run.ManifestPath);
         return run;
     }
 

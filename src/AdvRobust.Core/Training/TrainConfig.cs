@@ -65,7 +65,8 @@ public sealed record TrainConfig
             throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
         }
         if (node is not JsonObject root)
-            throw new InvalidDataException($"{source}: a config is a JSON object, got {node?.GetValueKind().ToString() ?? "null"}");
+            throw new InvalidDataException(
+                $"{source}: a config is a JSON object, got {node?.GetValueKind().ToString() ?? "null"}");
         return ConfigSchema.Resolve(root, source, overrides ?? []);
     }
 

@@ -58,7 +58,8 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException(
                 $"{model.GetType().Name} takes {string.Join("×", shape)} images, the data is {data.Train}");
         if (model.Classes != data.Train.Classes)
-            throw new ArgumentException($"{model.GetType().Name} has {model.Classes} classes, the data {data.Train.Classes}");
+            throw new ArgumentException(
+                $"{model.GetType().Name} has {model.Classes} classes, the data {data.Train.Classes}");
         BatchesPerEpoch = config.Data.DropLast
             ? data.Train.N / config.BatchSize
             : (data.Train.N + config.BatchSize - 1) / config.BatchSize;
@@ -110,18 +111,16 @@ public sealed class Trainer : IDisposable
         using var loader = new ShuffleLoader(_data.Train, _config.BatchSize, _config.Seed,
             dropLast: _config.Data.DropLast);
         EpochMetrics? last = null;
-        for (int epoch = state.Epoch; epoch < _config.Epochs; epoch++)
+        while (state.Epoch < _config.Epochs)
         {
-            var totals = epoch == state.Epoch ? state.Partial : EpochTotals.Empty;
-            int done = epoch == state.Epoch ? state.BatchesDone : 0;
-            long step = state.Step;
+            // state always says where the run stands, so a resumed epoch and a fresh one take the same path
+            var (epoch, done, step, totals) = (state.Epoch, state.BatchesDone, state.Step, state.Partial);
             using (var batches = loader.Epoch(epoch).Skip(done).GetEnumerator())
             {
                 while (done < BatchesPerEpoch)
                 {
                     if (cancellation.IsCancellationRequested)
-                        return Stop(state with { Epoch = epoch, BatchesDone = done, Step = step, Partial = totals },
-                            manifest, last);
+                        return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest, last);
                     batches.MoveNext();
                     var watch = Stopwatch.StartNew();
                     double lr = _sgd.LearningRate;
@@ -139,7 +138,7 @@ public sealed class Trainer : IDisposable
                         totals.Count / Math.Max(totals.TrainSeconds, 1e-9), lr, null));
                 }
             }
-            state = state with { Epoch = epoch, BatchesDone = done, Step = step, Partial = totals };
+            state = state with { BatchesDone = done, Step = step, Partial = totals };
             if (cancellation.IsCancellationRequested) return Stop(state, manifest, last);
             (last, state) = EndEpoch(state, progress);
             if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
@@ -177,7 +176,10 @@ public sealed class Trainer : IDisposable
         _run.Metrics.KeepEpochs(state.Epoch);
         var resumption = new RunResumption(DateTimeOffset.Now, state.Epoch + 1, state.Step, FindGitCommit(),
             environment);
-        manifest = manifest with { Status = "running", EndTime = null, Resumptions = [.. manifest.Resumptions, resumption] };
+        manifest = manifest with
+        {
+            Status = "running", EndTime = null, Resumptions = [.. manifest.Resumptions, resumption],
+        };
         _run.WriteManifest(manifest);
         return (state, manifest);
     }
@@ -190,7 +192,9 @@ public sealed class Trainer : IDisposable
         int n = batch.Count;
         using var x = Tensor.FromArray(_backend, batch.X, n, train.C, train.H, train.W);
         using var labels = Tensor.FromArray(_backend, batch.Y, n);
-        using var augmented = _config.Augmentation.Enabled ? Tensor.Empty(_backend, DType.Float32, n, train.C, train.H, train.W) : null;
+        using var augmented = _config.Augmentation.Enabled
+            ? Tensor.Empty(_backend, DType.Float32, n, train.C, train.H, train.W)
+            : null;
         if (augmented is not null)
             Ops.RandomCropFlip(x, augmented, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
                 (uint)epoch, (uint)((long)index * _config.BatchSize));
@@ -199,7 +203,8 @@ public sealed class Trainer : IDisposable
         return Objective.Step(_model, new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed));
     }
 
-    /// <summary>Evaluates, appends the metrics line, and writes best.safetensors when the PGD accuracy improved.</summary>
+    /// <summary>Evaluates, appends the metrics line, and writes best.safetensors when the PGD accuracy
+    /// improved.</summary>
     private (EpochMetrics, TrainerState) EndEpoch(TrainerState state, IProgress<TrainProgress>? progress)
     {
         var totals = state.Partial;

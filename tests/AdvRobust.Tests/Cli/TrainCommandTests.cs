@@ -7,10 +7,10 @@ using AdvRobust.Tests.Training;
 namespace AdvRobust.Tests.Cli;
 
 /// <summary>
-/// `advrobust train` end to end, in seconds: one epoch of the small CNN on a synthetic Fashion-MNIST-layout IDX folder
-/// (32 training and 8 test 28×28 images; two steps of 16) with a 1-step PGD evaluation, then `advrobust eval` on the best
-/// checkpoint it wrote. The objective factory is replaced by the tests' plain cross-entropy objective (the real
-/// objectives are wired in when their branch is merged).
+/// `advrobust train` end to end, in seconds: one epoch of the small CNN on a synthetic Fashion-MNIST-layout IDX
+/// folder (32 training and 8 test 28×28 images; two steps of 16) with a 1-step PGD evaluation, then
+/// `advrobust eval` on the best checkpoint it wrote. The objective factory is replaced by the tests' plain
+/// cross-entropy objective (the real objectives are wired in when their branch is merged).
 /// </summary>
 [NonParallelizable]
 public class TrainCommandTests
@@ -78,13 +78,15 @@ public class TrainCommandTests
             "--set", "optimizer.momentum=0.5", "--out", run, "--device", "cpu"]);
         Assert.That(code, Is.Zero);
         Assert.That(_kinds, Is.EqualTo(new[] { "pgd-at" }));
-        foreach (string f in new[] { "manifest.json", "metrics.jsonl", "last.safetensors", "best.safetensors", "resume.safetensors" })
+        foreach (string f in new[]
+                 { "manifest.json", "metrics.jsonl", "last.safetensors", "best.safetensors", "resume.safetensors" })
             Assert.That(File.Exists(Path.Combine(run, f)), f);
         var manifest = RunDirectory.Open(run).ReadManifest();
         Assert.That(manifest.Status, Is.EqualTo("completed"));
         Assert.That(manifest.Seed, Is.EqualTo(3UL));
         Assert.That(manifest.Config.Optimizer.Momentum, Is.EqualTo(0.5f));
-        Assert.That(manifest.Environment.CommandLine, Does.StartWith("advrobust train --config ").And.Contain("--set seed=3"));
+        Assert.That(manifest.Environment.CommandLine,
+            Does.StartWith("advrobust train --config ").And.Contain("--set seed=3"));
         Assert.That((manifest.Shape.TrainImages, manifest.Shape.EvalImages), Is.EqualTo((32, 8)));
         var lines = new MetricsLog(Path.Combine(run, "metrics.jsonl")).Read();
         Assert.That(lines, Has.Count.EqualTo(1));

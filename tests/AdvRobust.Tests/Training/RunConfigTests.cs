@@ -158,12 +158,15 @@ public class RunConfigTests
             Assert.That(c.Objective.Kind, Is.AnyOf("standard", "pgd-at", "trades", "tla"), file);
             if (Path.GetFileName(file).StartsWith("cifar10", StringComparison.Ordinal))
             {
-                Assert.That((c.Data.Name, c.Model.Arch, c.Evaluation.Eps), Is.EqualTo(("cifar10", "resnet18", 8f / 255)), file);
-                Assert.That((c.Optimizer.Lr, c.Optimizer.Momentum, c.Optimizer.WeightDecay), Is.EqualTo((0.1f, 0.9f, 5e-4f)), file);
+                Assert.That((c.Data.Name, c.Model.Arch, c.Evaluation.Eps),
+                    Is.EqualTo(("cifar10", "resnet18", 8f / 255)), file);
+                Assert.That((c.Optimizer.Lr, c.Optimizer.Momentum, c.Optimizer.WeightDecay),
+                    Is.EqualTo((0.1f, 0.9f, 5e-4f)), file);
             }
             else
             {
-                Assert.That((c.Data.Name, c.Model.Arch, c.Evaluation.Eps), Is.EqualTo(("fashion-mnist", "small-cnn", 0.1f)), file);
+                Assert.That((c.Data.Name, c.Model.Arch, c.Evaluation.Eps),
+                    Is.EqualTo(("fashion-mnist", "small-cnn", 0.1f)), file);
             }
         }
     }

@@ -10,8 +10,8 @@ namespace AdvRobust.Tests.Training;
 
 /// <summary>
 /// A tiny classifier for the trainer tests, small enough that a 3-epoch run takes milliseconds but with everything
-/// a resume must restore: conv 3×3 (1→4, pad 1) → batch norm (parameters and running-statistic buffers) → ReLU →
-/// max-pool 2 → linear to the classes. Embedding = the flattened pooled features.
+/// a resume must restore: conv 3×3 (1→4, pad 1) → batch norm (parameters and running-statistic buffers) →
+/// ReLU → max-pool 2 → linear to the classes. Embedding = the flattened pooled features.
 /// </summary>
 public sealed class RunTestModel : ImageClassifier
 {
@@ -78,7 +78,8 @@ public sealed class RunTestObjective(RunTestObjectiveSettings settings) : ITrain
             for (int j = 1; j < k; j++) if (z[i * k + j] > z[i * k + best]) best = j;
             if (best == y[i]) correct++;
         }
-        return new StepStats(value, new Dictionary<string, double> { ["ce"] = value, ["const"] = 1.0 }, correct, y.Length);
+        var components = new Dictionary<string, double> { ["ce"] = value, ["const"] = 1.0 };
+        return new StepStats(value, components, correct, y.Length);
     }
 
     public void Dispose()
@@ -103,7 +104,8 @@ public static class RunTestData
             for (int col = 0; col < Size; col++)
             {
                 bool lit = r / (Size / 2) == c / 2 && col / (Size / 2) == c % 2;
-                pixels[(i * Size + r) * Size + col] = Math.Clamp((lit ? 0.7f : 0.2f) + 0.3f * (float)(rng.NextDouble() - 0.5), 0f, 1f);
+                float noise = 0.3f * (float)(rng.NextDouble() - 0.5);
+                pixels[(i * Size + r) * Size + col] = Math.Clamp((lit ? 0.7f : 0.2f) + noise, 0f, 1f);
             }
         }
         return new LabeledImages(n, 1, Size, Size, pixels, labels, Classes, source);
@@ -131,7 +133,8 @@ public static class RunTestData
     }
     """;
 
-    public static TrainConfig Config(params string[] overrides) => TrainConfig.Parse(ConfigJson, "test config", overrides);
+    public static TrainConfig Config(params string[] overrides) =>
+        TrainConfig.Parse(ConfigJson, "test config", overrides);
 
     /// <summary>Runs <paramref name="config"/> in <paramref name="dir"/> (new or resumed) on the CPU and returns the
     /// result and the trained model's weights and buffers.</summary>
@@ -148,7 +151,8 @@ public static class RunTestData
         var progress = onProgress is null ? null : new Inline<TrainProgress>(p => onProgress(p, cts));
         var env = RunEnvironment.Capture("test", Support.Backends.Cpu, deterministic: false, tf32: false);
         var result = trainer.Run(env, progress, cts.Token);
-        var state = AdvRobust.Core.Checkpoints.Checkpoint.State(model).ToDictionary(s => s.Name, s => s.Tensor.ToArray());
+        var state = AdvRobust.Core.Checkpoints.Checkpoint.State(model)
+            .ToDictionary(s => s.Name, s => s.Tensor.ToArray());
         return (result, state);
     }
 

@@ -94,7 +94,8 @@ public class RunTrainerTests
         Assert.That(stopped.Result.Steps, Is.EqualTo(stopAtStep));
         var saved = ResumeState.Load(Path.Combine(dir, "resume.safetensors"),
             new RunTestModel(Support.Backends.Cpu, 0, RunTestData.Classes, RunTestData.Size));
-        Assert.That((saved.Epoch, saved.BatchesDone, saved.Step), Is.EqualTo((expectEpoch, expectBatches, (long)stopAtStep)));
+        Assert.That((saved.Epoch, saved.BatchesDone, saved.Step),
+            Is.EqualTo((expectEpoch, expectBatches, (long)stopAtStep)));
         Assert.That(RunDirectory.Open(dir).ReadManifest().Status, Is.EqualTo("cancelled"));
 
         var resumed = RunTestData.Run(config, dir, resume: true);
@@ -229,7 +230,8 @@ public class RunTrainerTests
     {
         string dir = Dir("other");
         RunTestData.Run(RunTestData.Config("epochs=1"), dir);
-        var e = Assert.Throws<ArgumentException>(() => RunTestData.Run(RunTestData.Config("epochs=2"), dir, resume: true))!;
+        var e = Assert.Throws<ArgumentException>(
+            () => RunTestData.Run(RunTestData.Config("epochs=2"), dir, resume: true))!;
         Assert.That(e.Message, Does.Contain("another config"));
     }
 
@@ -251,7 +253,8 @@ public class RunTrainerTests
     [Test]
     public void Trainer_BatchLargerThanDataWithDropLast_RejectedWithReason()
     {
-        var e = Assert.Throws<ArgumentException>(() => RunTestData.Run(RunTestData.Config("batchSize=64"), Dir("big")))!;
+        var e = Assert.Throws<ArgumentException>(
+            () => RunTestData.Run(RunTestData.Config("batchSize=64"), Dir("big")))!;
         Assert.That(e.Message, Does.Contain("batchSize 64").And.Contain("dropLast"));
     }
 }
