@@ -1,12 +1,14 @@
 using System.CommandLine;
 using AdvRobust.Cli.Commands;
+using AdvRobust.Core.Training;
 using AdvRobust.Cuda;
 
 namespace AdvRobust.Cli;
 
 /// <summary>
 /// `advrobust`: the command line. The library throws; only this layer turns exceptions into messages and exit codes:
-/// 0 ok, 1 unexpected error, 2 bad arguments or input, 3 GPU stack unavailable or failing, 4 file system error.
+/// 0 ok, 1 unexpected error, 2 bad arguments or input, 3 GPU stack unavailable or failing, 4 file system error,
+/// 5 training diverged (NaN/Inf loss), 130 training stopped by Ctrl-C (resumable).
 /// </summary>
 public static class Program
 {
@@ -18,6 +20,7 @@ public static class Program
             EvalCommand.Create(),
             DetectCommand.Create(),
             ReportCommand.Create(),
+            TrainCommand.Create(),
         };
         try
         {
@@ -33,6 +36,7 @@ public static class Program
     {
         var (code, kind) = e switch
         {
+            TrainingDivergedException => (5, "training diverged"),
             ArgumentException or FormatException or InvalidDataException => (2, "invalid input"),
             CudaException or CublasException or CudnnException or NvrtcException or DllNotFoundException => (3, "GPU"),
             IOException or UnauthorizedAccessException => (4, "file system"),

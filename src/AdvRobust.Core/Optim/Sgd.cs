@@ -47,6 +47,14 @@ public sealed class Sgd
     /// <summary>Steps taken so far: the iteration the next step's learning rate is read at.</summary>
     public long Iteration { get; private set; }
 
+    /// <summary>Continues a run from a checkpoint taken after <paramref name="iteration"/> steps, so the schedule
+    /// resumes where it left off (the momentum buffers are restored separately, in <see cref="Parameter.Momentum"/>).</summary>
+    public void ResumeAt(long iteration)
+    {
+        if (iteration < 0) throw new ArgumentOutOfRangeException(nameof(iteration), iteration, "iterations count from 0");
+        Iteration = iteration;
+    }
+
     /// <summary>The learning rate the next <see cref="Step"/> uses.</summary>
     public float LearningRate => Schedule.At(Iteration);
 

@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using AdvRobust.Core;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Training;
+using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Cuda;
+using Spectre.Console;
+
+namespace AdvRobust.Cli.Commands;
+
+/// <summary>
+/// `advrobust train`: runs a training config (configs/*.json, changed with --set) into a run folder (manifest,
+/// metrics.jsonl, last/best checkpoints, resume state), or continues one with --resume. Ctrl-C stops at the next
+/// step boundary after saving a checkpoint (a second Ctrl-C kills the process); the exit code is then 130.
+///
+/// --deterministic (CUDA): cuDNN may pick only convolution algorithms it reports as CUDNN_DETERMINISTIC
+/// (<see cref="CudnnConvolutions.Deterministic"/>). Our own kernels use no atomics and cuBLAS is bit-reproducible on
+/// one stream, so with it a run repeats on the same GPU as long as cudnnFind picks the same algorithms; it picks the
+/// fastest deterministic one by timing, so two processes can still differ when timings are close (pinning the choice
+/// is not implemented). The flag is recorded in the manifest either way; on the CPU everything is deterministic.
+/// </summary>
+public static class TrainCommand
+{
+    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int CancelledExitCode = 130;
+
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config")
+        {
+            Description = "training config (JSON), e.g. configs/fashion-mnist-pgd-at.json",
+        };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "override a config key, e.g. --set optimizer.lr=0.05 (repeatable)",
+            DefaultValueFactory = _ => [],
+        };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: the config's device)" };
+        var deterministic = new Option<bool>("--deterministic")
+        {
+            Description = "cuda: only deterministic cuDNN convolution algorithms (recorded in the manifest)",
+        };
+        var tf32 = new Option<bool>("--tf32") { Description = "cuda: allow TF32 tensor cores in cuBLAS/cuDNN" };
+        var output = new Option<string?>("--out") { Description = "run folder (default runs/<config name>-<time>)" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "continue the run in this folder from its last checkpoint",
+        };
+        var data = new Option<string?>("--data") { Description = "folder holding the data set (replaces data.dir)" };
+        var command = new Command("train", "train a model from a config into a run folder, or resume a run")
+        {
+            config, set, device, deterministic, tf32, output, resume, data,
+        };
+        command.SetAction(p => Run(new TrainOptions(p.GetValue(config), p.GetValue(set) ?? [], p.GetValue(device),
+            p.GetValue(deterministic), p.GetValue(tf32), p.GetValue(output), p.GetValue(resume), p.GetValue(data),
+            "advrobust " + string.Join(' ', p.Tokens.Select(t => Quote(t.Value))))));
+        return command;
+    }
+
+    private sealed record TrainOptions(string? Config, string[] Set, string? Device, bool Deterministic, bool Tf32,
+        string? Out, string? Resume, string? Data, string CommandLine);
+
+    private static int Run(TrainOptions o)
+    {
+        var (config, run) = Prepare(o);
+        string device = o.Device ?? config.Device;
+        bool deterministic = o.Deterministic || config.Deterministic, tf32 = o.Tf32 || config.Tf32;
+        if (!run.Resuming) config = config with { Device = device, Deterministic = deterministic, Tf32 = tf32 };
+        using var backend = BackendOption.Create(device, tf32);
+        if (backend is CudaBackend cuda) cuda.Convolutions.Deterministic = deterministic;
+        var trainingData = TrainingData.Load(config.Data, o.Data);
+        var environment = RunEnvironment.Capture(o.CommandLine, backend, deterministic, tf32, Libraries(backend));
+        var (mean, std) = config.Model.Mean is { } m && config.Model.Std is { } s
+            ? (m, s)
+            : TrainingData.DefaultNormalization(trainingData.Train);
+        var train = trainingData.Train;
+        using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W], mean,
+            std, config.Seed);
+        using var trainer = new Trainer(config, model, trainingData,
+            ctx => ObjectiveFactory.Create(config.Objective.Kind, config.Objective.Settings, ctx), run);
+
+        AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +
+            $"{Markup.Escape(model.GetType().Name)} ({model.ParameterCount():N0} parameters), " +
+            $"{Markup.Escape(trainer.Objective.Name)}, {train.N:N0} training images, {trainer.BatchesPerEpoch} steps " +
+            $"per epoch, {config.Epochs} epochs, on {Markup.Escape(backend.DeviceName)}");
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return; // second Ctrl-C: let the process die
+            e.Cancel = true;
+            cancel.Cancel();
+            AnsiConsole.MarkupLine("[yellow]stopping at the next step and saving a checkpoint " +
+                                   "(Ctrl-C again to abort without one)[/]");
+        };
+        Console.CancelKeyPress += onCancel;
+        TrainResult result;
+        try
+        {
+            result = ShowProgress(trainer, run, environment, cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        Summarize(run, result);
+        return result.Status == TrainStatus.Completed ? 0 : CancelledExitCode;
+    }
+
+    /// <summary>The config and folder of a new run (--config, --set, --out) or of one to resume (--resume).</summary>
+    private static (TrainConfig, RunDirectory) Prepare(TrainOptions o)
+    {
+        if (o.Resume is { } folder)
+        {
+            if (o.Config is not null || o.Set.Length > 0 || o.Out is not null)
+                throw new ArgumentException("--resume continues a run with the config in its manifest.json; " +
+                                            "--config, --set and --out cannot be combined with it");
+            var run = RunDirectory.Open(folder);
+            return (run.ReadManifest().Config, run);
+        }
+        if (o.Config is null) throw new ArgumentException("give --config FILE for a new run, or --resume RUN_DIR");
+        var config = TrainConfig.Load(o.Config, o.Set);
+        string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        string output = o.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(o.Config)}-{stamp}");
+        return (config, RunDirectory.Create(output));
+    }
+
+    private static TrainResult ShowProgress(Trainer trainer, RunDirectory run, RunEnvironment environment,
+        CancellationToken cancel)
+    {
+        TrainResult result = null!;
+        AnsiConsole.Progress().AutoClear(false).HideCompleted(false).Columns(
+                new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("starting", maxValue: Math.Max(trainer.TotalSteps, 1));
+                int shownEpochs = run.Resuming ? run.Metrics.Read().Count : 0, epoch = 0;
+                var progress = new SyncProgress<TrainProgress>(p =>
+                {
+                    if (p.Epoch != epoch) // a new epoch began: print the line of the one that ended
+                    {
+                        epoch = p.Epoch;
+                        shownEpochs = PrintNewLines(run, shownEpochs);
+                    }
+                    task.Value = p.Step;
+                    task.Description = Markup.Escape(p.Evaluation is { } e
+                        ? $"epoch {p.Epoch}/{p.Epochs} · evaluating {e.Stage} {e.Done}/{e.Total}"
+                        : $"epoch {p.Epoch}/{p.Epochs} · loss {p.Loss:F4} · acc {100 * p.Accuracy:F1}% · " +
+                          $"{p.ImagesPerSecond:N0} img/s · lr {p.Lr:G3}");
+                });
+                result = trainer.Run(environment, progress, cancel);
+                PrintNewLines(run, shownEpochs);
+                task.Value = result.Steps;
+            });
+        return result;
+    }
+
+    private static int PrintNewLines(RunDirectory run, int shown)
+    {
+        var lines = run.Metrics.Read();
+        for (; shown < lines.Count; shown++) AnsiConsole.MarkupLine(Markup.Escape(Line(lines[shown])));
+        return shown;
+    }
+
+    private static string Line(EpochMetrics m) =>
+        $"epoch {m.Epoch}: loss {m.TrainLoss:F4}, train acc {100 * m.TrainAccuracy:F2}%, " +
+        $"clean {100 * m.CleanAccuracy:F2}%, PGD {100 * m.PgdAccuracy:F2}%{(m.Best ? " (best)" : "")}, " +
+        $"{m.ImagesPerSecond:N0} img/s, {m.EpochSeconds:F1} s";
+
+    private static void Summarize(RunDirectory run, TrainResult result)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("", "");
+        table.AddRow("status", result.Status == TrainStatus.Completed ? "[green]completed[/]" : "[yellow]stopped[/]");
+        table.AddRow("epochs done", $"{result.EpochsCompleted} ({result.Steps:N0} steps)");
+        if (result.LastEpoch is { } last)
+            table.AddRow("last epoch", $"clean {100 * last.CleanAccuracy:F2}%, PGD {100 * last.PgdAccuracy:F2}%");
+        if (result.BestEpoch > 0)
+            table.AddRow("best (PGD)", $"{100 * result.BestPgdAccuracy:F2}% at epoch {result.BestEpoch}");
+        table.AddRow("run folder", Markup.Escape(run.Path));
+        AnsiConsole.Write(table);
+        if (result.Status == TrainStatus.Cancelled)
+            AnsiConsole.MarkupLine($"continue with [blue]advrobust train --resume {Markup.Escape(Quote(run.Path))}[/]");
+    }
+
+    /// <summary>What the manifest records about the GPU stack: every line of `advrobust doctor` for CUDA.</summary>
+    private static Dictionary<string, string> Libraries(IBackend backend) => backend is CudaBackend
+        ? CudaDiagnostics.Probe().ToDictionary(i => i.Component, i => i.Ok ? i.Detail : "missing: " + i.Detail)
+        : [];
+
+    private static string Quote(string token) =>
+        token.Length > 0 && token.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@".Contains(c))
+            ? token
+            : "'" + token.Replace("'", "'\\''") + "'";
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
+
+/// <summary>
+/// How the train command builds its objective from the config's kind and settings: <see cref="TrainingObjectives.Create"/>.
+/// A seam for tests, which swap in a deliberately failing (NaN) or trivial objective and restore this afterwards.
+/// </summary>
+internal static class ObjectiveFactory
+{
+    internal static Func<string, JsonElement?, ObjectiveContext, ITrainingObjective> Create { get; set; } =
+        TrainingObjectives.Create;
+}
