@@ -141,7 +141,7 @@ public static class EvalCommand
     }
 
     /// <summary>The checkpoint's "normalize.mean"/"normalize.std" metadata (comma-separated), else the data set's defaults.</summary>
-    private static (float[] Mean, float[] Std) Normalization(string checkpoint, LabeledImages images)
+    internal static (float[] Mean, float[] Std) Normalization(string checkpoint, LabeledImages images)
     {
         var meta = SafeTensors.Read(checkpoint).Metadata;
         if (meta.TryGetValue("normalize.mean", out var m) && meta.TryGetValue("normalize.std", out var s))
@@ -152,7 +152,7 @@ public static class EvalCommand
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }
