@@ -17,7 +17,7 @@ public sealed partial class CpuBackend
         Tensor? sampleIds)
     {
         int n = y.Shape[0], d = (int)y.Shape.PerSample;
-        bool replicate = x.Shape[0] != n || n == 1;
+        bool replicate = x.Shape[0] == 1;  // validated: x has N rows or one
         int[]? ids = sampleIds?.I().ToArray();
         Parallel.For(0, n, s =>
         {
