@@ -21,6 +21,7 @@ public static class Program
             DetectCommand.Create(),
             ReportCommand.Create(),
             TrainCommand.Create(),
+            CertifyCommand.Create(),
         };
         try
         {

@@ -89,4 +89,7 @@ public interface IBackend : IDisposable
     void SgdStep(SgdParams p, Tensor param, Tensor grad, Tensor momentum);
     /// <summary>Per-sample random crop after zero padding, and horizontal flip, from Philox (purpose 3).</summary>
     void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, ulong seed, uint stream, uint firstSample);
+    /// <summary>y = x + sigma·N(0,1) from Philox (purpose 7); row s of y is sample firstSample + (ids?[s] ?? s), and
+    /// x has y's shape or one row (replicated).</summary>
+    void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample, Tensor? sampleIds);
 }

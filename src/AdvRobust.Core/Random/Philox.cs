@@ -17,10 +17,11 @@ public static class Philox
     /// <summary>
     /// Draw purposes: the fourth counter word, so different uses of one (seed, stream) never collide. Every purpose in
     /// the engine is listed here: attack random starts per element and per sample, the data loader's shuffle, crop and
-    /// flip augmentation, weight initialization, and the Square attack's initial stripes and per-query windows.
+    /// flip augmentation, weight initialization, the Square attack's initial stripes and per-query windows, and the
+    /// Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>, kernels/noise.cu).
     /// </summary>
     public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
-        PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6;
+        PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6, PurposeNoise = 7;
 
     public static (uint X0, uint X1, uint X2, uint X3) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {

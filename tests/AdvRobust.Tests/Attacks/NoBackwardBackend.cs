@@ -94,6 +94,10 @@ public sealed class NoBackwardBackend : IBackend
     public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, ulong seed, uint stream, uint firstSample) =>
         _cpu.RandomCropFlip(x, y, pad, flip, seed, stream, firstSample);
 
+    public void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample,
+        Tensor? sampleIds) =>
+        _cpu.GaussianNoise(x, y, sigma, seed, stream, firstSample, sampleIds);
+
     public void Dispose()
     {
     }

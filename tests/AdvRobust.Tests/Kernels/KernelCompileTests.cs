@@ -85,6 +85,9 @@ public sealed partial class KernelCompileTests
         ("augment.cu", "random_crop_flip_f32",
             "const float* x, float* y, int samples, int channels, int h, int w, int pad, int flip, "
             + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+        ("noise.cu", "gaussian_noise_f32",
+            "const float* x, float* y, const int* ids, float sigma, long long n, int per_sample, int x_rows, "
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
     ];
 
     private static readonly ConcurrentDictionary<string, Lazy<CompileResult>> Compiled = new();

@@ -1,0 +1,15 @@
+namespace AdvRobust.Cuda;
+
+public sealed unsafe partial class Kernels
+{
+    // ---- noise.cu ----
+    /// <summary>Grid-stride over the N·perSample outputs; <paramref name="ids"/> is 0 for consecutive samples.</summary>
+    public void GaussianNoise(ulong x, ulong y, ulong ids, float sigma, int samples, int perSample, int xRows,
+        ulong seed, uint stream, uint firstSample)
+    {
+        long n = (long)samples * perSample;
+        if (n == 0) return;
+        void** a = stackalloc void*[] { &x, &y, &ids, &sigma, &n, &perSample, &xRows, &seed, &stream, &firstSample };
+        Launch("noise", "gaussian_noise_f32", GridFor(n), BlockSize, 0, a);
+    }
+}
