@@ -20,9 +20,11 @@ public sealed class TrackingBackend : IBackend
     public string Name => "cpu-tracking";
     public string DeviceName => _cpu.DeviceName;
 
+    private readonly CpuMemoryPool _pool = new();
+
     public Storage Allocate(DType dtype, long length)
     {
-        var storage = new CpuStorage(this, dtype, length);
+        var storage = new CpuStorage(this, _pool, dtype, length);
         _allocated.Add(storage);
         return storage;
     }
@@ -92,6 +94,8 @@ public sealed class TrackingBackend : IBackend
         _cpu.SgdStep(p, param, grad, momentum);
     public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, ulong seed, uint stream, uint firstSample) =>
         _cpu.RandomCropFlip(x, y, pad, flip, seed, stream, firstSample);
+    public void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample,
+        Tensor? sampleIds) => _cpu.GaussianNoise(x, y, sigma, seed, stream, firstSample, sampleIds);
 
     public void Dispose()
     {
