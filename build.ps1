@@ -12,7 +12,8 @@
         kernels  with nvcc: build one fatbin per kernels/*.cu (sm_80, sm_90 SASS + compute_90 PTX) into kernels/build/;
                  always: compile every kernel to PTX with clang-14 as a syntax and entry-point gate
         bench    run BenchmarkDotNet (extra arguments are passed through, default: --filter * --job short)
-        demo     the main job for now: `advrobust doctor`, then a smoke run of every kernel benchmark
+        demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
+                 2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick)
         loc      lines of code per project; fails when a project exceeds its budget
 #>
 [CmdletBinding()]
@@ -129,8 +130,7 @@ switch ($Task) {
     }
     'demo' {
         Invoke-Build
-        Invoke-Checked 'advrobust doctor' { dotnet run -c $Configuration --no-build --project src/AdvRobust.Cli -- doctor }
-        Invoke-Checked 'benchmark smoke run' { dotnet run -c Release --project benchmarks/AdvRobust.Benchmarks -- --smoke }
+        Invoke-Checked 'advrobust demo' { dotnet run -c $Configuration --no-build --project src/AdvRobust.Cli -- demo @Rest }
     }
     'loc' { Invoke-Loc }
 }

@@ -16,6 +16,7 @@ public static class Program
     {
         var root = new RootCommand("AdvRobust.Native: adversarial robustness without a framework (CPU and CUDA backends)")
         {
+            DemoCommand.Create(),
             DoctorCommand.Create(),
             EvalCommand.Create(),
             DetectCommand.Create(),

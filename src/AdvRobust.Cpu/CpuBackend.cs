@@ -15,8 +15,10 @@ public sealed partial class CpuBackend : IBackend
     public string Name => "cpu";
 
     public string DeviceName =>
-        $"CPU ({Environment.ProcessorCount} cores{(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? ", AVX2" : "")}" +
-        $"{(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "+FMA" : "")})";
+        $"CPU ({Environment.ProcessorCount} cores, " +
+        (System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "AVX-512"
+            : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2" : "no AVX2") +
+        (System.Runtime.Intrinsics.X86.Fma.IsSupported ? "+FMA" : "") + ")";
 
     private readonly CpuMemoryPool _pool;
 

@@ -65,6 +65,17 @@ public static class MarkdownReport
             r.BestPgd is { } b ? $"{Percent(b.PgdAccuracy)} at epoch {b.Epoch}" : "—"));
         md.AppendLine(Row("training time", Duration(r.Seconds)));
         md.AppendLine(Row("throughput", r.ImagesPerSecond is { } ips ? $"{ips:F0} img/s" : "—")).AppendLine();
+        if (r.Evaluation is { } ev)
+        {
+            md.AppendLine($"Final robust evaluation of the best checkpoint on {ev.Samples} test images (attacks run " +
+                "in turn, each on the points still robust): clean " + Percent(ev.CleanAccuracy) + ", worst case " +
+                Percent(ev.RobustAccuracy) + ".").AppendLine();
+            md.AppendLine("| after attack | norm | eps | accuracy |").AppendLine("|---|---|---:|---:|");
+            foreach (var a in ev.Attacks)
+                md.AppendLine(Row(a.Name, a.Norm, a.Eps.ToString("G4", CultureInfo.InvariantCulture),
+                    Percent(a.Accuracy)));
+            md.AppendLine();
+        }
         if (r.Detection is not { } d) return;
         md.AppendLine($"Detection: k-NN label disagreement (k = {d.K}, angular distance 1 − |cos|), " +
             $"{d.ReferenceSamples} reference and {d.TestSamples} test images, " +
@@ -125,5 +136,5 @@ public static class MarkdownReport
         : s < 120 ? s.ToString("F1", CultureInfo.InvariantCulture) + " s"
         : TimeSpan.FromSeconds(Math.Round(s)).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture);
 
-    private static string Commit(RunManifest? m) => m?.Commit is { Length: > 10 } c ? c[..10] : m?.Commit ?? "—";
+    private static string Commit(ManifestSummary? m) => m?.Commit is { Length: > 10 } c ? c[..10] : m?.Commit ?? "—";
 }

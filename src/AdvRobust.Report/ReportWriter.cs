@@ -22,7 +22,7 @@ public static class ReportWriter
         var runs = new List<RunData>();
         foreach (string dir in directories)
         {
-            var run = RunDirectory.Load(dir);
+            var run = RunReader.Load(dir);
             int count = seen[run.Name] = seen.GetValueOrDefault(run.Name) + 1;
             runs.Add(count == 1 ? run : run with { Name = $"{run.Name}-{count}" });
         }

@@ -20,19 +20,30 @@ public sealed record EpochMetrics(
     double? ImagesPerSecond);
 
 /// <summary>
-/// What report uses from a run's manifest.json: the "config" object (kept whole, shown in part), "seed", "commit",
-/// "device" and "backend". Every field is optional; scalars are kept as their JSON text so a seed written as a string
+/// What report uses from a run's manifest.json: the "config" object (kept whole, shown in part), "seed", "gitCommit"
+/// (or "commit"), and "device" and "backend" (under "environment", as the trainer writes them, or at the top). Every field is optional; scalars are kept as their JSON text so a seed written as a string
 /// or a number reads the same.
 /// </summary>
-public sealed record RunManifest(JsonElement? Config, string? Seed, string? Commit, string? Device, string? Backend);
+public sealed record ManifestSummary(JsonElement? Config, string? Seed, string? Commit, string? Device, string? Backend);
 
-/// <summary>A run directory as read: its name, path, and whichever of the three files it holds.</summary>
+/// <summary>One attack of a run's final robust evaluation (evaluation.json): accuracy after it, sequentially.</summary>
+public sealed record EvaluatedAttack(string Name, string Norm, double Eps, double Accuracy);
+
+/// <summary>
+/// What report uses from evaluation.json (an <c>EvaluationResult</c>, as `advrobust eval --json` and the demo write
+/// it): test samples, clean and worst-case robust accuracy, and the accuracy after each attack.
+/// </summary>
+public sealed record FinalEvaluation(int Samples, double CleanAccuracy, double RobustAccuracy,
+    IReadOnlyList<EvaluatedAttack> Attacks);
+
+/// <summary>A run directory as read: its name, path, and whichever of its four files it holds.</summary>
 public sealed record RunData(
     string Name,
     string Directory,
-    RunManifest? Manifest,
+    ManifestSummary? Manifest,
     IReadOnlyList<EpochMetrics> Epochs,
-    DetectionResult? Detection)
+    DetectionResult? Detection,
+    FinalEvaluation? Evaluation = null)
 {
     public EpochMetrics? Final => Epochs.Count > 0 ? Epochs[^1] : null;
 

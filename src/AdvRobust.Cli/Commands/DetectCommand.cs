@@ -112,7 +112,7 @@ public static class DetectCommand
         if (o.Out is { } dir)
         {
             Directory.CreateDirectory(dir);
-            WriteText(Path.Combine(dir, RunDirectory.DetectionFile), text);
+            WriteText(Path.Combine(dir, RunReader.DetectionFile), text);
             foreach (string png in ReportWriter.WriteRocCharts(result, dir))
                 AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(png)}[/]");
         }

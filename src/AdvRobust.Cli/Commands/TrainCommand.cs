@@ -126,7 +126,7 @@ public static class TrainCommand
         return (config, RunDirectory.Create(output));
     }
 
-    private static TrainResult ShowProgress(Trainer trainer, RunDirectory run, RunEnvironment environment,
+    internal static TrainResult ShowProgress(Trainer trainer, RunDirectory run, RunEnvironment environment,
         CancellationToken cancel)
     {
         TrainResult result = null!;
@@ -185,7 +185,7 @@ public static class TrainCommand
     }
 
     /// <summary>What the manifest records about the GPU stack: every line of `advrobust doctor` for CUDA.</summary>
-    private static Dictionary<string, string> Libraries(IBackend backend) => backend is CudaBackend
+    internal static Dictionary<string, string> Libraries(IBackend backend) => backend is CudaBackend
         ? CudaDiagnostics.Probe().ToDictionary(i => i.Component, i => i.Ok ? i.Detail : "missing: " + i.Detail)
         : [];
 

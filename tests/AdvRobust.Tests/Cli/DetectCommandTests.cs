@@ -75,7 +75,7 @@ public class DetectCommandTests
         Assert.That(root.GetProperty("CleanCorrect").GetInt32(), Is.EqualTo(6), "labels are the predictions but 2");
         Assert.That(attacks.Count(a => a.GetProperty("CleanVsAdversarial").ValueKind == JsonValueKind.Object),
             Is.GreaterThan(0), "some attack fools the model, so there is a ROC to draw");
-        Assert.That(File.ReadAllText(Path.Combine(run, RunDirectory.DetectionFile)), Is.EqualTo(File.ReadAllText(json)));
+        Assert.That(File.ReadAllText(Path.Combine(run, RunReader.DetectionFile)), Is.EqualTo(File.ReadAllText(json)));
         ReportTests.AssertPng(Path.Combine(run, ReportWriter.CleanVsAdversarialPng), Charts.Width, Charts.Height);
         ReportTests.AssertPng(Path.Combine(run, ReportWriter.MisclassifiedVsCorrectPng), Charts.Width, Charts.Height);
     }

@@ -37,9 +37,9 @@ public class ReportTests
     {
         string dir = Path.Combine(root, name);
         Directory.CreateDirectory(dir);
-        if (manifest is not null) File.WriteAllText(Path.Combine(dir, RunDirectory.ManifestFile), manifest);
-        if (metrics is not null) File.WriteAllText(Path.Combine(dir, RunDirectory.MetricsFile), metrics);
-        if (detection is not null) File.WriteAllText(Path.Combine(dir, RunDirectory.DetectionFile), detection.ToJson());
+        if (manifest is not null) File.WriteAllText(Path.Combine(dir, RunReader.ManifestFile), manifest);
+        if (metrics is not null) File.WriteAllText(Path.Combine(dir, RunReader.MetricsFile), metrics);
+        if (detection is not null) File.WriteAllText(Path.Combine(dir, RunReader.DetectionFile), detection.ToJson());
         return dir;
     }
 
@@ -65,7 +65,7 @@ public class ReportTests
     [Test]
     public void Load_TrainerFiles_ReadsKnownFieldsAndToleratesOthers()
     {
-        var run = RunDirectory.Load(WriteRun(_dir, "tla", Manifest, Metrics));
+        var run = RunReader.Load(WriteRun(_dir, "tla", Manifest, Metrics));
         Assert.That(run.Name, Is.EqualTo("tla"));
         Assert.That(run.Manifest!.Seed, Is.EqualTo("1"));
         Assert.That(run.Manifest.Commit, Is.EqualTo("0123456789abcdef"));
@@ -86,18 +86,18 @@ public class ReportTests
     public void ReadMetrics_InvalidJsonOnLine3_ErrorNamesFileAndLine()
     {
         string dir = WriteRun(_dir, "bad", null, "{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3,\n");
-        var e = Assert.Throws<InvalidDataException>(() => RunDirectory.Load(dir));
-        Assert.That(e!.Message, Does.Contain($"{RunDirectory.MetricsFile} line 3"));
+        var e = Assert.Throws<InvalidDataException>(() => RunReader.Load(dir));
+        Assert.That(e!.Message, Does.Contain($"{RunReader.MetricsFile} line 3"));
     }
 
     [Test]
     public void ReadMetrics_WrongFieldTypeOrNoEpoch_ErrorNamesLineAndField()
     {
         string dir = WriteRun(_dir, "bad", null, "{\"epoch\":1,\"pgdAccuracy\":\"high\"}\n");
-        Assert.That(() => RunDirectory.Load(dir), Throws.InstanceOf<InvalidDataException>()
+        Assert.That(() => RunReader.Load(dir), Throws.InstanceOf<InvalidDataException>()
             .With.Message.Contain("line 1").And.Message.Contain("'pgdAccuracy'"));
-        File.WriteAllText(Path.Combine(dir, RunDirectory.MetricsFile), "{\"epoch\":1}\n{\"lr\":0.1}\n");
-        Assert.That(() => RunDirectory.Load(dir), Throws.InstanceOf<InvalidDataException>()
+        File.WriteAllText(Path.Combine(dir, RunReader.MetricsFile), "{\"epoch\":1}\n{\"lr\":0.1}\n");
+        Assert.That(() => RunReader.Load(dir), Throws.InstanceOf<InvalidDataException>()
             .With.Message.Contain("line 2").And.Message.Contain("'epoch'"));
     }
 
@@ -105,16 +105,16 @@ public class ReportTests
     public void ReadManifest_InvalidJson_ErrorNamesFileAndLine()
     {
         string dir = WriteRun(_dir, "bad", "{\n  \"seed\": 1,\n  \"commit\": \n}", null);
-        Assert.That(() => RunDirectory.Load(dir), Throws.InstanceOf<InvalidDataException>()
-            .With.Message.Contain($"{RunDirectory.ManifestFile} line 4"));
+        Assert.That(() => RunReader.Load(dir), Throws.InstanceOf<InvalidDataException>()
+            .With.Message.Contain($"{RunReader.ManifestFile} line 4"));
     }
 
     [Test]
     public void Load_FolderWithoutRunFiles_SaysWhichFilesItLooksFor()
     {
         string dir = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
-        Assert.That(() => RunDirectory.Load(dir), Throws.InstanceOf<InvalidDataException>()
-            .With.Message.Contain(RunDirectory.MetricsFile));
+        Assert.That(() => RunReader.Load(dir), Throws.InstanceOf<InvalidDataException>()
+            .With.Message.Contain(RunReader.MetricsFile));
     }
 
     [Test]

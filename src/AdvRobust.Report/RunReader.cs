@@ -10,28 +10,30 @@ namespace AdvRobust.Report;
 /// of fields they do not know and of missing optional ones; a file that is not valid JSON, or a known field of the
 /// wrong type, is an <see cref="InvalidDataException"/> naming the file and line.
 /// </summary>
-public static class RunDirectory
+public static class RunReader
 {
-    public const string ManifestFile = "manifest.json", MetricsFile = "metrics.jsonl", DetectionFile = "detection.json";
+    public const string ManifestFile = "manifest.json", MetricsFile = "metrics.jsonl", DetectionFile = "detection.json",
+        EvaluationFile = "evaluation.json";
 
     public static RunData Load(string directory, string? name = null)
     {
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"run directory '{directory}' does not exist");
         string manifest = Path.Combine(directory, ManifestFile), metrics = Path.Combine(directory, MetricsFile),
-            detection = Path.Combine(directory, DetectionFile);
-        if (!File.Exists(manifest) && !File.Exists(metrics) && !File.Exists(detection))
-            throw new InvalidDataException(
-                $"'{directory}' is not a run directory: it has none of {ManifestFile}, {MetricsFile}, {DetectionFile}");
+            detection = Path.Combine(directory, DetectionFile), evaluation = Path.Combine(directory, EvaluationFile);
+        if (!File.Exists(manifest) && !File.Exists(metrics) && !File.Exists(detection) && !File.Exists(evaluation))
+            throw new InvalidDataException($"'{directory}' is not a run directory: it has none of {ManifestFile}, " +
+                $"{MetricsFile}, {DetectionFile}, {EvaluationFile}");
         return new RunData(
             name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
             directory,
             File.Exists(manifest) ? ReadManifest(manifest) : null,
             File.Exists(metrics) ? ReadMetrics(metrics) : [],
-            File.Exists(detection) ? DetectionResult.FromJson(File.ReadAllText(detection), detection) : null);
+            File.Exists(detection) ? DetectionResult.FromJson(File.ReadAllText(detection), detection) : null,
+            File.Exists(evaluation) ? ReadEvaluation(evaluation) : null);
     }
 
-    public static RunManifest ReadManifest(string path)
+    public static ManifestSummary ReadManifest(string path)
     {
         using var doc = Parse(File.ReadAllText(path), path, 1);
         var root = doc.RootElement;
@@ -40,8 +42,31 @@ public static class RunDirectory
         JsonElement? config = root.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object
             ? c.Clone()
             : null;
-        return new RunManifest(config, Scalar(root, "seed"), Scalar(root, "commit"), Scalar(root, "device"),
-            Scalar(root, "backend"));
+        // The trainer nests the machine under "environment" and names the commit "gitCommit"; flat names also work.
+        var environment = root.TryGetProperty("environment", out var env) && env.ValueKind == JsonValueKind.Object
+            ? env
+            : root;
+        return new ManifestSummary(config, Scalar(root, "seed"), Scalar(root, "gitCommit") ?? Scalar(root, "commit"),
+            Scalar(environment, "device") ?? Scalar(root, "device"),
+            Scalar(environment, "backend") ?? Scalar(root, "backend"));
+    }
+
+    /// <summary>The summary of an evaluation.json (EvaluationResult's PascalCase fields).</summary>
+    public static FinalEvaluation ReadEvaluation(string path)
+    {
+        using var doc = Parse(File.ReadAllText(path), path, 1);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{path}: an evaluation must be a JSON object, got {root.ValueKind}");
+        double Required(JsonElement obj, string field, string where) => Number(obj, field, where)
+            ?? throw new InvalidDataException($"{where}: the required field '{field}' is missing");
+        var attacks = new List<EvaluatedAttack>();
+        if (root.TryGetProperty("Attacks", out var list) && list.ValueKind == JsonValueKind.Array)
+            foreach (var a in list.EnumerateArray())
+                attacks.Add(new EvaluatedAttack(Scalar(a, "Name") ?? "?", Scalar(a, "Norm") ?? "?",
+                    Required(a, "Eps", path + ": Attacks"), Required(a, "Accuracy", path + ": Attacks")));
+        return new FinalEvaluation((int)Required(root, "Samples", path), Required(root, "CleanAccuracy", path),
+            Required(root, "RobustAccuracy", path), attacks);
     }
 
     /// <summary>One <see cref="EpochMetrics"/> per non-blank line, in file order.</summary>
@@ -69,7 +94,9 @@ public static class RunDirectory
         if (epoch != Math.Floor(epoch) || epoch < 0 || epoch > int.MaxValue)
             throw new InvalidDataException($"{where}: 'epoch' must be a non-negative integer, got {epoch}");
         var components = new Dictionary<string, double>();
-        if (e.TryGetProperty("components", out var comp) && comp.ValueKind == JsonValueKind.Object)
+        // The trainer writes "trainComponents"; "components" is the older spelling.
+        if ((e.TryGetProperty("trainComponents", out var comp) || e.TryGetProperty("components", out comp)) &&
+            comp.ValueKind == JsonValueKind.Object)
             foreach (var p in comp.EnumerateObject())
                 if (Number(comp, p.Name, $"{where}: components") is double value) components[p.Name] = value;
         double? step = Number(e, "step", where);
