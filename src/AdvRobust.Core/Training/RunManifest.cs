@@ -60,7 +60,8 @@ public sealed record RunShape(
     int EvalImages,
     string EvalImagesAre,
     int BatchesPerEpoch,
-    long TotalSteps);
+    long TotalSteps,
+    string? Synthetic = null);
 
 /// <summary>One <c>--resume</c>: when, from where, by which command on which machine and commit.</summary>
 public sealed record RunResumption(

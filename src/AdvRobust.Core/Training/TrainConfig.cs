@@ -118,12 +118,43 @@ public sealed record DataConfig
     /// <summary>Skip an epoch's short last batch (a batch of one would break batch norm's statistics).</summary>
     public bool DropLast { get; init; } = true;
 
+    /// <summary>A synthetic (proxy) set mixed into every batch, PORT-style; null for real data only.</summary>
+    public SyntheticConfig? Synthetic { get; init; }
+
     internal void Validate(ConfigCheck check)
     {
         check(!string.IsNullOrWhiteSpace(Name), "data.name", "must name a data set or a folder");
+        Synthetic?.Validate(check);
         check(TrainSize is null or >= 1, "data.trainSize", $"must be at least 1 (or null for all), got {TrainSize}");
         check(EvalSize >= 1, "data.evalSize", $"must be at least 1, got {EvalSize}");
         check(EvalSplit is "test" or "holdout", "data.evalSplit", $"must be test or holdout, got '{EvalSplit}'");
+    }
+}
+
+/// <summary>
+/// PORT's proxy data (papers.md §2.2): every step concatenates one real batch (batchSize images) with one synthetic
+/// batch (<see cref="BatchSize"/> images, default the real batch size, so γ = 1/2 as in the released code) and computes
+/// one adversarial loss on the union; an epoch is min(real batches, synthetic batches) steps. Synthetic images get no
+/// augmentation (the paper's DDPM images get none). The set is an NPZ proxy set (Proxy/ProxySetFile.cs); an unlabelled
+/// one is pseudo-labelled by <see cref="Teacher"/> (a checkpoint of <see cref="TeacherArch"/>), keeping only images it
+/// classifies with softmax confidence at least <see cref="Threshold"/>. The manifest records the set, how many images
+/// were kept and how they were labelled.
+/// </summary>
+public sealed record SyntheticConfig
+{
+    public string Path { get; init; } = "";
+    public int? BatchSize { get; init; }
+    public string? Teacher { get; init; }
+    public string? TeacherArch { get; init; }
+    public float Threshold { get; init; }
+
+    internal void Validate(ConfigCheck check)
+    {
+        check(!string.IsNullOrWhiteSpace(Path), "data.synthetic.path", "must name an .npz proxy set");
+        check(BatchSize is null or >= 1, "data.synthetic.batchSize", $"must be at least 1, got {BatchSize}");
+        check(Threshold is >= 0 and < 1, "data.synthetic.threshold", $"must be in [0, 1), got {Threshold}");
+        check(Teacher is null || !string.IsNullOrWhiteSpace(TeacherArch), "data.synthetic.teacherArch",
+            "must name the teacher's architecture when a teacher is given");
     }
 }
 

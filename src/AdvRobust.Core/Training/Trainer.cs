@@ -63,6 +63,17 @@ public sealed class Trainer : IDisposable
         BatchesPerEpoch = config.Data.DropLast
             ? data.Train.N / config.BatchSize
             : (data.Train.N + config.BatchSize - 1) / config.BatchSize;
+        if (data.Synthetic is { } synthetic)
+        {
+            var s = synthetic;
+            if (s.C != data.Train.C || s.H != data.Train.H || s.W != data.Train.W || s.Classes != data.Train.Classes)
+                throw new ArgumentException($"the synthetic set ({s}) does not match the training images ({data.Train})");
+            SyntheticBatchSize = config.Data.Synthetic?.BatchSize ?? config.BatchSize;
+            if (s.N < SyntheticBatchSize)
+                throw new ArgumentException($"the synthetic set has {s.N} images, fewer than one synthetic batch " +
+                                            $"({SyntheticBatchSize})");
+            BatchesPerEpoch = Math.Min(BatchesPerEpoch, s.N / SyntheticBatchSize);
+        }
         if (BatchesPerEpoch == 0)
             throw new ArgumentException($"batchSize {config.BatchSize} is larger than the {data.Train.N} training " +
                                         "images and data.dropLast is on: an epoch would have no batch");
@@ -76,6 +87,15 @@ public sealed class Trainer : IDisposable
 
     public ITrainingObjective Objective { get; }
     public int BatchesPerEpoch { get; }
+
+    /// <summary>Synthetic images per step (0 without a synthetic set).</summary>
+    public int SyntheticBatchSize { get; }
+
+    /// <summary>
+    /// The synthetic set's own shuffle seed: its order is a pure function of (this, epoch), like the real one's, but
+    /// not the same permutation when the two sets have the same size.
+    /// </summary>
+    private ulong SyntheticSeed => _config.Seed ^ 0x9E3779B97F4A7C15UL;
     public long TotalSteps => (long)BatchesPerEpoch * _config.Epochs;
 
     /// <summary>
@@ -110,21 +130,26 @@ public sealed class Trainer : IDisposable
         _model.Train();
         using var loader = new ShuffleLoader(_data.Train, _config.BatchSize, _config.Seed,
             dropLast: _config.Data.DropLast);
+        using var syntheticLoader = _data.Synthetic is { } proxy
+            ? new ShuffleLoader(proxy, SyntheticBatchSize, SyntheticSeed, dropLast: true)
+            : null;
         EpochMetrics? last = null;
         while (state.Epoch < _config.Epochs)
         {
             // state always says where the run stands, so a resumed epoch and a fresh one take the same path
             var (epoch, done, step, totals) = (state.Epoch, state.BatchesDone, state.Step, state.Partial);
             using (var batches = loader.Epoch(epoch).Skip(done).GetEnumerator())
+            using (var synthetic = syntheticLoader?.Epoch(epoch).Skip(done).GetEnumerator())
             {
                 while (done < BatchesPerEpoch)
                 {
                     if (cancellation.IsCancellationRequested)
                         return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest, last);
                     batches.MoveNext();
+                    synthetic?.MoveNext();
                     var watch = Stopwatch.StartNew();
                     double lr = _sgd.LearningRate;
-                    var stats = TrainStep(batches.Current, epoch, done, step);
+                    var stats = TrainStep(batches.Current, synthetic?.Current, epoch, done, step);
                     if (!IsFinite(stats))
                     {
                         _run.WriteManifest(manifest with { Status = "diverged", EndTime = DateTimeOffset.Now });
@@ -155,7 +180,7 @@ public sealed class Trainer : IDisposable
         var settings = JsonSerializer.SerializeToElement(Objective.Settings, Objective.Settings.GetType(),
             ConfigSchema.Options);
         var shape = new RunShape(_model.GetType().Name, _model.ParameterCount(), _data.Train.N, _data.Train.Source,
-            _data.Eval.N, _data.EvalDescription, BatchesPerEpoch, TotalSteps);
+            _data.Eval.N, _data.EvalDescription, BatchesPerEpoch, TotalSteps, _data.SyntheticDescription);
         var manifest = new RunManifest(RunManifest.CurrentFormat, "running", DateTimeOffset.Now, null, _config.Seed,
             FindGitCommit(), environment, _config, new ObjectiveRecord(Objective.Name, settings), shape, []);
         _run.WriteManifest(manifest);
@@ -185,23 +210,48 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>One optimizer step's forward and backward: the batch to the device, augmented, then the
-    /// objective (which accumulates the gradients).</summary>
-    private StepStats TrainStep(ImageBatch batch, int epoch, int index, long step)
+    /// objective (which accumulates the gradients). With a synthetic batch, the step's batch is the real images
+    /// (augmented) followed by the synthetic ones (not augmented); a synthetic image's sample id is N_real + its index
+    /// in the synthetic set, so its random draws never coincide with a real image's.</summary>
+    private StepStats TrainStep(ImageBatch batch, ImageBatch? synthetic, int epoch, int index, long step)
     {
         var train = _data.Train;
+        uint firstSample = (uint)((long)index * _config.BatchSize);
+        if (synthetic is not null) batch = Concatenate(Augmented(batch, epoch, firstSample), synthetic);
         int n = batch.Count;
         using var x = Tensor.FromArray(_backend, batch.X, n, train.C, train.H, train.W);
         using var labels = Tensor.FromArray(_backend, batch.Y, n);
-        using var augmented = _config.Augmentation.Enabled
+        using var augmented = _config.Augmentation.Enabled && synthetic is null
             ? Tensor.Empty(_backend, DType.Float32, n, train.C, train.H, train.W)
             : null;
         if (augmented is not null)
             Ops.RandomCropFlip(x, augmented, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
-                (uint)epoch, (uint)((long)index * _config.BatchSize));
+                (uint)epoch, firstSample);
         var ids = batch.Indices.Select(i => (uint)i).ToArray();
         _sgd.ZeroGrad();
         return Objective.Step(_model, new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed));
     }
+
+    /// <summary>
+    /// The real batch's crop and flip (the same op and keys as an unmixed step), brought back to the host so that the
+    /// mixed batch is assembled there with only its real rows augmented. On a GPU that is one extra round trip of the
+    /// real batch per step (tensors have no row offsets to concatenate on the device).
+    /// </summary>
+    private ImageBatch Augmented(ImageBatch real, int epoch, uint firstSample)
+    {
+        if (!_config.Augmentation.Enabled) return real;
+        var t = _data.Train;
+        using var x = Tensor.FromArray(_backend, real.X, real.Count, t.C, t.H, t.W);
+        using var y = Tensor.Empty(_backend, DType.Float32, real.Count, t.C, t.H, t.W);
+        Ops.RandomCropFlip(x, y, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed, (uint)epoch,
+            firstSample);
+        return real with { X = y.ToArray() };
+    }
+
+    private ImageBatch Concatenate(ImageBatch real, ImageBatch synthetic) => new(
+        [.. real.X, .. synthetic.X],
+        [.. real.Y, .. synthetic.Y],
+        [.. real.Indices, .. synthetic.Indices.Select(i => _data.Train.N + i)]);
 
     /// <summary>Evaluates, appends the metrics line, and writes best.safetensors when the PGD accuracy
     /// improved.</summary>

@@ -6,7 +6,8 @@ namespace AdvRobust.Core.Training;
 /// The images a run trains on and the fixed subset it evaluates on every epoch, cut from the data set's splits as
 /// <see cref="DataConfig"/> says. <see cref="EvalDescription"/> says which images those are, for the manifest.
 /// </summary>
-public sealed record TrainingData(LabeledImages Train, LabeledImages Eval, string EvalDescription)
+public sealed record TrainingData(LabeledImages Train, LabeledImages Eval, string EvalDescription,
+    LabeledImages? Synthetic = null, string? SyntheticDescription = null)
 {
     /// <summary>Loads the splits <paramref name="config"/> needs: the training split always, the test split only for
     /// evalSplit "test". <paramref name="dir"/> (the CLI's --data) replaces <see cref="DataConfig.Dir"/>.</summary>

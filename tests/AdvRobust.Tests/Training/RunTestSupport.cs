@@ -140,10 +140,12 @@ public static class RunTestData
     /// result and the trained model's weights and buffers.</summary>
     public static (TrainResult Result, Dictionary<string, float[]> State) Run(TrainConfig config, string dir,
         bool resume = false, Func<ObjectiveContext, ITrainingObjective>? objective = null,
-        Action<TrainProgress, CancellationTokenSource>? onProgress = null)
+        Action<TrainProgress, CancellationTokenSource>? onProgress = null,
+        Func<TrainingData, TrainingData>? withData = null)
     {
         var (train, test) = Splits();
         var data = TrainingData.From(config.Data, train, test);
+        if (withData is not null) data = withData(data);
         using var model = new RunTestModel(Support.Backends.Cpu, config.Seed, Classes, Size);
         var run = resume ? RunDirectory.Open(dir) : RunDirectory.Create(dir);
         using var trainer = new Trainer(config, model, data, objective ?? (_ => new RunTestObjective()), run);

@@ -257,4 +257,54 @@ public class RunTrainerTests
             () => RunTestData.Run(RunTestData.Config("batchSize=64"), Dir("big")))!;
         Assert.That(e.Message, Does.Contain("batchSize 64").And.Contain("dropLast"));
     }
+
+    /// <summary>PORT mixing: every step is 8 real images then 4 synthetic ones (12 synthetic images: 3 steps per
+    /// epoch), synthetic ids offset past the real set; a run interrupted mid-epoch and resumed still matches.</summary>
+    [Test]
+    public void Train_WithSyntheticSet_MixesEveryBatchAndResumesExactly()
+    {
+        var config = RunTestData.Config("data.synthetic.path=proxy.npz", "data.synthetic.batchSize=4");
+        var proxy = RunTestData.Images(12, 9, "proxy");
+        TrainingData Mix(TrainingData d) => d with { Synthetic = proxy, SyntheticDescription = "12 test proxies" };
+        var batches = new List<uint[]>();
+        var whole = RunTestData.Run(config, Dir("whole"), withData: Mix,
+            objective: _ => new RecordingObjective(batches));
+        Assert.That(whole.Result.Steps, Is.EqualTo(3 * 3));
+        Assert.That(batches, Has.Count.EqualTo(9));
+        foreach (var ids in batches)
+        {
+            Assert.That(ids, Has.Length.EqualTo(12));
+            Assert.That(ids[..8], Has.All.LessThan(48u), "the real rows come first");
+            Assert.That(ids[8..], Has.All.InRange(48u, 59u), "synthetic ids are 48 + their index in the proxy set");
+        }
+        // Each epoch visits 12 distinct synthetic images (a permutation), and the next epoch reorders them.
+        Assert.That(batches.Take(3).SelectMany(b => b[8..]).Distinct().Count(), Is.EqualTo(12));
+        Assert.That(batches.Skip(3).Take(3).SelectMany(b => b[8..]), Is.Not.EqualTo(batches.Take(3).SelectMany(b => b[8..])));
+        Assert.That(RunDirectory.Open(Dir("whole")).ReadManifest().Shape.Synthetic, Is.EqualTo("12 test proxies"));
+
+        string dir = Dir("resumed");
+        RunTestData.Run(config, dir, withData: Mix, onProgress: (p, cts) =>
+        {
+            if (p.Evaluation is null && p.Step == 4) cts.Cancel();
+        });
+        var resumed = RunTestData.Run(config, dir, resume: true, withData: Mix);
+        Assert.That(MetricsWithoutTiming(dir), Is.EqualTo(MetricsWithoutTiming(Dir("whole"))));
+        AssertSameState(whole.State, resumed.State);
+    }
+
+    /// <summary>The tests' cross-entropy objective, recording each step's sample ids.</summary>
+    private sealed class RecordingObjective(List<uint[]> batches) : ITrainingObjective
+    {
+        private readonly RunTestObjective _inner = new();
+        public string Name => _inner.Name;
+        public object Settings => _inner.Settings;
+
+        public StepStats Step(AdvRobust.Core.Nn.Models.ImageClassifier model, TrainingBatch batch)
+        {
+            batches.Add(batch.SampleIds);
+            return _inner.Step(model, batch);
+        }
+
+        public void Dispose() => _inner.Dispose();
+    }
 }
