@@ -157,7 +157,7 @@ public class RunConfigTests
         {
             var c = TrainConfig.Load(file);
             Assert.That(File.ReadAllText(file), Does.Contain("\"_comment\""), $"{file} documents no sources");
-            Assert.That(c.Objective.Kind, Is.AnyOf("standard", "pgd-at", "trades", "tla"), file);
+            Assert.That(c.Objective.Kind, Is.AnyOf("standard", "pgd-at", "trades", "tla", "gaussian-noise"), file);
             // The objective factory accepts the preset's settings (it rejects unknown keys and bad values).
             var images = new LabeledImages(4, 1, 4, 4, new float[64], [0, 1, 0, 1], 2, "presets test");
             using (var objective = TrainingObjectives.Create(c.Objective.Kind, c.Objective.Settings,

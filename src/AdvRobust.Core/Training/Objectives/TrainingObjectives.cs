@@ -11,7 +11,7 @@ namespace AdvRobust.Core.Training.Objectives;
 /// </summary>
 public static class TrainingObjectives
 {
-    public static IReadOnlyList<string> Kinds { get; } = ["standard", "pgd-at", "trades", "tla"];
+    public static IReadOnlyList<string> Kinds { get; } = ["standard", "pgd-at", "trades", "tla", "gaussian-noise"];
 
     /// <summary>How settings are read and written (the run manifest should write them with these options).</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
@@ -31,6 +31,7 @@ public static class TrainingObjectives
             "pgd-at" => new PgdAtObjective(Read<PgdAtSettings>(kind, settings)),
             "trades" => new TradesObjective(Read<TradesSettings>(kind, settings)),
             "tla" => new TlaObjective(Read<TlaSettings>(kind, settings), context),
+            "gaussian-noise" => new GaussianNoiseObjective(Read<GaussianNoiseSettings>(kind, settings)),
             _ => throw new ArgumentException(
                 $"unknown training objective '{kind}'; known: {string.Join(", ", Kinds)}", nameof(kind)),
         };

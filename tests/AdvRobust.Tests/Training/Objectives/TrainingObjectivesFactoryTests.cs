@@ -18,7 +18,7 @@ public class TrainingObjectivesFactoryTests
     [Test]
     public void Create_EveryKind_NoSettingsGivesThePaperDefaults()
     {
-        Assert.That(TrainingObjectives.Kinds, Is.EqualTo(new[] { "standard", "pgd-at", "trades", "tla" }));
+        Assert.That(TrainingObjectives.Kinds, Is.EqualTo(new[] { "standard", "pgd-at", "trades", "tla", "gaussian-noise" }));
         foreach (string kind in TrainingObjectives.Kinds)
         {
             using var objective = Create(kind, null);
