@@ -22,6 +22,10 @@ public static class Philox
     public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
         PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6;
 
+    /// <summary>The proxy generators' draws (Proxy/ProxyDraws.cs: picks, mixing weights, Gaussian coefficients and
+    /// noise, discriminator sub-seeds). 7 is left to randomized smoothing's noise.</summary>
+    public const uint PurposeProxy = 8;
+
     public static (uint X0, uint X1, uint X2, uint X3) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
         for (int round = 0; round < 10; round++)
