@@ -16,6 +16,7 @@ public static class Program
         {
             DoctorCommand.Create(),
             EvalCommand.Create(),
+            ProxyCommand.Create(),
         };
         try
         {

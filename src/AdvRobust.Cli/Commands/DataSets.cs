@@ -15,6 +15,19 @@ internal static class DataSets
             $"--data must be fashion-mnist, mnist, cifar10 or an existing folder; '{data}' is none of these"),
     };
 
+    /// <summary>The training split of the same data set (detection embeds it as its reference set).</summary>
+    public static LabeledImages LoadTrain(string data, string? dataDir) => data switch
+    {
+        "fashion-mnist" => FashionMnist.Load(dataDir, train: true),
+        "mnist" => Mnist.Load(dataDir, train: true),
+        "cifar10" => Cifar10Reader.Load(dataDir, train: true),
+        _ when Directory.Exists(data) => File.Exists(Path.Combine(data, "test_batch.bin"))
+            ? Cifar10Reader.Load(data, train: true)
+            : FashionMnist.Load(data, train: true),
+        _ => throw new ArgumentException(
+            $"--data must be fashion-mnist, mnist, cifar10 or an existing folder; '{data}' is none of these"),
+    };
+
     /// <summary>Per-channel mean and std used for a model's normalization layer when the checkpoint does not say.</summary>
     public static (float[] Mean, float[] Std) DefaultNormalization(LabeledImages images) => images.C == 3
         ? ([0.4914f, 0.4822f, 0.4465f], [0.2470f, 0.2435f, 0.2616f])

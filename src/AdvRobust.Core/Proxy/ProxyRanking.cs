@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using AdvRobust.Core.Data;
 
@@ -19,7 +20,12 @@ public readonly record struct RankingProgress(string Set, int Index, int Sets, D
 public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int TrainPerSide, int TestPerSide,
     ulong Seed, string Device, DiscriminatorSettings Settings, IReadOnlyList<ProxyScore> Ranked)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    // Relaxed escaping keeps each set's JSON "source" readable inside the file (quotes as \", not \u0022).
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public static ProxyRanking Rank(LabeledImages real, IReadOnlyList<ProxySet> sets, IReadOnlyList<double> eps,
         int trainPerSide, int testPerSide, RobustDiscrimination discrimination, IProgress<RankingProgress>? progress = null)

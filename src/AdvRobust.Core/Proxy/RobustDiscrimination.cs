@@ -82,18 +82,19 @@ public sealed class RobustDiscrimination
     {
         ArgumentNullException.ThrowIfNull(eps);
         Arc.Area(eps, eps.Select(_ => 0.0).ToArray()); // validates the grid before any training
-        return eps.Select(e => Measure(data, (float)e, progress)).ToArray();
+        return eps.Select(e => Measure(data, e, progress)).ToArray();
     }
 
     /// <summary>Adversarially trains a discriminator at <paramref name="eps"/> and measures it at the same ε.</summary>
-    public DiscriminationPoint Measure(DiscriminationData data, float eps, IProgress<DiscriminationProgress>? progress = null)
+    public DiscriminationPoint Measure(DiscriminationData data, double eps,
+        IProgress<DiscriminationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (!(eps >= 0 && float.IsFinite(eps))) throw new ArgumentException($"eps must be finite and >= 0, got {eps}");
+        if (!(eps >= 0 && double.IsFinite(eps))) throw new ArgumentException($"eps must be finite and >= 0, got {eps}");
         var watch = Stopwatch.StartNew();
         using var model = CreateModel(data.Train);
-        var (loss, trainAccuracy) = Train(model, data.Train, eps, progress);
-        var (accuracy, real, synthetic, clean) = Test(model, data, eps);
+        var (loss, trainAccuracy) = Train(model, data.Train, (float)eps, progress);
+        var (accuracy, real, synthetic, clean) = Test(model, data, (float)eps);
         return new DiscriminationPoint(eps, accuracy, real, synthetic, clean, loss, trainAccuracy,
             watch.Elapsed.TotalSeconds);
     }

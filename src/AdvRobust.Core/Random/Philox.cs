@@ -22,10 +22,6 @@ public static class Philox
     public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
         PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6;
 
-    /// <summary>The proxy generators' draws (Proxy/ProxyDraws.cs: picks, mixing weights, Gaussian coefficients and
-    /// noise, discriminator sub-seeds). 7 is left to randomized smoothing's noise.</summary>
-    public const uint PurposeProxy = 8;
-
     public static (uint X0, uint X1, uint X2, uint X3) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
         for (int round = 0; round < 10; round++)
@@ -41,6 +37,10 @@ public static class Philox
     /// <summary>The engine's draw for element <paramref name="element"/> of sample <paramref name="sample"/>.</summary>
     public static (uint X0, uint X1, uint X2, uint X3) Draw(ulong seed, uint stream, uint purpose, uint sample, uint element) =>
         Block(element, sample, stream, purpose, (uint)seed, (uint)(seed >> 32));
+
+    /// <summary>The proxy generators' draws (Proxy/ProxyDraws.cs: picks, mixing weights, Gaussian coefficients and
+    /// noise, discriminator sub-seeds). Listed apart from the purposes above; 7 is randomized smoothing's noise.</summary>
+    public const uint PurposeProxy = 8;
 
     /// <summary>Uniform in [0, 1) with 24 random bits, exactly representable as a float.</summary>
     public static float Uniform(uint bits) => (bits >> 8) * (1.0f / 16777216.0f);
