@@ -120,7 +120,8 @@ public static class ProxyCommand
         var tf32 = BackendOption.Tf32();
         var command = new Command("rank", "rank proxy sets by ARC (robust real-vs-synthetic discrimination)")
         {
-            sets, data, dataDir, eps, samples, testSamples, epochs, arch, trainSteps, evalSteps, seed, json, device, tf32,
+            sets, data, dataDir, eps, samples, testSamples, epochs, arch, trainSteps, evalSteps, seed, json, device,
+            tf32,
         };
         command.SetAction(p => RunRank(new RankOptions(p.GetValue(sets)!, p.GetValue(data)!, p.GetValue(dataDir),
             ParseEps(p.GetValue(eps)!), p.GetValue(samples), p.GetValue(testSamples),
@@ -154,9 +155,9 @@ public static class ProxyCommand
                 var progress = new SyncProgress<RankingProgress>(e =>
                 {
                     var key = (e.Index, e.Step.Eps);
+                    string name = $"{Path.GetFileName(e.Set)} ({e.Index}/{e.Sets}) ε={Format(e.Step.Eps)}";
                     if (!tasks.TryGetValue(key, out var task))
-                        tasks[key] = task = ctx.AddTask(Markup.Escape(
-                            $"{Path.GetFileName(e.Set)} ({e.Index}/{e.Sets}) ε={Format(e.Step.Eps)}"), maxValue: e.Step.Total);
+                        tasks[key] = task = ctx.AddTask(Markup.Escape(name), maxValue: e.Step.Total);
                     task.Value = e.Step.Done;
                 });
                 ranking = ProxyRanking.Rank(real, sets, o.Eps, o.Samples, o.TestSamples, discrimination, progress);
@@ -208,7 +209,7 @@ public static class ProxyCommand
                 throw new ArgumentException($"--eps: '{part}' is not a budget >= 0 (expected e.g. 0,0.02,0.05,0.1)");
             values.Add(v);
         }
-        Arc.Area(values, new double[values.Count]); // ascending, distinct: fails here, before any data is loaded
+        Arc.CheckGrid(values); // ascending and distinct: checked here, before any data is loaded
         return values.ToArray();
     }
 

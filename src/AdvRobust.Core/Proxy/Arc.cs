@@ -41,17 +41,11 @@ public static class Arc
         return Area(eps, accuracies);
     }
 
-    /// <summary>
-    /// (1/(x_last − x_0))·Σ_i (x_{i+1} − x_i)·(y_i + y_{i+1})/2 for strictly increasing, finite, non-negative x:
-    /// the mean height of the piecewise-linear curve through the points. One point: y_0.
-    /// </summary>
-    public static double Area(IReadOnlyList<double> eps, IReadOnlyList<double> values)
+    /// <summary>Checks an ε grid: at least one budget, each finite and ≥ 0, strictly increasing.</summary>
+    public static void CheckGrid(IReadOnlyList<double> eps)
     {
         ArgumentNullException.ThrowIfNull(eps);
-        ArgumentNullException.ThrowIfNull(values);
         if (eps.Count == 0) throw new ArgumentException("ARC needs at least one eps");
-        if (values.Count != eps.Count)
-            throw new ArgumentException($"{eps.Count} eps values but {values.Count} accuracies");
         for (int i = 0; i < eps.Count; i++)
         {
             if (!(eps[i] >= 0 && double.IsFinite(eps[i])))
@@ -59,8 +53,21 @@ public static class Arc
             if (i > 0 && !(eps[i] > eps[i - 1]))
                 throw new ArgumentException(
                     $"eps must be strictly increasing: eps[{i - 1}] = {eps[i - 1]}, eps[{i}] = {eps[i]}");
-            if (!double.IsFinite(values[i])) throw new ArgumentException($"value {i} is {values[i]}");
         }
+    }
+
+    /// <summary>
+    /// (1/(x_last − x_0))·Σ_i (x_{i+1} − x_i)·(y_i + y_{i+1})/2 for strictly increasing, finite, non-negative x:
+    /// the mean height of the piecewise-linear curve through the points. One point: y_0.
+    /// </summary>
+    public static double Area(IReadOnlyList<double> eps, IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        CheckGrid(eps);
+        if (values.Count != eps.Count)
+            throw new ArgumentException($"{eps.Count} eps values but {values.Count} accuracies");
+        for (int i = 0; i < values.Count; i++)
+            if (!double.IsFinite(values[i])) throw new ArgumentException($"value {i} is {values[i]}");
         if (eps.Count == 1) return values[0];
         double area = 0;
         for (int i = 0; i + 1 < eps.Count; i++) area += (eps[i + 1] - eps[i]) * (values[i] + values[i + 1]) / 2;

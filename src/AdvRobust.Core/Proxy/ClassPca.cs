@@ -18,6 +18,8 @@ public sealed record PcaClass(int Label, int Count, float[] Mean, float[] Direct
 /// blocked SGEMM or cuBLAS; float is ample for pixel data in [0, 1]), then symmetrized and handed in double to
 /// <see cref="SymmetricEigen.Top"/>. The PCA generator samples μ_c + Σ_j z_j·√λ_j·v_j with z_j ~ N(0, 1): a Gaussian
 /// that keeps the class's k main modes of variation and nothing else, so a small k is a blurry, far proxy.
+/// One backend always fits the same PCA; the CPU's and cuBLAS's GEMMs round differently, so a set generated on the GPU
+/// can differ from the CPU's by one grey level in a few pixels.
 /// </summary>
 public sealed class ClassPca
 {

@@ -3,9 +3,9 @@ using AdvRobust.Core.Random;
 namespace AdvRobust.Core.Proxy;
 
 /// <summary>
-/// Every random draw of the proxy code: <c>Philox.Draw(seed, stream, Philox.PurposeProxy, sample, element)</c>, with one
-/// stream per use (so the PCA, mixup and noise generators run with one seed are still independent of each other) and
-/// the synthetic sample's index as the sample word. Sample i of a generated set is therefore a pure function of
+/// Every random draw of the proxy code: <c>Philox.Draw(seed, stream, Philox.PurposeProxy, sample, element)</c>, with
+/// one stream per use (so the PCA, mixup and noise generators run with one seed are still independent of each other)
+/// and the synthetic sample's index as the sample word. Sample i of a generated set is therefore a pure function of
 /// (seed, i): the same whatever the count, the thread count or the order the samples are made in.
 /// </summary>
 internal static class ProxyDraws

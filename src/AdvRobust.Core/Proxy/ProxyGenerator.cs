@@ -48,13 +48,14 @@ public sealed record ProxyRecipe(ProxyKind Kind, int Count, ulong Seed, int K = 
 /// </summary>
 public static class ProxyGenerator
 {
-    /// <summary>Runs <paramref name="recipe"/> on <paramref name="real"/>; the backend is used only to fit the PCA.</summary>
+    /// <summary>Runs <paramref name="recipe"/> on <paramref name="real"/>; the backend only fits the PCA.</summary>
     public static ProxySet Generate(ProxyRecipe recipe, LabeledImages real, IBackend backend)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         return recipe.Kind switch
         {
-            ProxyKind.Pca => Pca(ClassPca.Fit(real, recipe.K, backend), recipe.Count, recipe.Seed, recipe.Describe(real)),
+            ProxyKind.Pca => Pca(ClassPca.Fit(real, recipe.K, backend), recipe.Count, recipe.Seed,
+                recipe.Describe(real)),
             ProxyKind.Mixup => Mixup(real, recipe.Count, recipe.Seed, recipe.Describe(real)),
             ProxyKind.Noise => Noise(real, recipe.Sigma, recipe.Count, recipe.Seed, recipe.Describe(real)),
             _ => throw new ArgumentOutOfRangeException(nameof(recipe), $"unknown proxy kind {recipe.Kind}"),
@@ -82,7 +83,8 @@ public static class ProxyGenerator
         });
     }
 
-    /// <summary>Same-class convex combinations; element 0 of sample i: X0 picks a, X1 picks b ≠ a, X2 gives λ.</summary>
+    /// <summary>Same-class convex combinations. Element 0 of sample i: X0 picks a, X1 picks b ≠ a, X2 gives λ.
+    /// </summary>
     public static ProxySet Mixup(LabeledImages real, int count, ulong seed, string? source = null)
     {
         var members = Members(real);
@@ -103,7 +105,8 @@ public static class ProxyGenerator
         });
     }
 
-    /// <summary>Gaussian noise on real images; element 0 of sample i: X0 picks the image; elements 1… the noise.</summary>
+    /// <summary>Gaussian noise on real images. Element 0 of sample i: X0 picks the image; elements 1… the noise.
+    /// </summary>
     public static ProxySet Noise(LabeledImages real, float sigma, int count, ulong seed, string? source = null)
     {
         if (!(sigma >= 0 && float.IsFinite(sigma)))

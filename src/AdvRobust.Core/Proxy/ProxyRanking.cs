@@ -28,13 +28,14 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
     };
 
     public static ProxyRanking Rank(LabeledImages real, IReadOnlyList<ProxySet> sets, IReadOnlyList<double> eps,
-        int trainPerSide, int testPerSide, RobustDiscrimination discrimination, IProgress<RankingProgress>? progress = null)
+        int trainPerSide, int testPerSide, RobustDiscrimination discrimination,
+        IProgress<RankingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(real);
         ArgumentNullException.ThrowIfNull(sets);
         ArgumentNullException.ThrowIfNull(discrimination);
         if (sets.Count == 0) throw new ArgumentException("no proxy sets to rank");
-        Arc.Area(eps, eps.Select(_ => 0.0).ToArray()); // validates the grid before any work
+        Arc.CheckGrid(eps);
         // Build every split first: a set that is too small or mis-shaped fails before hours of training.
         var data = sets.Select(s => DiscriminationData.Create(real, s, trainPerSide, testPerSide, discrimination.Seed))
             .ToArray();
@@ -43,8 +44,8 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
         {
             var set = sets[i];
             int index = i + 1;
-            var inner = progress is null ? null
-                : new Relay<DiscriminationProgress>(p => progress.Report(new RankingProgress(set.Name, index, sets.Count, p)));
+            var inner = progress is null ? null : new Relay<DiscriminationProgress>(
+                p => progress.Report(new RankingProgress(set.Name, index, sets.Count, p)));
             var points = discrimination.Curve(data[i], eps, inner);
             var accuracies = points.Select(p => p.Accuracy).ToArray();
             scores.Add(new ProxyScore(set.Name, set.Source, set.N, Arc.FromAccuracies(eps, accuracies),

@@ -8,7 +8,8 @@ namespace AdvRobust.Core.Proxy;
 /// text saying how the set was made. <see cref="ProxySetFile"/> reads and writes it as an .npz. Uint8 is the storage
 /// format because generated sets are large (the PORT paper uses millions of images) and real data sets are 8-bit too:
 /// a proxy stored in float would differ from real images in a way a discriminator could learn.
-/// The constructor validates shapes and labels, so a ProxySet that exists is well-formed; arrays are shared, not copied.
+/// The constructor validates shapes and labels, so a ProxySet that exists is well-formed. Arrays are shared, not
+/// copied.
 /// </summary>
 public sealed class ProxySet
 {
@@ -20,10 +21,12 @@ public sealed class ProxySet
         if (c < 1 || h < 1 || w < 1) throw new ArgumentException($"{name}: invalid image shape C={c} H={h} W={w}");
         long expected = (long)n * c * h * w;
         if (images.LongLength != expected)
-            throw new ArgumentException($"{name}: {n}×{c}×{h}×{w} images need {expected} bytes, got {images.LongLength}");
+            throw new ArgumentException(
+                $"{name}: {n}×{c}×{h}×{w} images need {expected} bytes, got {images.LongLength}");
         if (labels is not null)
         {
-            if (labels.Length != n) throw new ArgumentException($"{name}: {n} images need {n} labels, got {labels.Length}");
+            if (labels.Length != n)
+                throw new ArgumentException($"{name}: {n} images need {n} labels, got {labels.Length}");
             for (int i = 0; i < n; i++)
                 if (labels[i] < 0) throw new ArgumentException($"{name}: label {labels[i]} of image {i} is negative");
         }

@@ -20,7 +20,8 @@ public static class ProxySetFile
 {
     public const string ImagesKey = "images", LabelsKey = "labels", SourceKey = "source";
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly UTF8Encoding StrictUtf8 =
+        new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static ProxySet Read(string path)
     {

@@ -16,8 +16,9 @@ namespace AdvRobust.Core.Proxy;
 /// discriminator's own ε (<see cref="TrainSteps"/> steps, Madry PGD-AT; plain training at ε = 0). The training ε ramps
 /// linearly from 0 over the first <see cref="EpsWarmup"/> of the steps: started cold at the full ε, the tiny
 /// discriminator learned far less (Fashion-MNIST vs PCA k = 2, 3 epochs: 57% instead of 75% robust accuracy at
-/// ε = 0.05, and a constant guess at ε = 0.1), the usual failure of PGD-AT from scratch that this ramp answers. Testing: l-inf PGD at the full ε, <see cref="EvalSteps"/> steps, random start. PGD's
-/// step size is <see cref="StepFactor"/>·ε/steps.
+/// ε = 0.05, and a constant guess at ε = 0.1), the usual failure of PGD-AT from scratch that this ramp answers.
+/// Testing: l-inf PGD at the full ε, <see cref="EvalSteps"/> steps, random start. PGD's step size is
+/// <see cref="StepFactor"/>·ε/steps.
 /// </summary>
 public sealed record DiscriminatorSettings(
     string Arch = "tiny",
@@ -46,7 +47,8 @@ public sealed record DiscriminatorSettings(
 }
 
 /// <summary>One discriminator's result at budget <see cref="Eps"/>: robust accuracy on the balanced test set (and on
-/// each side), its clean accuracy, and its last training epoch's loss and accuracy on the examples it trained on.</summary>
+/// each side), its clean accuracy, and its last training epoch's loss and accuracy on the examples it trained on.
+/// </summary>
 public sealed record DiscriminationPoint(double Eps, double Accuracy, double RealAccuracy, double SyntheticAccuracy,
     double CleanAccuracy, double TrainLoss, double TrainAccuracy, double Seconds);
 
@@ -80,8 +82,7 @@ public sealed class RobustDiscrimination
     public IReadOnlyList<DiscriminationPoint> Curve(DiscriminationData data, IReadOnlyList<double> eps,
         IProgress<DiscriminationProgress>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(eps);
-        Arc.Area(eps, eps.Select(_ => 0.0).ToArray()); // validates the grid before any training
+        Arc.CheckGrid(eps); // before any training
         return eps.Select(e => Measure(data, e, progress)).ToArray();
     }
 

@@ -178,7 +178,8 @@ public static class SymmetricEigen
                     for (int x = 0; x < n; x++) q[i * n + x] /= norm;
                     break;
                 }
-                if (attempt > 8) throw new InvalidOperationException($"cannot complete an orthonormal basis of {b} rows");
+                if (attempt > 8)
+                    throw new InvalidOperationException($"cannot complete an orthonormal basis of {b} rows");
                 Gaussian(iteration, (uint)i, (uint)(attempt * n), n).CopyTo(q, i * n);
             }
         }

@@ -40,7 +40,8 @@ public class ArcTests
     }
 
     [Test]
-    public void Area_OnePoint_IsItsValue() => Assert.That(Arc.FromAccuracies([0.05], [0.8]), Is.EqualTo(0.6).Within(1e-12));
+    public void Area_OnePoint_IsItsValue() =>
+        Assert.That(Arc.FromAccuracies([0.05], [0.8]), Is.EqualTo(0.6).Within(1e-12));
 
     [Test]
     public void Area_BadGrids_ThrowNamingTheProblem()
@@ -48,7 +49,8 @@ public class ArcTests
         Assert.That(() => Arc.Area([0, 0.05, 0.05], [1, 1, 1]),
             Throws.ArgumentException.With.Message.Contains("strictly increasing"));
         Assert.That(() => Arc.Area([0, -0.1], [1, 1]), Throws.ArgumentException.With.Message.Contains("eps[1]"));
-        Assert.That(() => Arc.Area([0, 0.1], [1]), Throws.ArgumentException.With.Message.Contains("2 eps values but 1"));
+        Assert.That(() => Arc.Area([0, 0.1], [1]),
+            Throws.ArgumentException.With.Message.Contains("2 eps values but 1"));
         Assert.That(() => Arc.Area([], []), Throws.ArgumentException);
         Assert.That(() => Arc.FromAccuracies([0, 0.1], [1, 1.2]), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }

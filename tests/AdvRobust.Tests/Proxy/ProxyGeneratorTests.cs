@@ -68,7 +68,8 @@ public class ProxyGeneratorTests
         Assert.That((set.N, set.C, set.H, set.W), Is.EqualTo((30, 1, Side, Side)));
         Assert.That(set.Images, Has.Length.EqualTo(30 * D));
         Assert.That(set.Labels, Is.EqualTo(Enumerable.Range(0, 30).Select(i => i % Classes).ToArray()));
-        Assert.That(set.Source, Does.Contain($"\"generator\":\"advrobust proxy {kind.ToString().ToLowerInvariant()}\""));
+        string name = kind.ToString().ToLowerInvariant();
+        Assert.That(set.Source, Does.Contain($"\"generator\":\"advrobust proxy {name}\""));
         Assert.That(ProxyGenerator.Generate(recipe, real, CpuBackend.Instance).Images, Is.EqualTo(set.Images),
             "same seed, same bytes");
         var fewer = ProxyGenerator.Generate(recipe with { Count = 7 }, real, CpuBackend.Instance);
@@ -115,9 +116,9 @@ public class ProxyGeneratorTests
     {
         var real = Blobs(nameof(Noise_ZeroSigma_CopiesRealImagesOfTheSameClass), out _);
         var set = ProxyGenerator.Noise(real, 0f, 12, 3);
-        var realBytes = Enumerable.Range(0, real.N)
-            .Select(i => (real.Labels[i], Convert.ToHexString(real.Image(i).ToArray().Select(v => (byte)MathF.Round(v * 255)).ToArray())))
-            .ToHashSet();
+        string Hex(ReadOnlySpan<float> image) =>
+            Convert.ToHexString(image.ToArray().Select(v => (byte)MathF.Round(v * 255)).ToArray());
+        var realBytes = Enumerable.Range(0, real.N).Select(i => (real.Labels[i], Hex(real.Image(i)))).ToHashSet();
         for (int i = 0; i < set.N; i++)
             Assert.That(realBytes, Does.Contain((set.Labels![i], Convert.ToHexString(set.Images.AsSpan(i * D, D)))),
                 $"sample {i} is a real image of class {set.Labels[i]}");
@@ -159,7 +160,8 @@ public class ProxyGeneratorTests
     public void Mixup_ClassWithOneImage_Throws()
     {
         var real = new LabeledImages(3, 1, 2, 2, new float[12], [0, 0, 1], 2, "tiny");
-        Assert.That(() => ProxyGenerator.Mixup(real, 4, 0), Throws.ArgumentException.With.Message.Contains("class 1 has 1"));
+        Assert.That(() => ProxyGenerator.Mixup(real, 4, 0),
+            Throws.ArgumentException.With.Message.Contains("class 1 has 1"));
     }
 
     [Test]
@@ -168,7 +170,8 @@ public class ProxyGeneratorTests
         var real = Blobs(nameof(Generate_BadArguments_Throw), out _);
         Assert.That(() => ProxyGenerator.Noise(real, -0.1f, 4, 0), Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => ProxyGenerator.Noise(real, 0.1f, 0, 0), Throws.InstanceOf<ArgumentOutOfRangeException>());
-        Assert.That(() => ClassPca.Fit(real, D + 1, CpuBackend.Instance), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => ClassPca.Fit(real, D + 1, CpuBackend.Instance),
+            Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 
     [Test]

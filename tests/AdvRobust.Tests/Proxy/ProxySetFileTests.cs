@@ -66,7 +66,8 @@ public class ProxySetFileTests
     public void ToLabeledImages_LabelBeyondClasses_Throws()
     {
         var set = new ProxySet(2, 1, 3, 4, Pixels, [1, 12], null, "two images");
-        Assert.That(() => set.ToLabeledImages(10), Throws.ArgumentException.With.Message.Contains("label 12 of image 1"));
+        Assert.That(() => set.ToLabeledImages(10),
+            Throws.ArgumentException.With.Message.Contains("label 12 of image 1"));
         Assert.That(set.ToLabeledImages(13).Labels, Is.EqualTo(new[] { 1, 12 }));
     }
 
@@ -74,7 +75,8 @@ public class ProxySetFileTests
     public void Read_NoImagesArray_ListsTheArraysFound()
     {
         using var files = new TestFiles();
-        string path = WriteArrays(files, ("x", NpyArray.Create([2, 3, 4], Pixels)), ("y", NpyArray.Create([2], new long[2])));
+        string path = WriteArrays(files, ("x", NpyArray.Create([2, 3, 4], Pixels)),
+            ("y", NpyArray.Create([2], new long[2])));
         TestFiles.Throws<InvalidDataException>(() => ProxySetFile.Read(path), path, "no 'images' array", "x, y");
     }
 

@@ -55,7 +55,8 @@ public class SymmetricEigenTests
         var (a, h) = Known(lambda, rng);
         var (values, vectors) = SymmetricEigen.Jacobi(a, 20);
         Assert.That(values, Is.EqualTo(lambda).Within(1e-12));
-        for (int r = 0; r < 20; r++) Assert.That(Alignment(vectors, r, h, r, 20), Is.EqualTo(1).Within(1e-10), $"vector {r}");
+        for (int r = 0; r < 20; r++)
+            Assert.That(Alignment(vectors, r, h, r, 20), Is.EqualTo(1).Within(1e-10), $"vector {r}");
     }
 
     [Test]
@@ -69,7 +70,8 @@ public class SymmetricEigenTests
         var (a, h) = Known(lambda, rng);
         var (values, vectors) = SymmetricEigen.Top(a, n, k);
         Assert.That(values, Is.EqualTo(lambda[..k]).Within(1e-9));
-        for (int r = 0; r < k - 1; r++) Assert.That(Alignment(vectors, r, h, r, n), Is.EqualTo(1).Within(1e-6), $"vector {r}");
+        for (int r = 0; r < k - 1; r++)
+            Assert.That(Alignment(vectors, r, h, r, n), Is.EqualTo(1).Within(1e-6), $"vector {r}");
         for (int r = 0; r < k; r++)
             for (int s = 0; s < k; s++)
             {
