@@ -10,7 +10,8 @@ namespace AdvRobust.Core.Proxy;
 /// </summary>
 internal static class ProxyDraws
 {
-    public const uint StreamPca = 0, StreamMixup = 1, StreamNoise = 2, StreamSeeds = 3;
+    /// <summary>Streams: one per generator, one for sub-seeds, one for the eigen-solver's start vectors.</summary>
+    public const uint StreamPca = 0, StreamMixup = 1, StreamNoise = 2, StreamSeeds = 3, StreamEigen = 4;
 
     /// <summary>
     /// An integer in [0, <paramref name="bound"/>) from one 32-bit word by multiply-shift, ⌊bits·bound / 2³²⌋. Its bias

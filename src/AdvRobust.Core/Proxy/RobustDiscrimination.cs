@@ -18,7 +18,8 @@ namespace AdvRobust.Core.Proxy;
 /// discriminator learned far less (Fashion-MNIST vs PCA k = 2, 3 epochs: 57% instead of 75% robust accuracy at
 /// ε = 0.05, and a constant guess at ε = 0.1), the usual failure of PGD-AT from scratch that this ramp answers.
 /// Testing: l-inf PGD at the full ε, <see cref="EvalSteps"/> steps, random start. PGD's step size is
-/// <see cref="StepFactor"/>·ε/steps.
+/// <see cref="StepFactor"/>·ε/steps; the attacks see the model in eval mode (batch norm, if any, on running
+/// statistics), the update in train mode.
 /// </summary>
 public sealed record DiscriminatorSettings(
     string Arch = "tiny",
@@ -94,7 +95,7 @@ public sealed class RobustDiscrimination
         if (!(eps >= 0 && double.IsFinite(eps))) throw new ArgumentException($"eps must be finite and >= 0, got {eps}");
         var watch = Stopwatch.StartNew();
         using var model = CreateModel(data.Train);
-        var (loss, trainAccuracy) = Train(model, data.Train, (float)eps, progress);
+        var (loss, trainAccuracy) = Train(model, data.Train, eps, progress);
         var (accuracy, real, synthetic, clean) = Test(model, data, (float)eps);
         return new DiscriminationPoint(eps, accuracy, real, synthetic, clean, loss, trainAccuracy,
             watch.Elapsed.TotalSeconds);
@@ -112,7 +113,7 @@ public sealed class RobustDiscrimination
             : ModelZoo.Create(Settings.Arch, init, 2, shape, mean, std);
     }
 
-    private (double Loss, double Accuracy) Train(ImageClassifier model, LabeledImages train, float eps,
+    private (double Loss, double Accuracy) Train(ImageClassifier model, LabeledImages train, double eps,
         IProgress<DiscriminationProgress>? progress)
     {
         var s = Settings;
@@ -130,7 +131,7 @@ public sealed class RobustDiscrimination
             foreach (var batch in loader.Epoch(epoch))
             {
                 int b = batch.Count;
-                float e = done < warmup ? eps * (done + 1) / warmup : eps;
+                float e = (float)(done < warmup ? eps * (done + 1) / warmup : eps);
                 var attack = e > 0
                     ? new Pgd(new PgdSettings(PgdNorm.Linf, e, s.StepFactor * e / s.TrainSteps, s.TrainSteps,
                         KeepHighestLoss: true, Seed: attackSeed))

@@ -15,7 +15,8 @@ namespace AdvRobust.Core.Proxy;
 /// </summary>
 public static class SymmetricEigen
 {
-    /// <summary>Below this size <see cref="Top"/> diagonalizes the whole matrix with Jacobi instead.</summary>
+    /// <summary>Up to this size (or when the block would span half the matrix) <see cref="Top"/> diagonalizes the
+    /// whole matrix with <see cref="Jacobi"/> instead.</summary>
     public const int JacobiSize = 48;
 
     /// <summary>
@@ -56,7 +57,9 @@ public static class SymmetricEigen
     /// the b orthonormal rows of Q; H = Qᵀ A Q (b×b) diagonalized by <see cref="Jacobi"/>, H = W Θ Wᵀ; Ritz vectors
     /// U = Wᵀ Q with A·U = Wᵀ Z; stop when every one of the top k has ‖A u_i − θ_i u_i‖ ≤ tolerance·|θ_0|, else
     /// Q ← orth(A·U). The start block is Gaussian from Philox (fixed seed), so the result is deterministic.
-    /// Throws when it has not converged after <paramref name="maxIterations"/>, with the residual it reached.
+    /// Meant for positive semi-definite matrices (covariances), where the largest eigenvalues are also the dominant
+    /// ones that subspace iteration converges to. Throws when it has not converged after
+    /// <paramref name="maxIterations"/>, with the residual it reached.
     /// </summary>
     public static (double[] Values, double[] Vectors) Top(double[] a, int n, int k, double tolerance = 1e-7,
         int maxIterations = 5000)
@@ -202,7 +205,7 @@ public static class SymmetricEigen
     private static double[] Gaussian(ulong seed, uint sample, uint firstElement, int length)
     {
         var values = new float[length];
-        ProxyDraws.Normals(seed, ProxyDraws.StreamPca, sample, firstElement, values);
+        ProxyDraws.Normals(seed, ProxyDraws.StreamEigen, sample, firstElement, values);
         return values.Select(x => (double)x).ToArray();
     }
 
