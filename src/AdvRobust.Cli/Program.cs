@@ -23,6 +23,7 @@ public static class Program
             ReportCommand.Create(),
             TrainCommand.Create(),
             CertifyCommand.Create(),
+            ProxyCommand.Create(),
         };
         try
         {

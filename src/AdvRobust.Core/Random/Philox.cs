@@ -39,6 +39,10 @@ public static class Philox
     public static (uint X0, uint X1, uint X2, uint X3) Draw(ulong seed, uint stream, uint purpose, uint sample, uint element) =>
         Block(element, sample, stream, purpose, (uint)seed, (uint)(seed >> 32));
 
+    /// <summary>The proxy generators' draws (Proxy/ProxyDraws.cs: picks, mixing weights, Gaussian coefficients and
+    /// noise, discriminator sub-seeds). Listed apart from the purposes above; 7 is randomized smoothing's noise.</summary>
+    public const uint PurposeProxy = 8;
+
     /// <summary>Uniform in [0, 1) with 24 random bits, exactly representable as a float.</summary>
     public static float Uniform(uint bits) => (bits >> 8) * (1.0f / 16777216.0f);
 
