@@ -1,6 +1,6 @@
 using System.CommandLine;
 using AdvRobust.Cli.Commands;
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 using AdvRobust.Cuda;
 
 namespace AdvRobust.Cli;

@@ -1,4 +1,4 @@
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 using AdvRobust.Core.Serialization;
 using ScottPlot;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 
 namespace AdvRobust.Report;
 

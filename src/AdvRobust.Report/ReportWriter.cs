@@ -1,5 +1,5 @@
 using System.Text;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 using AdvRobust.Core.Serialization;
 
 namespace AdvRobust.Report;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 
 namespace AdvRobust.Report;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 
 namespace AdvRobust.Report;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using AdvRobust.Core.Certification;
+using AdvRobust.Research.Certification;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Models;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using AdvRobust.Core.Certification;
+using AdvRobust.Research.Certification;
 
 namespace AdvRobust.Cli.Commands;
 

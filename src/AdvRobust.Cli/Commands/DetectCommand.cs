@@ -4,7 +4,7 @@ using System.Text;
 using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Report;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Core.Serialization;
 using Spectre.Console;
 

@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using AdvRobust.Core;
 using AdvRobust.Core.Nn.Models;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Cuda;
 using Spectre.Console;
 

@@ -3,7 +3,7 @@ using AdvRobust.Core.Nn;
 namespace AdvRobust.Core.Attacks;
 
 /// <summary>Puts a model in eval mode for an attack (unless told to keep training mode), then restores it.</summary>
-internal readonly struct ModelMode : IDisposable
+public readonly struct ModelMode : IDisposable
 {
     private readonly Module _model;
     private readonly bool _wasTraining;

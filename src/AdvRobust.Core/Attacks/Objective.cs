@@ -44,30 +44,12 @@ internal sealed class Objective
         return (loss.Value.ToArray(), Argmax(output.Logits.Value));
     }
 
-    /// <summary>Logits of x (N×K, on the host) from a forward pass that records nothing.</summary>
-    public static float[] Logits(Classifier model, Tensor x, out int classes)
-    {
-        using var tape = new Tape(x.Backend, parameterGradients: false);
-        var logits = model.Forward(tape, tape.Constant(x)).Logits.Value;
-        classes = logits.Shape[1];
-        return logits.ToArray();
-    }
+    public static float[] Logits(Classifier model, Tensor x, out int classes) =>
+        Predictions.Logits(model, x, out classes);
 
-    /// <summary>Row-wise argmax of N×K logits; the lowest index wins a tie.</summary>
-    public static int[] Argmax(Tensor logits) => Argmax(logits.ToArray(), logits.Shape[1]);
+    public static int[] Argmax(Tensor logits) => Predictions.Argmax(logits);
 
-    public static int[] Argmax(float[] logits, int k)
-    {
-        var pred = new int[logits.Length / k];
-        for (int i = 0; i < pred.Length; i++)
-        {
-            int best = 0;
-            for (int j = 1; j < k; j++)
-                if (logits[i * k + j] > logits[i * k + best]) best = j;
-            pred[i] = best;
-        }
-        return pred;
-    }
+    public static int[] Argmax(float[] logits, int k) => Predictions.Argmax(logits, k);
 
     /// <summary>Success per sample: prediction ≠ label, or = target when <paramref name="targets"/> is given.</summary>
     public static bool[] Success(int[] pred, int[] labels, int[]? targets)

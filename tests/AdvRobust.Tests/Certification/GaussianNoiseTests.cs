@@ -1,8 +1,8 @@
 using AdvRobust.Core;
-using AdvRobust.Core.Certification;
+using AdvRobust.Research.Certification;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Certification;

@@ -1,5 +1,5 @@
 using AdvRobust.Core;
-using AdvRobust.Core.Certification;
+using AdvRobust.Research.Certification;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Tests.Attacks;

@@ -1,4 +1,4 @@
-using AdvRobust.Core.Certification;
+using AdvRobust.Research.Certification;
 
 namespace AdvRobust.Tests.Certification;
 

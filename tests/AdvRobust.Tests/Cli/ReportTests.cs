@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 using AdvRobust.Report;
 
 namespace AdvRobust.Tests.Cli;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using AdvRobust.Cli.Commands;
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 using AdvRobust.Tests.Data;
 using AdvRobust.Tests.Training;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Data;
-using AdvRobust.Core.Detection;
+using AdvRobust.Research.Detection;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Tests.Attacks;
 using AdvRobust.Tests.Support;

@@ -1,4 +1,4 @@
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 
 namespace AdvRobust.Tests.Proxy;
 

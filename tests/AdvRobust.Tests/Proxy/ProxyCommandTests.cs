@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Proxy;

@@ -1,5 +1,5 @@
 using AdvRobust.Core.Data;
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Cpu;
 using AdvRobust.Tests.Support;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Tests.Serialization;
 

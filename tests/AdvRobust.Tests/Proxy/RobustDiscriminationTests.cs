@@ -1,6 +1,6 @@
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Layers;
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Cpu;
 
 namespace AdvRobust.Tests.Proxy;

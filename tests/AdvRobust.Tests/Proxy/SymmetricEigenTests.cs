@@ -1,4 +1,4 @@
-using AdvRobust.Core.Proxy;
+using AdvRobust.Research.Proxy;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Proxy;

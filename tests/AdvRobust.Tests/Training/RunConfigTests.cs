@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AdvRobust.Core.Data;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 
 namespace AdvRobust.Tests.Training;
 

@@ -1,4 +1,4 @@
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 
 namespace AdvRobust.Tests.Training;
 

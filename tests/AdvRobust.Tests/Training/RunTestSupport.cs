@@ -4,7 +4,7 @@ using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Layers;
 using AdvRobust.Core.Nn.Models;
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 
 namespace AdvRobust.Tests.Training;
 

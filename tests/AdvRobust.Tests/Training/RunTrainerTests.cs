@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using AdvRobust.Core.Serialization;
-using AdvRobust.Core.Training;
+using AdvRobust.Research.Training;
 
 namespace AdvRobust.Tests.Training;
 

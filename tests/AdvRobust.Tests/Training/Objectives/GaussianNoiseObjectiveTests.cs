@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AdvRobust.Core;
-using AdvRobust.Core.Certification;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Certification;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Tests.Support;
 using static AdvRobust.Tests.Training.Objectives.ObjectiveTestData;
 
@@ -15,7 +15,7 @@ public class GaussianNoiseObjectiveTests
 
     private static GaussianNoiseObjective Create(float sigma) => (GaussianNoiseObjective)TrainingObjectives.Create(
         "gaussian-noise", JsonDocument.Parse($"{{\"sigma\":{sigma}}}").RootElement,
-        new AdvRobust.Core.Training.ObjectiveContext(Separable(new SeededRandom("ctx"), 6), 0));
+        new AdvRobust.Research.Training.ObjectiveContext(Separable(new SeededRandom("ctx"), 6), 0));
 
     [Test]
     public void Step_EqualsStandardTrainingOnTheNoisyBatch()

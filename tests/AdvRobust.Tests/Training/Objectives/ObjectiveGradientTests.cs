@@ -1,8 +1,8 @@
 using AdvRobust.Core;
 using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Tensors;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Tests.Support;
 using static AdvRobust.Tests.Training.Objectives.ObjectiveTestData;
 

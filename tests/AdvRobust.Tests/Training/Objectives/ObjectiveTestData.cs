@@ -3,8 +3,8 @@ using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Training.Objectives;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using AdvRobust.Core;
 using AdvRobust.Core.Optim;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Tests.Attacks;
 using AdvRobust.Tests.Support;
 using static AdvRobust.Tests.Training.Objectives.ObjectiveTestData;

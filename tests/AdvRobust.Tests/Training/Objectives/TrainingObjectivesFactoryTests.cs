@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AdvRobust.Core;
-using AdvRobust.Core.Training;
-using AdvRobust.Core.Training.Objectives;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Training.Objectives;

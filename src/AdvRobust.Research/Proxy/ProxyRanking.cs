@@ -1,0 +1,67 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using AdvRobust.Core.Data;
+
+namespace AdvRobust.Research.Proxy;
+
+/// <summary>One proxy set's discrimination curve and its ARC (<see cref="Arc"/>: advantage over chance, the
+/// ranking key) and raw-accuracy area.</summary>
+public sealed record ProxyScore(string Name, string? Source, int Images, double Arc, double RawArc,
+    IReadOnlyList<DiscriminationPoint> Points);
+
+/// <summary>What a ranking run reports while it works: which set (1-based of Sets) and its training progress.</summary>
+public readonly record struct RankingProgress(string Set, int Index, int Sets, DiscriminationProgress Step);
+
+/// <summary>
+/// Proxy sets ranked by ARC, closest to the real data (lowest ARC) first, with everything needed to reproduce the
+/// run: the real data, the ε grid, how many images per side trained and tested each discriminator, the seed and the
+/// discriminator settings. Every set is compared on the same real images (picked by the seed alone).
+/// </summary>
+public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int TrainPerSide, int TestPerSide,
+    ulong Seed, string Device, DiscriminatorSettings Settings, IReadOnlyList<ProxyScore> Ranked)
+{
+    // Relaxed escaping keeps each set's JSON "source" readable inside the file (quotes as \", not \u0022).
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static ProxyRanking Rank(LabeledImages real, IReadOnlyList<ProxySet> sets, IReadOnlyList<double> eps,
+        int trainPerSide, int testPerSide, RobustDiscrimination discrimination,
+        IProgress<RankingProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(real);
+        ArgumentNullException.ThrowIfNull(sets);
+        ArgumentNullException.ThrowIfNull(discrimination);
+        if (sets.Count == 0) throw new ArgumentException("no proxy sets to rank");
+        Arc.CheckGrid(eps);
+        // Build every split first: a set that is too small or mis-shaped fails before hours of training.
+        var data = sets.Select(s => DiscriminationData.Create(real, s, trainPerSide, testPerSide, discrimination.Seed))
+            .ToArray();
+        var scores = new List<ProxyScore>();
+        for (int i = 0; i < sets.Count; i++)
+        {
+            var set = sets[i];
+            int index = i + 1;
+            var inner = progress is null ? null : new Relay<DiscriminationProgress>(
+                p => progress.Report(new RankingProgress(set.Name, index, sets.Count, p)));
+            var points = discrimination.Curve(data[i], eps, inner);
+            var accuracies = points.Select(p => p.Accuracy).ToArray();
+            scores.Add(new ProxyScore(set.Name, set.Source, set.N, Arc.FromAccuracies(eps, accuracies),
+                Arc.RawArea(eps, accuracies), points));
+        }
+        var ranked = scores.OrderBy(s => s.Arc).ThenBy(s => s.RawArc).ThenBy(s => s.Name, StringComparer.Ordinal)
+            .ToArray();
+        return new ProxyRanking(real.Source, eps.ToArray(), trainPerSide, testPerSide, discrimination.Seed,
+            discrimination.Backend.Name, discrimination.Settings, ranked);
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Relay<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

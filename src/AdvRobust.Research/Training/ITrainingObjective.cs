@@ -1,0 +1,42 @@
+using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Research.Training;
+
+/// <summary>
+/// One training step's input, already on the model's backend: <see cref="X"/> B×C×H×W pixels in [0,1] (augmented),
+/// <see cref="Labels"/> B Int32, and <see cref="SampleIds"/> the B global sample indices (Philox keys). <see cref="Step"/>
+/// is the global optimizer step (0-based) and <see cref="Seed"/> the run's seed, so every random draw of a step is a
+/// pure function of (seed, step, sample ids): a resumed run draws exactly what an uninterrupted one does.
+/// </summary>
+public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, int Epoch, long Step, ulong Seed);
+
+/// <summary>
+/// What one step reports: the total loss, its named parts (e.g. "ce", "triplet", "norm", "kl"), and how many of the
+/// <see cref="Count"/> examples the loss was computed on (adversarial ones for PGD-AT and TLA, clean ones for
+/// standard training and TRADES) the model classified correctly in that forward pass.
+/// </summary>
+public sealed record StepStats(double Loss, IReadOnlyDictionary<string, double> Components, int Correct, int Count);
+
+/// <summary>
+/// A training recipe (standard, PGD-AT, TRADES, TLA): given a batch, it computes the loss in train mode and
+/// back-propagates it, so that every parameter's gradient is accumulated into <c>Parameter.Grad</c>. The caller zeroes
+/// the gradients before and steps the optimizer after. An objective holds no state that changes from step to step
+/// (everything random is keyed by <see cref="TrainingBatch.Seed"/>, <see cref="TrainingBatch.Step"/> and the sample
+/// ids), leaves the model in train mode, and frees every intermediate before returning.
+/// </summary>
+public interface ITrainingObjective : IDisposable
+{
+    /// <summary>"standard", "pgd-at", "trades" or "tla".</summary>
+    string Name { get; }
+
+    /// <summary>The exact settings (a record that serializes to JSON), for the run manifest.</summary>
+    object Settings { get; }
+
+    StepStats Step(ImageClassifier model, TrainingBatch batch);
+}
+
+/// <summary>What an objective may need beyond the batch: the training set (TLA draws positives and its negative pool
+/// from it) and the run's seed.</summary>
+public sealed record ObjectiveContext(LabeledImages TrainSet, ulong Seed);

@@ -1,0 +1,355 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Checkpoints;
+using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Optim;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Research.Training;
+
+/// <summary>
+/// Runs a training config to the end, one epoch at a time: shuffle, augment, objective step, SGD step; then clean and
+/// PGD accuracy on the fixed evaluation subset, a metrics line, best.safetensors when the PGD accuracy improved, and
+/// every <see cref="TrainConfig.CheckpointEvery"/> epochs last.safetensors and resume.safetensors.
+///
+/// Reproducibility: everything random is a pure function of the seed and where the run is. The data order of epoch e
+/// is <see cref="ShuffleLoader.EpochOrder"/>(seed, e); the crop and flip of the sample at position p of that order are
+/// drawn from Philox(seed, stream = e, purpose = augment, sample = p), and since p is itself a function of
+/// (seed, e, sample id), the augmentation of a sample in an epoch does not depend on the batch size or on where the
+/// run was stopped; the objective keys its draws by (seed, step, sample ids) and holds no state. With the weights,
+/// momentum buffers, SGD iteration and the epoch's running sums restored from resume.safetensors, a resumed run
+/// therefore computes exactly what an uninterrupted one does (bit for bit on the CPU backend).
+///
+/// Stopping: the cancellation token is checked before every step and before each evaluation; when set, the state is
+/// saved (mid-epoch if need be) and <see cref="Run"/> returns <see cref="TrainStatus.Cancelled"/>. A NaN or infinite
+/// loss throws <see cref="TrainingDivergedException"/> before the step is applied and without writing a checkpoint.
+/// The trainer writes nothing to the console: it reports through <see cref="IProgress{T}"/>.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainConfig _config;
+    private readonly ImageClassifier _model;
+    private readonly TrainingData _data;
+    private readonly RunDirectory _run;
+    private readonly IBackend _backend;
+    private readonly Sgd _sgd;
+
+    /// <param name="model">Built with <see cref="TrainConfig.Seed"/> (its initial weights are part of the run);
+    /// when resuming, its weights are replaced by the checkpoint's.</param>
+    /// <param name="createObjective">Builds the objective from the training set and seed; the trainer owns and
+    /// disposes it.</param>
+    public Trainer(TrainConfig config, ImageClassifier model, TrainingData data,
+        Func<ObjectiveContext, ITrainingObjective> createObjective, RunDirectory run)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(createObjective);
+        ArgumentNullException.ThrowIfNull(run);
+        config.Validate("config");
+        (_config, _model, _data, _run) = (config, model, data, run);
+        _backend = model.Parameters().FirstOrDefault()?.Value.Backend
+            ?? throw new ArgumentException("the model has no parameters to train");
+        var shape = model.InputShape;
+        if (shape[0] != data.Train.C || shape[1] != data.Train.H || shape[2] != data.Train.W)
+            throw new ArgumentException(
+                $"{model.GetType().Name} takes {string.Join("×", shape)} images, the data is {data.Train}");
+        if (model.Classes != data.Train.Classes)
+            throw new ArgumentException(
+                $"{model.GetType().Name} has {model.Classes} classes, the data {data.Train.Classes}");
+        BatchesPerEpoch = config.Data.DropLast
+            ? data.Train.N / config.BatchSize
+            : (data.Train.N + config.BatchSize - 1) / config.BatchSize;
+        if (data.Synthetic is { } synthetic)
+        {
+            var s = synthetic;
+            if (s.C != data.Train.C || s.H != data.Train.H || s.W != data.Train.W || s.Classes != data.Train.Classes)
+                throw new ArgumentException($"the synthetic set ({s}) does not match the training images ({data.Train})");
+            SyntheticBatchSize = config.Data.Synthetic?.BatchSize ?? config.BatchSize;
+            if (s.N < SyntheticBatchSize)
+                throw new ArgumentException($"the synthetic set has {s.N} images, fewer than one synthetic batch " +
+                                            $"({SyntheticBatchSize})");
+            BatchesPerEpoch = Math.Min(BatchesPerEpoch, s.N / SyntheticBatchSize);
+        }
+        if (BatchesPerEpoch == 0)
+            throw new ArgumentException($"batchSize {config.BatchSize} is larger than the {data.Train.N} training " +
+                                        "images and data.dropLast is on: an epoch would have no batch");
+        if (config.Augmentation.CropPad >= Math.Min(data.Train.H, data.Train.W))
+            throw new ArgumentException($"augmentation.cropPad {config.Augmentation.CropPad} must be below the " +
+                                        $"image size {data.Train.H}×{data.Train.W}");
+        _sgd = new Sgd(model, Schedule(config, BatchesPerEpoch), config.Optimizer.Momentum,
+            config.Optimizer.WeightDecay, config.Optimizer.Nesterov, config.Optimizer.DecayWeightsOnly);
+        Objective = createObjective(new ObjectiveContext(data.Train, config.Seed));
+    }
+
+    public ITrainingObjective Objective { get; }
+    public int BatchesPerEpoch { get; }
+
+    /// <summary>Synthetic images per step (0 without a synthetic set).</summary>
+    public int SyntheticBatchSize { get; }
+
+    /// <summary>
+    /// The synthetic set's own shuffle seed: its order is a pure function of (this, epoch), like the real one's, but
+    /// not the same permutation when the two sets have the same size.
+    /// </summary>
+    private ulong SyntheticSeed => _config.Seed ^ 0x9E3779B97F4A7C15UL;
+    public long TotalSteps => (long)BatchesPerEpoch * _config.Epochs;
+
+    /// <summary>
+    /// The learning-rate schedule in optimizer iterations: milestones at their absolute epochs, cosine ending with
+    /// the run, and the warm-up (rounded to whole iterations) in front of either.
+    /// </summary>
+    public static LrSchedule Schedule(TrainConfig config, int batchesPerEpoch)
+    {
+        var s = config.Optimizer.Schedule;
+        long warmup = (long)Math.Round(s.WarmupEpochs * (double)batchesPerEpoch);
+        long total = (long)config.Epochs * batchesPerEpoch;
+        LrSchedule inner = s.Kind switch
+        {
+            "constant" => LrSchedule.Constant(config.Optimizer.Lr),
+            "step" => LrSchedule.Step(config.Optimizer.Lr,
+                s.Milestones.Select(m => Math.Max(0, (long)m * batchesPerEpoch - warmup)).ToArray(), s.Gamma),
+            "cosine" => LrSchedule.Cosine(config.Optimizer.Lr, Math.Max(1, total - warmup), s.EtaMin),
+            _ => throw new ArgumentException($"optimizer.schedule.kind '{s.Kind}' is not constant, step or cosine"),
+        };
+        return warmup > 0 ? inner.WithWarmup(warmup) : inner;
+    }
+
+    /// <summary>Trains until every epoch is done or <paramref name="cancellation"/> is set. A new run writes its
+    /// manifest first; a resumed one (<see cref="RunDirectory.Resuming"/>) restores resume.safetensors, drops the
+    /// metrics lines after it and appends a <see cref="RunResumption"/> with <paramref name="environment"/>.</summary>
+    public TrainResult Run(RunEnvironment environment, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        var (state, manifest) = _run.Resuming ? Resume(environment) : Begin(environment);
+        _sgd.ResumeAt(state.Step);
+        _model.Train();
+        using var loader = new ShuffleLoader(_data.Train, _config.BatchSize, _config.Seed,
+            dropLast: _config.Data.DropLast);
+        using var syntheticLoader = _data.Synthetic is { } proxy
+            ? new ShuffleLoader(proxy, SyntheticBatchSize, SyntheticSeed, dropLast: true)
+            : null;
+        EpochMetrics? last = null;
+        while (state.Epoch < _config.Epochs)
+        {
+            // state always says where the run stands, so a resumed epoch and a fresh one take the same path
+            var (epoch, done, step, totals) = (state.Epoch, state.BatchesDone, state.Step, state.Partial);
+            using (var batches = loader.Epoch(epoch).Skip(done).GetEnumerator())
+            using (var synthetic = syntheticLoader?.Epoch(epoch).Skip(done).GetEnumerator())
+            {
+                while (done < BatchesPerEpoch)
+                {
+                    if (cancellation.IsCancellationRequested)
+                        return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest, last);
+                    batches.MoveNext();
+                    synthetic?.MoveNext();
+                    var watch = Stopwatch.StartNew();
+                    double lr = _sgd.LearningRate;
+                    var stats = TrainStep(batches.Current, synthetic?.Current, epoch, done, step);
+                    if (!IsFinite(stats))
+                    {
+                        _run.WriteManifest(manifest with { Status = "diverged", EndTime = DateTimeOffset.Now });
+                        throw Diverged(stats, epoch, done, step);
+                    }
+                    _sgd.Step();
+                    (done, step) = (done + 1, step + 1);
+                    totals = totals.Add(stats, lr, watch.Elapsed.TotalSeconds);
+                    progress?.Report(new TrainProgress(epoch + 1, _config.Epochs, done, BatchesPerEpoch, step,
+                        TotalSteps, totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
+                        totals.Count / Math.Max(totals.TrainSeconds, 1e-9), lr, null));
+                }
+            }
+            state = state with { BatchesDone = done, Step = step, Partial = totals };
+            if (cancellation.IsCancellationRequested) return Stop(state, manifest, last);
+            (last, state) = EndEpoch(state, progress);
+            if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
+        }
+        _run.WriteManifest(manifest with { Status = "completed", EndTime = DateTimeOffset.Now });
+        return new TrainResult(TrainStatus.Completed, state.Epoch, state.Step, state.BestPgdAccuracy,
+            state.BestEpoch, last);
+    }
+
+    public void Dispose() => Objective.Dispose();
+
+    private (TrainerState, RunManifest) Begin(RunEnvironment environment)
+    {
+        var settings = JsonSerializer.SerializeToElement(Objective.Settings, Objective.Settings.GetType(),
+            ConfigSchema.Options);
+        var shape = new RunShape(_model.GetType().Name, _model.ParameterCount(), _data.Train.N, _data.Train.Source,
+            _data.Eval.N, _data.EvalDescription, BatchesPerEpoch, TotalSteps, _data.SyntheticDescription);
+        var manifest = new RunManifest(RunManifest.CurrentFormat, "running", DateTimeOffset.Now, null, _config.Seed,
+            FindGitCommit(), environment, _config, new ObjectiveRecord(Objective.Name, settings), shape, []);
+        _run.WriteManifest(manifest);
+        return (TrainerState.Start, manifest);
+    }
+
+    private (TrainerState, RunManifest) Resume(RunEnvironment environment)
+    {
+        var manifest = _run.ReadManifest();
+        if (manifest.Config.ToJson() != _config.ToJson())
+            throw new ArgumentException($"{_run.ManifestPath}: the run was started with another config; resume it " +
+                                        "with the config its manifest holds");
+        if (!_run.CanResume)
+            throw new FileNotFoundException($"{_run.Path} has no resume.safetensors: the run stopped before its " +
+                                            "first checkpoint, so there is nothing to resume; start it again",
+                _run.ResumePath);
+        var state = ResumeState.Load(_run.ResumePath, _model);
+        _run.Metrics.KeepEpochs(state.Epoch);
+        var resumption = new RunResumption(DateTimeOffset.Now, state.Epoch + 1, state.Step, FindGitCommit(),
+            environment);
+        manifest = manifest with
+        {
+            Status = "running", EndTime = null, Resumptions = [.. manifest.Resumptions, resumption],
+        };
+        _run.WriteManifest(manifest);
+        return (state, manifest);
+    }
+
+    /// <summary>One optimizer step's forward and backward: the batch to the device, augmented, then the
+    /// objective (which accumulates the gradients). With a synthetic batch, the step's batch is the real images
+    /// (augmented) followed by the synthetic ones (not augmented); a synthetic image's sample id is N_real + its index
+    /// in the synthetic set, so its random draws never coincide with a real image's.</summary>
+    private StepStats TrainStep(ImageBatch batch, ImageBatch? synthetic, int epoch, int index, long step)
+    {
+        var train = _data.Train;
+        uint firstSample = (uint)((long)index * _config.BatchSize);
+        if (synthetic is not null) batch = Concatenate(Augmented(batch, epoch, firstSample), synthetic);
+        int n = batch.Count;
+        using var x = Tensor.FromArray(_backend, batch.X, n, train.C, train.H, train.W);
+        using var labels = Tensor.FromArray(_backend, batch.Y, n);
+        using var augmented = _config.Augmentation.Enabled && synthetic is null
+            ? Tensor.Empty(_backend, DType.Float32, n, train.C, train.H, train.W)
+            : null;
+        if (augmented is not null)
+            Ops.RandomCropFlip(x, augmented, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
+                (uint)epoch, firstSample);
+        var ids = batch.Indices.Select(i => (uint)i).ToArray();
+        _sgd.ZeroGrad();
+        return Objective.Step(_model, new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed));
+    }
+
+    /// <summary>
+    /// The real batch's crop and flip (the same op and keys as an unmixed step), brought back to the host so that the
+    /// mixed batch is assembled there with only its real rows augmented. On a GPU that is one extra round trip of the
+    /// real batch per step (tensors have no row offsets to concatenate on the device).
+    /// </summary>
+    private ImageBatch Augmented(ImageBatch real, int epoch, uint firstSample)
+    {
+        if (!_config.Augmentation.Enabled) return real;
+        var t = _data.Train;
+        using var x = Tensor.FromArray(_backend, real.X, real.Count, t.C, t.H, t.W);
+        using var y = Tensor.Empty(_backend, DType.Float32, real.Count, t.C, t.H, t.W);
+        Ops.RandomCropFlip(x, y, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed, (uint)epoch,
+            firstSample);
+        return real with { X = y.ToArray() };
+    }
+
+    private ImageBatch Concatenate(ImageBatch real, ImageBatch synthetic) => new(
+        [.. real.X, .. synthetic.X],
+        [.. real.Y, .. synthetic.Y],
+        [.. real.Indices, .. synthetic.Indices.Select(i => _data.Train.N + i)]);
+
+    /// <summary>Evaluates, appends the metrics line, and writes best.safetensors when the PGD accuracy
+    /// improved.</summary>
+    private (EpochMetrics, TrainerState) EndEpoch(TrainerState state, IProgress<TrainProgress>? progress)
+    {
+        var totals = state.Partial;
+        int epoch = state.Epoch + 1;
+        var watch = Stopwatch.StartNew();
+        var e = _config.Evaluation;
+        var pgd = new Pgd(new PgdSettings(e.Norm == "l2" ? PgdNorm.L2 : PgdNorm.Linf, e.Eps, e.StepSize, e.Steps,
+            RandomStart: true, Restarts: 1, Loss: AttackLossKind.CrossEntropy, Seed: _config.Seed));
+        var evalProgress = progress is null ? null : new Relay<EvaluationProgress>(p => progress.Report(
+            new TrainProgress(epoch, _config.Epochs, BatchesPerEpoch, BatchesPerEpoch, state.Step, TotalSteps,
+                totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
+                totals.Count / Math.Max(totals.TrainSeconds, 1e-9), totals.LastLr, p)));
+        var result = new RobustEvaluation([pgd], e.BatchSize).Run(_model, _data.Eval, evalProgress);
+        double evalSeconds = watch.Elapsed.TotalSeconds;
+        bool best = result.RobustAccuracy > state.BestPgdAccuracy;
+        var metrics = new EpochMetrics(epoch, state.Step, totals.LastLr, totals.LossSum / totals.Count,
+            totals.ComponentSums.OrderBy(c => c.Key, StringComparer.Ordinal)
+                .ToDictionary(c => c.Key, c => c.Value / totals.Count),
+            (double)totals.Correct / totals.Count, (int)totals.Count, result.CleanAccuracy, result.RobustAccuracy,
+            result.Samples, best, totals.TrainSeconds + evalSeconds, totals.TrainSeconds, evalSeconds,
+            totals.Count / Math.Max(totals.TrainSeconds, 1e-9));
+        if (best) Checkpoint.Save(_run.BestPath, _model, CheckpointMetadata(metrics));
+        _run.Metrics.Append(metrics);
+        var next = new TrainerState(epoch, 0, state.Step, best ? result.RobustAccuracy : state.BestPgdAccuracy,
+            best ? epoch : state.BestEpoch, EpochTotals.Empty);
+        return (metrics, next);
+    }
+
+    private TrainResult Stop(TrainerState state, RunManifest manifest, EpochMetrics? last)
+    {
+        SaveCheckpoint(state);
+        _run.WriteManifest(manifest with { Status = "cancelled", EndTime = DateTimeOffset.Now });
+        return new TrainResult(TrainStatus.Cancelled, state.Epoch, state.Step, state.BestPgdAccuracy,
+            state.BestEpoch, last);
+    }
+
+    /// <summary>resume.safetensors first (the one file --resume reads), then last.safetensors for eval.</summary>
+    private void SaveCheckpoint(TrainerState state)
+    {
+        ResumeState.Save(_run.ResumePath, _model, state);
+        var meta = BaseMetadata();
+        meta["epoch"] = Invariant(state.Epoch);
+        meta["batches_done"] = Invariant(state.BatchesDone);
+        meta["step"] = Invariant(state.Step);
+        Checkpoint.Save(_run.LastPath, _model, meta);
+    }
+
+    private Dictionary<string, string> CheckpointMetadata(EpochMetrics m)
+    {
+        var meta = BaseMetadata();
+        meta["epoch"] = Invariant(m.Epoch);
+        meta["step"] = Invariant(m.Step);
+        meta["clean_accuracy"] = Invariant(m.CleanAccuracy);
+        meta["pgd_accuracy"] = Invariant(m.PgdAccuracy);
+        return meta;
+    }
+
+    /// <summary>What <c>advrobust eval</c> needs besides the tensors: the architecture and normalization.</summary>
+    private Dictionary<string, string> BaseMetadata() => new(StringComparer.Ordinal)
+    {
+        ["arch"] = _config.Model.Arch,
+        ["normalize.mean"] = string.Join(",", _model.Normalize.Mean.Select(v => Invariant(v))),
+        ["normalize.std"] = string.Join(",", _model.Normalize.Std.Select(v => Invariant(v))),
+        ["objective"] = Objective.Name,
+        ["seed"] = Invariant(_config.Seed),
+    };
+
+    private static bool IsFinite(StepStats stats) =>
+        double.IsFinite(stats.Loss) && stats.Components.Values.All(double.IsFinite);
+
+    private TrainingDivergedException Diverged(StepStats stats, int epoch, int index, long step)
+    {
+        string what = double.IsFinite(stats.Loss)
+            ? "loss component " + string.Join(", ", stats.Components.Where(c => !double.IsFinite(c.Value))
+                .Select(c => $"'{c.Key}' = {Invariant(c.Value)}"))
+            : $"loss {Invariant(stats.Loss)}";
+        string kept = _run.CanResume
+            ? $"the last good checkpoint ({_run.ResumePath}, {_run.LastPath}) is left as it was"
+            : "no checkpoint had been written yet";
+        return new TrainingDivergedException(
+            $"training diverged: {what} at epoch {epoch + 1}, step {step} (batch {index + 1} of {BatchesPerEpoch}); " +
+            $"the step was not applied and {kept}", epoch + 1, step);
+    }
+
+    private static string FindGitCommit()
+    {
+        string commit = GitCommit.Find(Directory.GetCurrentDirectory());
+        return commit != GitCommit.Unknown ? commit : GitCommit.Find(AppContext.BaseDirectory);
+    }
+
+    private static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Relay<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
