@@ -14,11 +14,66 @@ namespace AdvRobust.Cli.Commands;
 /// </summary>
 public static class ProxyCommand
 {
-    public static Command Create() => new("proxy", "generate synthetic proxy data sets and rank them by ARC")
+    public static Command Create() => new("proxy",
+        "generate synthetic proxy data sets, rank them by ARC, and train on real + proxy data (PORT)")
     {
         Generate(),
         Rank(),
+        Train(),
     };
+
+    /// <summary>
+    /// `proxy train`: `advrobust train` with a proxy set mixed into every batch (PORT, papers.md §2.2), i.e. the
+    /// config's data.synthetic section set from these options; the run folder is an ordinary one (resume it with
+    /// `advrobust train --resume`).
+    /// </summary>
+    private static Command Train()
+    {
+        var config = new Option<string>("--config")
+        {
+            Description = "training config, e.g. configs/fashion-mnist-pgd-at.json",
+            Required = true,
+        };
+        var synthetic = new Option<string>("--synthetic") { Description = "the proxy set (.npz)", Required = true };
+        var syntheticBatch = new Option<int?>("--synthetic-batch")
+        {
+            Description = "proxy images per step (default: the real batch size, i.e. a 1:1 mix)",
+        };
+        var teacher = new Option<string?>("--teacher")
+        {
+            Description = "checkpoint that pseudo-labels the proxy set (needed when it has no labels)",
+        };
+        var teacherArch = new Option<string?>("--teacher-arch") { Description = "the teacher's architecture" };
+        var threshold = new Option<float>("--threshold")
+        {
+            Description = "keep proxy images the teacher labels with at least this softmax confidence",
+            DefaultValueFactory = _ => 0f,
+        };
+        var set = new Option<string[]>("--set") { Description = "override a config key", DefaultValueFactory = _ => [] };
+        var output = new Option<string?>("--out") { Description = "run folder" };
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: the config's)" };
+        var data = new Option<string?>("--data") { Description = "folder holding the real data set" };
+        var command = new Command("train", "PORT: adversarial training on real + proxy data (advrobust train with " +
+            "data.synthetic set)")
+        {
+            config, synthetic, syntheticBatch, teacher, teacherArch, threshold, set, output, device, data,
+        };
+        command.SetAction(p =>
+        {
+            var overrides = new List<string>(p.GetValue(set) ?? [])
+            {
+                "data.synthetic.path=" + p.GetValue(synthetic),
+                "data.synthetic.threshold=" + p.GetValue(threshold).ToString(CultureInfo.InvariantCulture),
+            };
+            if (p.GetValue(syntheticBatch) is int b) overrides.Add($"data.synthetic.batchSize={b}");
+            if (p.GetValue(teacher) is { } t) overrides.Add("data.synthetic.teacher=" + t);
+            if (p.GetValue(teacherArch) is { } a) overrides.Add("data.synthetic.teacherArch=" + a);
+            return TrainCommand.Run(new TrainCommand.TrainOptions(p.GetValue(config), overrides.ToArray(),
+                p.GetValue(device), false, false, p.GetValue(output), null, p.GetValue(data),
+                "advrobust " + string.Join(' ', p.Tokens.Select(t => t.Value))));
+        });
+        return command;
+    }
 
     private static Option<string> DataOption() => new("--data")
     {

@@ -59,10 +59,10 @@ public static class TrainCommand
         return command;
     }
 
-    private sealed record TrainOptions(string? Config, string[] Set, string? Device, bool Deterministic, bool Tf32,
+    internal sealed record TrainOptions(string? Config, string[] Set, string? Device, bool Deterministic, bool Tf32,
         string? Out, string? Resume, string? Data, string CommandLine);
 
-    private static int Run(TrainOptions o)
+    internal static int Run(TrainOptions o)
     {
         var (config, run) = Prepare(o);
         string device = o.Device ?? config.Device;
@@ -71,6 +71,7 @@ public static class TrainCommand
         using var backend = BackendOption.Create(device, tf32);
         if (backend is CudaBackend cuda) cuda.Convolutions.Deterministic = deterministic;
         var trainingData = TrainingData.Load(config.Data, o.Data);
+        if (config.Data.Synthetic is { } synthetic) trainingData = WithSynthetic(trainingData, synthetic, backend);
         var environment = RunEnvironment.Capture(o.CommandLine, backend, deterministic, tf32, Libraries(backend));
         var (mean, std) = config.Model.Mean is { } m && config.Model.Std is { } s
             ? (m, s)
@@ -106,6 +107,21 @@ public static class TrainCommand
         }
         Summarize(run, result);
         return result.Status == TrainStatus.Completed ? 0 : CancelledExitCode;
+    }
+
+    /// <summary>PORT's proxy set, pseudo-labelled by the teacher checkpoint when the config names one.</summary>
+    private static TrainingData WithSynthetic(TrainingData data, SyntheticConfig synthetic, IBackend backend)
+    {
+        if (synthetic.Teacher is not { } checkpoint) return data.WithSynthetic(synthetic, null);
+        if (!File.Exists(checkpoint)) throw new FileNotFoundException($"teacher checkpoint '{checkpoint}' does not exist");
+        var train = data.Train;
+        var (mean, std) = EvalCommand.Normalization(checkpoint, train);
+        using var teacher = ModelZoo.Create(synthetic.TeacherArch!, backend, train.Classes, [train.C, train.H, train.W],
+            mean, std, 0);
+        AdvRobust.Core.Checkpoints.Checkpoint.Load(checkpoint, teacher);
+        var labelled = data.WithSynthetic(synthetic, teacher);
+        AnsiConsole.MarkupLine(Markup.Escape(labelled.SyntheticDescription ?? ""));
+        return labelled;
     }
 
     /// <summary>The config and folder of a new run (--config, --set, --out) or of one to resume (--resume).</summary>

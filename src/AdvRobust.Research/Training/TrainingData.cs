@@ -56,6 +56,31 @@ public sealed record TrainingData(LabeledImages Train, LabeledImages Eval, strin
         return new TrainingData(train, eval, description);
     }
 
+    /// <summary>
+    /// Adds the PORT proxy set of <paramref name="config"/> (an .npz, Proxy/ProxySetFile.cs): its own labels, or, when
+    /// a <paramref name="teacher"/> is given, the teacher's pseudo-labels above the confidence threshold (replacing any
+    /// labels the file has). An unlabelled set without a teacher is an error that says so.
+    /// </summary>
+    public TrainingData WithSynthetic(SyntheticConfig config, Classifier? teacher)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var set = Proxy.ProxySetFile.Read(config.Path);
+        set.RequireShapeOf(Train);
+        if (teacher is not null)
+        {
+            var labelled = Proxy.PseudoLabels.Label(set, teacher, config.Threshold);
+            return this with { Synthetic = labelled.Images, SyntheticDescription = labelled.Description };
+        }
+        if (set.Labels is null)
+            throw new ArgumentException($"{config.Path}: the proxy set has no labels; give data.synthetic.teacher " +
+                                        "(and teacherArch) to pseudo-label it");
+        return this with
+        {
+            Synthetic = set.ToLabeledImages(Train.Classes),
+            SyntheticDescription = $"{config.Path}: {set.N} images with their own labels",
+        };
+    }
+
     /// <summary>The usual per-channel mean and std of the data set: CIFAR-10's for three channels,
     /// Fashion-MNIST's for one.</summary>
     public static (float[] Mean, float[] Std) DefaultNormalization(LabeledImages images) => images.C == 3

@@ -111,4 +111,42 @@ public class ProxyCommandTests
         Assert.That(AdvRobust.Cli.Program.Main(["proxy", "rank", "--data", _dir, PathOf("m.npz"), "--samples", "90",
             "--test-samples", "10"]), Is.EqualTo(2));
     }
+
+    /// <summary>PORT through `proxy train`: a labelled proxy set mixed into every batch, then an unlabelled one that the
+    /// first run's checkpoint pseudo-labels; each recorded in the manifest. Without labels or teacher it is refused.</summary>
+    [Test]
+    public void Train_LabelledAndPseudoLabelledProxies_TrainAndAreRecorded()
+    {
+        Assert.That(Generate("noise", "noise.npz", "--sigma", "0.05"), Is.Zero);
+        string config = PathOf("tiny.json");
+        File.WriteAllText(config, $$"""
+        {
+          "epochs": 1, "batchSize": 16,
+          "data": { "name": "{{_dir}}", "evalSize": 16, "evalSplit": "holdout" },
+          "model": { "arch": "small-cnn" },
+          "objective": { "kind": "pgd-at", "settings": { "eps": 0.1, "steps": 1, "stepSize": 0.1 } },
+          "optimizer": { "lr": 0.01 },
+          "evaluation": { "eps": 0.1, "steps": 1, "stepSize": 0.1, "batchSize": 16 }
+        }
+        """);
+        int Train(string run, params string[] extra) => AdvRobust.Cli.Program.Main(
+            ["proxy", "train", "--config", config, "--out", PathOf(run), "--device", "cpu", .. extra]);
+
+        Assert.That(Train("labelled", "--synthetic", PathOf("noise.npz"), "--synthetic-batch", "8"), Is.Zero);
+        var manifest = AdvRobust.Research.Training.RunDirectory.Open(PathOf("labelled")).ReadManifest();
+        Assert.That(manifest.Config.Data.Synthetic!.BatchSize, Is.EqualTo(8));
+        Assert.That(manifest.Shape.Synthetic, Does.Contain("96 images with their own labels"));
+        Assert.That(manifest.Shape.BatchesPerEpoch, Is.EqualTo(9), "min(144 real / 16, 96 proxy / 8)");
+
+        var set = ProxySetFile.Read(PathOf("noise.npz"));
+        ProxySetFile.Write(PathOf("unlabelled.npz"),
+            new ProxySet(set.N, set.C, set.H, set.W, set.Images, null, set.Source, "unlabelled"));
+        Assert.That(Train("pseudo", "--synthetic", PathOf("unlabelled.npz"), "--teacher",
+            Path.Combine(PathOf("labelled"), "best.safetensors"), "--teacher-arch", "small-cnn", "--threshold", "0.1"),
+            Is.Zero);
+        var pseudo = AdvRobust.Research.Training.RunDirectory.Open(PathOf("pseudo")).ReadManifest();
+        Assert.That(pseudo.Shape.Synthetic, Does.Contain("96 of 96 images pseudo-labelled"));
+
+        Assert.That(Train("refused", "--synthetic", PathOf("unlabelled.npz")), Is.EqualTo(2));
+    }
 }
