@@ -23,14 +23,10 @@ public static class CertifyCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint (.safetensors)", Required = true };
-        var arch = new Option<string>("--arch")
-        {
-            Description = "architecture: " + string.Join(", ", ModelZoo.Architectures),
-            Required = true,
-        };
-        var data = new Option<string>("--data") { Description = "fashion-mnist, mnist, cifar10 or a folder", Required = true };
-        var dataDir = new Option<string?>("--data-dir") { Description = "where the named data set lives (default: the system copy)" };
+        var model = ModelOptions.Model();
+        var arch = ModelOptions.Arch();
+        var data = ModelOptions.Data();
+        var dataDir = ModelOptions.DataDir();
         var sigma = new Option<float>("--sigma") { Description = "noise level σ (pixel units, [0,1] images)", Required = true };
         var n0 = new Option<int>("--n0") { Description = "draws that pick the class", DefaultValueFactory = _ => 100 };
         var n = new Option<int>("--n") { Description = "draws that estimate p_A", DefaultValueFactory = _ => 100_000 };

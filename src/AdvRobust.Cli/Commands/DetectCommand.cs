@@ -23,14 +23,10 @@ public static class DetectCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint (.safetensors)", Required = true };
-        var arch = new Option<string>("--arch")
-        {
-            Description = "architecture: " + string.Join(", ", ModelZoo.Architectures),
-            Required = true,
-        };
-        var data = new Option<string>("--data") { Description = "fashion-mnist, mnist, cifar10 or a folder", Required = true };
-        var dataDir = new Option<string?>("--data-dir") { Description = "where the named data set lives (default: the system copy)" };
+        var model = ModelOptions.Model();
+        var arch = ModelOptions.Arch();
+        var data = ModelOptions.Data();
+        var dataDir = ModelOptions.DataDir();
         var reference = new Option<int?>("--reference-samples")
         {
             Description = "embed a seeded subset of N training images as the reference set (default: all; on the "
