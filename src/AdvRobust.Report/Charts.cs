@@ -43,6 +43,35 @@ public static class Charts
         Save(plot, path, legend: series.Count > 1);
     }
 
+    /// <summary>
+    /// Certified accuracy against l2 radius (randomized smoothing), drawn as the step function it is: the accuracy at
+    /// r holds from r up to the next point's radius. <paramref name="curve"/> holds (radius, accuracy) at every step,
+    /// radii ascending (CertifiedAccuracy.Curve).
+    /// </summary>
+    public static void CertifiedAccuracy(string path, string title, IReadOnlyList<(double Radius, double Accuracy)> curve)
+    {
+        if (curve.Count == 0) throw new ArgumentException("a certified-accuracy curve needs at least one point");
+        var plot = NewPlot(title, "l2 radius", "certified accuracy");
+        var x = new List<double>();
+        var y = new List<double>();
+        for (int i = 0; i < curve.Count; i++)
+        {
+            // Each step: flat at its accuracy up to the next radius, then down.
+            double end = i + 1 < curve.Count ? curve[i + 1].Radius : curve[i].Radius;
+            x.Add(curve[i].Radius);
+            y.Add(curve[i].Accuracy);
+            x.Add(end);
+            y.Add(curve[i].Accuracy);
+        }
+        x.Add(curve[^1].Radius);
+        y.Add(0);
+        var line = plot.Add.Scatter(x.ToArray(), y.ToArray(), new ScottPlot.Palettes.Category10().GetColor(0));
+        line.LineWidth = 2;
+        line.MarkerSize = 0;
+        plot.Axes.SetLimitsY(0, 1);
+        Save(plot, path, legend: false);
+    }
+
     /// <summary>ROC curves with the chance diagonal, each labelled with its AUC.</summary>
     public static void Roc(string path, string title, IReadOnlyList<(string Label, RocCurve Curve)> curves)
     {

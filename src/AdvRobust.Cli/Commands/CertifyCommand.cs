@@ -17,7 +17,7 @@ namespace AdvRobust.Cli.Commands;
 /// 0, S, 2S, … (--skip S, the first --samples of them), with a progress bar. Each point's result is one JSON line in
 /// --out, written as soon as it is known; rerunning with the same --out and settings skips the points already there,
 /// and since every draw is keyed by (seed, test index) a resumed run writes the lines an uninterrupted one would.
-/// Prints certified accuracy at --radii; --curve writes the exact accuracy-vs-radius step curve as CSV for plotting.
+/// Prints certified accuracy at --radii; --curve writes the exact accuracy-vs-radius step curve as CSV, --plot as a PNG.
 /// </summary>
 public static class CertifyCommand
 {
@@ -41,23 +41,25 @@ public static class CertifyCommand
         };
         var output = new Option<string?>("--out") { Description = "JSONL result file; rerunning with it resumes" };
         var curve = new Option<string?>("--curve") { Description = "write certified accuracy vs radius as CSV" };
+        var plot = new Option<string?>("--plot") { Description = "draw certified accuracy vs radius as a PNG" };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
         var device = BackendOption.Device();
         var tf32 = BackendOption.Tf32();
         var command = new Command("certify", "certified l2 robustness by randomized smoothing (Cohen et al. 2019)")
         {
-            model, arch, data, dataDir, sigma, n0, n, alpha, batch, samples, skip, radii, output, curve, seed, device, tf32,
+            model, arch, data, dataDir, sigma, n0, n, alpha, batch, samples, skip, radii, output, curve, plot, seed, device,
+            tf32,
         };
         command.SetAction(p => Run(new CertifyOptions(p.GetValue(model)!, p.GetValue(arch)!, p.GetValue(data)!,
             p.GetValue(dataDir), p.GetValue(sigma), p.GetValue(n0), p.GetValue(n), p.GetValue(alpha), p.GetValue(batch),
             p.GetValue(samples), p.GetValue(skip), ParseRadii(p.GetValue(radii)!), p.GetValue(output),
-            p.GetValue(curve), p.GetValue(seed), p.GetValue(device)!, p.GetValue(tf32))));
+            p.GetValue(curve), p.GetValue(plot), p.GetValue(seed), p.GetValue(device)!, p.GetValue(tf32))));
         return command;
     }
 
     private sealed record CertifyOptions(string Model, string Arch, string Data, string? DataDir, float Sigma, int N0,
-        int N, double Alpha, int Batch, int? Samples, int Skip, double[] Radii, string? Out, string? Curve, ulong Seed,
-        string Device, bool Tf32);
+        int N, double Alpha, int Batch, int? Samples, int Skip, double[] Radii, string? Out, string? Curve, string? Plot,
+        ulong Seed, string Device, bool Tf32);
 
     private static int Run(CertifyOptions o)
     {
@@ -111,6 +113,13 @@ public static class CertifyCommand
         var certified = indices.Select(i => results[i].ToPoint()).ToList();
         Report(certified, o.Radii);
         if (o.Curve is { } csv) WriteCurve(csv, certified);
+        if (o.Plot is { } png)
+        {
+            AdvRobust.Report.Charts.CertifiedAccuracy(png,
+                $"Randomized smoothing, sigma {o.Sigma.ToString(CultureInfo.InvariantCulture)}, " +
+                $"{certified.Count} points, N = {o.N:N0}", CertifiedAccuracy.Curve(certified));
+            AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(png)}[/]");
+        }
         if (o.Out is { } path) AnsiConsole.MarkupLine($"results in [blue]{Markup.Escape(path)}[/]");
         return 0;
     }

@@ -98,10 +98,14 @@ public class CertifyCommandTests
     }
 
     [Test]
-    public void Certify_CurveOption_WritesTheAccuracyStepCurveAsCsv()
+    public void Certify_CurveAndPlotOptions_WriteTheAccuracyStepCurveAsCsvAndPng()
     {
-        string csv = Path.Combine(_dir, "curve.csv");
-        Assert.That(Certify(Path.Combine(_dir, "c.jsonl"), "--samples", "3", "--curve", csv, "--radii", "0,0.1"), Is.Zero);
+        string csv = Path.Combine(_dir, "curve.csv"), png = Path.Combine(_dir, "curve.png");
+        Assert.That(Certify(Path.Combine(_dir, "c.jsonl"), "--samples", "3", "--curve", csv, "--plot", png,
+            "--radii", "0,0.1"), Is.Zero);
+        byte[] image = File.ReadAllBytes(png);
+        Assert.That(image[..8], Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "PNG signature");
+        Assert.That(image.Length, Is.GreaterThan(5000));
         string[] rows = File.ReadAllLines(csv);
         Assert.That(rows[0], Is.EqualTo("radius,certified_accuracy"));
         Assert.That(rows[1], Does.StartWith("0,"), "the curve starts at radius 0");
