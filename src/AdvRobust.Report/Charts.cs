@@ -44,23 +44,22 @@ public static class Charts
     }
 
     /// <summary>
-    /// Certified accuracy against l2 radius (randomized smoothing), drawn as the step function it is: the accuracy at
-    /// r holds from r up to the next point's radius. <paramref name="curve"/> holds (radius, accuracy) at every step,
-    /// radii ascending (CertifiedAccuracy.Curve).
+    /// Certified accuracy against l2 radius (randomized smoothing), drawn as the step function it is.
+    /// <paramref name="curve"/> holds (r_i, acc(r_i)) at every step, radii ascending (CertifiedAccuracy.Curve), where
+    /// acc(r) counts the points certified at a radius of at least r; so acc is acc(r_i) on (r_{i−1}, r_i] and drops
+    /// right after r_i, and to 0 after the last radius.
     /// </summary>
     public static void CertifiedAccuracy(string path, string title, IReadOnlyList<(double Radius, double Accuracy)> curve)
     {
         if (curve.Count == 0) throw new ArgumentException("a certified-accuracy curve needs at least one point");
         var plot = NewPlot(title, "l2 radius", "certified accuracy");
-        var x = new List<double>();
-        var y = new List<double>();
-        for (int i = 0; i < curve.Count; i++)
+        var x = new List<double> { curve[0].Radius };
+        var y = new List<double> { curve[0].Accuracy };
+        for (int i = 1; i < curve.Count; i++)
         {
-            // Each step: flat at its accuracy up to the next radius, then down.
-            double end = i + 1 < curve.Count ? curve[i + 1].Radius : curve[i].Radius;
-            x.Add(curve[i].Radius);
+            x.Add(curve[i - 1].Radius); // the drop right after r_{i-1}
             y.Add(curve[i].Accuracy);
-            x.Add(end);
+            x.Add(curve[i].Radius);     // flat up to r_i
             y.Add(curve[i].Accuracy);
         }
         x.Add(curve[^1].Radius);
