@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using AdvRobust.Core;
 using AdvRobust.Research.Certification;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
@@ -98,7 +99,7 @@ public static class CertifyCommand
                 var points = ctx.AddTask("points", maxValue: Math.Max(indices.Length, 1));
                 points.Value = results.Count;
                 var draws = ctx.AddTask("noise draws", maxValue: o.N0 + o.N);
-                var progress = new EvalCommand.SyncProgress<int>(done => draws.Value = done);
+                var progress = new SyncProgress<int>(done => draws.Value = done);
                 foreach (int i in todo)
                 {
                     draws.Value = 0;

@@ -28,11 +28,6 @@ internal static class DataSets
             $"--data must be fashion-mnist, mnist, cifar10 or an existing folder; '{data}' is none of these"),
     };
 
-    /// <summary>Per-channel mean and std used for a model's normalization layer when the checkpoint does not say.</summary>
-    public static (float[] Mean, float[] Std) DefaultNormalization(LabeledImages images) => images.C == 3
-        ? ([0.4914f, 0.4822f, 0.4465f], [0.2470f, 0.2435f, 0.2616f])
-        : ([0.2860f], [0.3530f]);
-
     private static LabeledImages FromFolder(string dir)
     {
         if (File.Exists(Path.Combine(dir, "test_batch.bin"))) return Cifar10Reader.Load(dir, train: false);

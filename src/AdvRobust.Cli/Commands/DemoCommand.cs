@@ -101,7 +101,7 @@ public static class DemoCommand
             string runPath = Path.Combine(outDir, recipe);
             var config = Config(recipe, schedule, seed, device);
             var data = TrainingData.From(config.Data, train, null);
-            var (mean, std) = TrainingData.DefaultNormalization(train);
+            var (mean, std) = DataNormalization.Default(train);
             using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W],
                 mean, std, config.Seed);
             var run = RunDirectory.Create(runPath);
@@ -179,7 +179,7 @@ public static class DemoCommand
         EvaluationResult result = null!;
         WithBar("robust evaluation", test.N, report =>
             result = new RobustEvaluation(attacks, batchSize: 250).Run(model, test,
-                new Progress(p => report(p.Done))));
+                new SyncProgress<EvaluationProgress>(p => report(p.Done))));
         return result;
     }
 
@@ -197,7 +197,7 @@ public static class DemoCommand
             {
                 var tasks = new Dictionary<string, ProgressTask>();
                 result = new AdversarialDetection(attacks, new DetectionSettings(K: 10)).Run(model, reference,
-                    detectTest, new DetectionProgressSink(e =>
+                    detectTest, new SyncProgress<DetectionProgress>(e =>
                     {
                         if (!tasks.TryGetValue(e.Stage, out var task))
                             tasks[e.Stage] = task = ctx.AddTask("detection: " + Markup.Escape(e.Stage),
@@ -253,15 +253,6 @@ public static class DemoCommand
     private static void WriteText(string path, string text) =>
         AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
 
-    private sealed class Progress(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
-    {
-        public void Report(EvaluationProgress value) => report(value);
-    }
-
-    private sealed class DetectionProgressSink(Action<DetectionProgress> report) : IProgress<DetectionProgress>
-    {
-        public void Report(DetectionProgress value) => report(value);
-    }
 }
 
 /// <summary>The shipped training presets (configs/*.json), embedded in the command line so it needs no repo checkout.</summary>

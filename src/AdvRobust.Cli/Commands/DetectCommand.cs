@@ -95,7 +95,7 @@ public static class DetectCommand
             .Start(ctx =>
             {
                 var tasks = new Dictionary<string, ProgressTask>();
-                result = detection.Run(classifier, reference, test, new SyncProgress(e =>
+                result = detection.Run(classifier, reference, test, new SyncProgress<DetectionProgress>(e =>
                 {
                     if (!tasks.TryGetValue(e.Stage, out var task))
                         tasks[e.Stage] = task = ctx.AddTask(Markup.Escape(e.Stage), maxValue: Math.Max(e.Total, 1));
@@ -157,11 +157,5 @@ public static class DetectCommand
     {
         AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
         AnsiConsole.MarkupLine($"wrote [blue]{Markup.Escape(path)}[/]");
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<DetectionProgress> report) : IProgress<DetectionProgress>
-    {
-        public void Report(DetectionProgress value) => report(value);
     }
 }

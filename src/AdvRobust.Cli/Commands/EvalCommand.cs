@@ -142,14 +142,8 @@ public static class EvalCommand
         var meta = SafeTensors.Read(checkpoint).Metadata;
         if (meta.TryGetValue("normalize.mean", out var m) && meta.TryGetValue("normalize.std", out var s))
             return (Parse(m), Parse(s));
-        return DataSets.DefaultNormalization(images);
+        return DataNormalization.Default(images);
         static float[] Parse(string csv) =>
             csv.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using AdvRobust.Core;
 using AdvRobust.Research.Proxy;
 using AdvRobust.Core.Serialization;
 using Spectre.Console;
@@ -269,10 +270,4 @@ public static class ProxyCommand
     }
 
     private static string Format(double eps) => eps.ToString("0.###", CultureInfo.InvariantCulture);
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using AdvRobust.Core;
+using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
@@ -75,7 +76,7 @@ public static class TrainCommand
         var environment = RunEnvironment.Capture(o.CommandLine, backend, deterministic, tf32, Libraries(backend));
         var (mean, std) = config.Model.Mean is { } m && config.Model.Std is { } s
             ? (m, s)
-            : TrainingData.DefaultNormalization(trainingData.Train);
+            : DataNormalization.Default(trainingData.Train);
         var train = trainingData.Train;
         using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W], mean,
             std, config.Seed);
@@ -209,12 +210,6 @@ public static class TrainCommand
         token.Length > 0 && token.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@".Contains(c))
             ? token
             : "'" + token.Replace("'", "'\\''") + "'";
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }
 
 /// <summary>

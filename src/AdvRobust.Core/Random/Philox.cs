@@ -18,7 +18,9 @@ public static class Philox
     /// Draw purposes: the fourth counter word, so different uses of one (seed, stream) never collide. Every purpose in
     /// the engine is listed here: attack random starts per element and per sample, the data loader's shuffle, crop and
     /// flip augmentation, weight initialization, the Square attack's initial stripes and per-query windows, and the
-    /// Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>, kernels/noise.cu).
+    /// Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>, kernels/noise.cu);
+    /// below, the proxy generators' draws (8). The research layer's training objectives use 16–19 for their per-step
+    /// draws (AdvRobust.Research, Training/Objectives/StepRandom.cs), clear of any engine purpose added here later.
     /// </summary>
     public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
         PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6, PurposeNoise = 7;

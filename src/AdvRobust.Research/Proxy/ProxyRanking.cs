@@ -44,7 +44,7 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
         {
             var set = sets[i];
             int index = i + 1;
-            var inner = progress is null ? null : new Relay<DiscriminationProgress>(
+            var inner = progress is null ? null : new SyncProgress<DiscriminationProgress>(
                 p => progress.Report(new RankingProgress(set.Name, index, sets.Count, p)));
             var points = discrimination.Curve(data[i], eps, inner);
             var accuracies = points.Select(p => p.Accuracy).ToArray();
@@ -58,10 +58,4 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Relay<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -263,7 +263,7 @@ public sealed class Trainer : IDisposable
         var e = _config.Evaluation;
         var pgd = new Pgd(new PgdSettings(e.Norm == "l2" ? PgdNorm.L2 : PgdNorm.Linf, e.Eps, e.StepSize, e.Steps,
             RandomStart: true, Restarts: 1, Loss: AttackLossKind.CrossEntropy, Seed: _config.Seed));
-        var evalProgress = progress is null ? null : new Relay<EvaluationProgress>(p => progress.Report(
+        var evalProgress = progress is null ? null : new SyncProgress<EvaluationProgress>(p => progress.Report(
             new TrainProgress(epoch, _config.Epochs, BatchesPerEpoch, BatchesPerEpoch, state.Step, TotalSteps,
                 totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
                 totals.Count / Math.Max(totals.TrainSeconds, 1e-9), totals.LastLr, p)));
@@ -346,10 +346,4 @@ public sealed class Trainer : IDisposable
     }
 
     private static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Relay<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

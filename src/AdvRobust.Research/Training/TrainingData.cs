@@ -81,12 +81,6 @@ public sealed record TrainingData(LabeledImages Train, LabeledImages Eval, strin
         };
     }
 
-    /// <summary>The usual per-channel mean and std of the data set: CIFAR-10's for three channels,
-    /// Fashion-MNIST's for one.</summary>
-    public static (float[] Mean, float[] Std) DefaultNormalization(LabeledImages images) => images.C == 3
-        ? ([0.4914f, 0.4822f, 0.4465f], [0.2470f, 0.2435f, 0.2616f])
-        : ([0.2860f], [0.3530f]);
-
     private static LabeledImages LoadSplit(string name, string? dir, bool train) => name switch
     {
         "fashion-mnist" => FashionMnist.Load(dir, train),

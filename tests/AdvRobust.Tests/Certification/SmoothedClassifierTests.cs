@@ -160,7 +160,7 @@ public class SmoothedClassifierTests
         var (model, x) = (lc.Model, lc.X);
         model.Train();
         var progress = new List<int>();
-        new SmoothedClassifier(model, 0.25f, batchSize: 40).Certify(x, 0, 30, 100, Alpha, new SyncProgress(progress.Add));
+        new SmoothedClassifier(model, 0.25f, batchSize: 40).Certify(x, 0, 30, 100, Alpha, new SyncProgress<int>(progress.Add));
         Assert.That(model.TrainingForwards, Is.Zero);
         Assert.That(model.Training, Is.True);
         Assert.That(progress, Is.EqualTo(new[] { 30, 70, 110, 130 }), "draws done after each batch, out of N0 + N");
@@ -205,10 +205,5 @@ public class SmoothedClassifierTests
         for (int i = 1; i < m; i++) sum += (i % 2 == 1 ? 4 : 2) * Phi(i * h);
         return 0.5 + sum * h / 3;
         static double Phi(double t) => Math.Exp(-0.5 * t * t) / Math.Sqrt(2 * Math.PI);
-    }
-
-    private sealed class SyncProgress(Action<int> report) : IProgress<int>
-    {
-        public void Report(int value) => report(value);
     }
 }

@@ -150,16 +150,11 @@ public static class RunTestData
         var run = resume ? RunDirectory.Open(dir) : RunDirectory.Create(dir);
         using var trainer = new Trainer(config, model, data, objective ?? (_ => new RunTestObjective()), run);
         using var cts = new CancellationTokenSource();
-        var progress = onProgress is null ? null : new Inline<TrainProgress>(p => onProgress(p, cts));
+        var progress = onProgress is null ? null : new SyncProgress<TrainProgress>(p => onProgress(p, cts));
         var env = RunEnvironment.Capture("test", Support.Backends.Cpu, deterministic: false, tf32: false);
         var result = trainer.Run(env, progress, cts.Token);
         var state = AdvRobust.Core.Checkpoints.Checkpoint.State(model)
             .ToDictionary(s => s.Name, s => s.Tensor.ToArray());
         return (result, state);
-    }
-
-    private sealed class Inline<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }
