@@ -75,4 +75,47 @@ public class DemoCommandTests
         Assert.That(code, Is.EqualTo(4));
         Assert.That(File.ReadAllText(Path.Combine(_dir, "keep.txt")), Is.EqualTo("precious"));
     }
+
+    [Test]
+    public void Compressed_KeepsThePresetAndScalesItsMilestones()
+    {
+        var config = AdvRobust.Cli.Commands.DemoCommand.Config("pgd-at",
+            AdvRobust.Cli.Commands.DemoCommand.Schedule.Compressed(5), seed: 3, device: "cpu");
+        Assert.That(config.Epochs, Is.EqualTo(5));
+        // 83/133 and 108/133 of 5 epochs are 3.12 and 4.06.
+        Assert.That(config.Optimizer.Schedule.Kind, Is.EqualTo("step"));
+        Assert.That(config.Optimizer.Schedule.Milestones, Is.EqualTo(new[] { 3, 4 }));
+        Assert.That(config.Optimizer.Lr, Is.EqualTo(0.01f));
+        Assert.That(config.BatchSize, Is.EqualTo(100));
+        Assert.That(config.Data.TrainSize, Is.Null);
+        Assert.That(config.Seed, Is.EqualTo(3UL));
+
+        var tla = AdvRobust.Cli.Commands.DemoCommand.Config("tla",
+            AdvRobust.Cli.Commands.DemoCommand.Schedule.Compressed(20), seed: 0, device: "cpu");
+        Assert.That(tla.Optimizer.Schedule.Milestones, Is.EqualTo(new[] { 12, 16 })); // 12.48, 16.24
+        Assert.That(tla.BatchSize, Is.EqualTo(50));
+    }
+
+    [TestCase("--quick", "--epochs", "3")]
+    [TestCase("--full", "--epochs", "3")]
+    [TestCase("--epochs", "0")]
+    public void Demo_ConflictingOrBadSchedule_IsRefusedBeforeAnyWork(params string[] schedule)
+    {
+        string output = Path.Combine(_dir, "out");
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        int code;
+        try
+        {
+            code = AdvRobust.Cli.Program.Main(["demo", "--out", output, .. schedule]);
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(error.ToString(), Does.Contain("--epochs"));
+        Assert.That(Directory.Exists(output), Is.False);
+    }
 }
