@@ -25,8 +25,9 @@ namespace AdvRobust.Cli.Commands;
 ///
 /// Schedules. On the CPU (the default) it runs a short schedule that fits in 10 minutes on a 2-core machine: both
 /// recipes see the same 8,000 training images once (160 steps of 50), so the figures show the pipeline working, not
-/// the papers' accuracies. With --device cuda it runs the presets' full schedule. --quick is a seconds-long smoke
-/// schedule (for tests and first runs); its numbers mean nothing.
+/// the papers' accuracies. With --device cuda it runs the presets' full schedule. --epochs N runs that schedule
+/// compressed to N epochs (the whole training set, milestones scaled), the longest run a CPU can afford. --quick is a
+/// seconds-long smoke schedule (for tests and first runs); its numbers mean nothing.
 ///
 /// Output folder: pgd-at/ and tla/ are ordinary run folders (manifest.json, metrics.jsonl, checkpoints, resume state;
 /// plus evaluation.json and detection.json), and report.md with its PNG charts sits beside them.
