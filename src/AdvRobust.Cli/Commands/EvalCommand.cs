@@ -129,8 +129,7 @@ public static class EvalCommand
             "apgd-ce" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.CrossEntropy, Seed: o.Seed))],
             "apgd-dlr" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.Dlr, Seed: o.Seed))],
             "apgd-t" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.TargetedDlr, Seed: o.Seed))],
-            "square" when norm == PgdNorm.Linf => [new Square(new SquareSettings(o.Eps, Seed: o.Seed))],
-            "square" => throw new ArgumentException("the Square attack is implemented for --norm linf only"),
+            "square" => [new Square(new SquareSettings(o.Eps, Seed: o.Seed, Norm: norm))],
             _ => throw new ArgumentException(
                 $"--attack must be fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square or autoattack, got '{o.Attack}'"),
         };

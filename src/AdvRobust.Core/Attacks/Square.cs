@@ -4,7 +4,7 @@ using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Core.Attacks;
 
-/// <summary>Square Attack settings (Andriushchenko et al. 2020), l-inf, margin loss.</summary>
+/// <summary>Square Attack settings (Andriushchenko et al. 2020), l-inf or l2, margin loss.</summary>
 public sealed record SquareSettings(
     float Eps,
     int Queries = 5000,
@@ -12,23 +12,31 @@ public sealed record SquareSettings(
     int Restarts = 1,
     bool RescaleSchedule = false,
     ulong Seed = 0,
-    bool KeepTrainingMode = false);
+    bool KeepTrainingMode = false,
+    PgdNorm Norm = PgdNorm.Linf);
 
 /// <summary>
-/// Score-based l-inf Square Attack, checked against fra31/auto-attack autoattack/square.py (SquareAttack, Linf). It
-/// only runs forward passes on tapes that record nothing, so it never computes a gradient. Shape letters: x N×C×H×W.
-/// Per sample, minimizing the margin m = z_y − max_{j≠y} z_j (the loss reported is the CW margin −m):
-///   init: x_best = clamp(x + eps·σ, 0, 1) with one random sign σ per (channel, column) (vertical stripes);
-///   query i: p = <see cref="P"/>(i), side s = <see cref="Side"/>(p), a window of s×s at a random position gets
-///   x_best + 2·eps·σ_c (one random sign per channel), projected on the eps-ball and [0, 1]; the candidate replaces
-///   x_best when its margin is lower or ≤ 0 (misclassified); samples with m ≤ 0 stop.
+/// Score-based Square Attack, l-inf or l2, checked against fra31/auto-attack autoattack/square.py (SquareAttack,
+/// Linf and L2). It only runs forward passes on tapes that record nothing, so it never computes a gradient. Shape
+/// letters: x N×C×H×W. Per sample, minimizing the margin m = z_y − max_{j≠y} z_j (the loss reported is the CW margin −m):
+///   l-inf init: x_best = clamp(x + eps·σ, 0, 1) with one random sign σ per (channel, column) (vertical stripes);
+///   l-inf query i: p = <see cref="P"/>(i), side s = <see cref="Side"/>(p), a window of s×s at a random position gets
+///   x_best + 2·eps·σ_c (one random sign per channel), projected on the eps-ball and [0, 1];
+///   l2 init and query i (SquareL2.cs has the formulas): x_best = clamp(x + eps·δ/‖δ‖₂, 0, 1) with δ a grid of
+///   ±η(s₀) windows (η: a positive and a negative pyramid of nested rectangles side by side); each query takes two
+///   random s×s windows (odd s from the same p schedule), empties the second, and fills the first, per channel, with
+///   ±η(s) plus its old content normalized, scaled to the free budget plus the two windows' old energy; the whole δ is
+///   then rescaled to ‖δ‖₂ = eps and clamped to [0, 1];
+///   both: the candidate replaces x_best when its margin is lower or ≤ 0 (misclassified); samples with m ≤ 0 stop.
 /// Only clean-correct points are attacked and restarts run only on points not yet fooled. A sample returns its
 /// fooled point, else its lowest-margin point (the reference returns x itself there).
 /// Differences from the reference: random draws are per sample from Philox keyed by the global sample index
-/// (purposes 4 = init stripes, 5 = per-query window and signs; element = stripe index or query index), where the
-/// reference draws one window and one sign vector per query for the whole batch from torch's RNG; the window
-/// position is uniform over all H − s + 1 rows (the reference's ⌊rand·(H − s)⌋ never picks the last one). The
-/// bookkeeping lives on the host: each query uploads the candidates of the samples still being attacked.
+/// (purposes 5 = init, 6 = per-query draws; l-inf: element = stripe index or query index; l2: element = init window
+/// index, or 2·query and 2·query + 1), where the reference draws one window and one sign vector per query for the
+/// whole batch from torch's RNG; the window position is uniform over all H − s + 1 rows (the reference's
+/// ⌊rand·(H − s)⌋ never picks the last one). The bookkeeping lives on the host: each query uploads the candidates of
+/// the samples still being attacked. SquareL2.cs lists the l2 branch's own differences (border handling on small or
+/// non-square images, double arithmetic).
 /// </summary>
 public sealed class Square : IAttack
 {
@@ -40,12 +48,14 @@ public sealed class Square : IAttack
             throw new ArgumentException($"Square eps must be finite and >= 0, got {settings.Eps}");
         if (settings.Queries < 0 || settings.Restarts < 1 || !(settings.PInit is > 0f and <= 1f))
             throw new ArgumentException("Square needs queries >= 0, restarts >= 1 and p_init in (0, 1]");
+        if (settings.Norm is not (PgdNorm.Linf or PgdNorm.L2))
+            throw new ArgumentException($"Square norm must be Linf or L2, got {settings.Norm}");
         Config = settings;
     }
 
     public SquareSettings Config { get; }
     public string Name => "square";
-    public PgdNorm Norm => PgdNorm.Linf;
+    public PgdNorm Norm => Config.Norm;
     public float Eps => Config.Eps;
     public bool NeedsTargets => false;
     public object Settings => Config;
@@ -98,52 +108,37 @@ public sealed class Square : IAttack
         int[] yAll, int[] rows, uint[] idsAll, uint stream, IProgress<AttackProgress>? progress)
     {
         int c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], d = c * h * w, n = rows.Length;
-        float eps = Config.Eps;
+        bool l2 = Config.Norm == PgdNorm.L2;
         var x0 = new float[(long)n * d];
         var xBest = new float[(long)n * d];
         int[] y = Rows.Pick(yAll, rows);
         uint[] ids = Rows.Pick(idsAll, rows);
-        for (int a = 0; a < n; a++)
-        {
-            Array.Copy(x0All, (long)rows[a] * d, x0, (long)a * d, d);
-            for (int ch = 0; ch < c; ch++)
-                for (int col = 0; col < w; col++)
-                {
-                    uint bits = Philox.Draw(Config.Seed, stream, PurposeInit, ids[a], (uint)(ch * w + col)).X0;
-                    float sign = (bits & 0x80000000u) != 0 ? 1f : -1f;
-                    for (int row = 0; row < h; row++)
-                    {
-                        long e = (long)a * d + (ch * h + row) * w + col;
-                        xBest[e] = Math.Clamp(x0[e] + eps * sign, 0f, 1f);
-                    }
-                }
-        }
+        for (int a = 0; a < n; a++) Array.Copy(x0All, (long)rows[a] * d, x0, (long)a * d, d);
+        if (l2) SquareL2.Init(x0, xBest, n, c, h, w, Config.Eps, Config.Seed, stream, ids);
+        else InitLinf(x0, xBest, n, c, h, w, ids, stream);
         float[] marginMin = Margins(Forward(model, x, xBest, n), y);
         float[] lossMin = (float[])marginMin.Clone();
+        // l2 scratch: δ of one sample, one window, and η(s) for the current side (s changes only with p).
+        var delta = l2 ? new double[d] : [];
+        double[] eta = [], u = [];
         for (int it = 0; it < Config.Queries; it++)
         {
             int[] todo = Enumerable.Range(0, n).Where(a => marginMin[a] > 0f).ToArray();
             if (todo.Length == 0) break;
-            int s = Side(P(it, Config.PInit, Config.Queries, Config.RescaleSchedule), h, w);
+            float p = P(it, Config.PInit, Config.Queries, Config.RescaleSchedule);
+            int s = l2 ? SquareL2.Side(p, h, w) : Side(p, h, w);
+            if (l2 && u.Length != s * s) (eta, u) = (SquareL2.Eta(s), new double[s * s]);
             var candidates = new float[(long)todo.Length * d];
             for (int t = 0; t < todo.Length; t++)
             {
                 int a = todo[t];
-                Array.Copy(xBest, (long)a * d, candidates, (long)t * d, d);
-                var r = Philox.Draw(Config.Seed, stream, PurposeStep, ids[a], (uint)it);
-                int vh = (int)(r.X0 % (uint)(h - s + 1)), vw = (int)(r.X1 % (uint)(w - s + 1));
-                for (int ch = 0; ch < c; ch++)
-                {
-                    float delta = 2f * eps * (((r.X2 >> ch) & 1u) != 0 ? 1f : -1f);
-                    for (int row = vh; row < vh + s; row++)
-                        for (int col = vw; col < vw + s; col++)
-                        {
-                            int offset = (ch * h + row) * w + col;
-                            long e = (long)t * d + offset, e0 = (long)a * d + offset;
-                            float v = MathF.Min(MathF.Max(candidates[e] + delta, x0[e0] - eps), x0[e0] + eps);
-                            candidates[e] = Math.Clamp(v, 0f, 1f);
-                        }
-                }
+                var x0a = x0.AsSpan(a * d, d);
+                var bestA = xBest.AsSpan(a * d, d);
+                var candidate = candidates.AsSpan(t * d, d);
+                if (l2)
+                    SquareL2.Candidate(x0a, bestA, candidate, c, h, w, s, eta, Config.Eps, Config.Seed, stream, ids[a],
+                        it, delta, u);
+                else CandidateLinf(x0a, bestA, candidate, c, h, w, s, ids[a], stream, it);
             }
             float[] margin = Margins(Forward(model, x, candidates, todo.Length), Rows.Pick(y, todo));
             for (int t = 0; t < todo.Length; t++)
@@ -161,6 +156,46 @@ public sealed class Square : IAttack
         float[] final = Forward(model, x, xBest, n);
         int[] pred = Objective.Argmax(final, final.Length / n);
         return (xBest, Margins(final, y), pred.Select((p, a) => p != y[a]).ToArray());
+    }
+
+    /// <summary>l-inf init: x_best = clamp(x + eps·σ, 0, 1), one sign σ per (channel, column).</summary>
+    private void InitLinf(float[] x0, float[] xBest, int n, int c, int h, int w, uint[] ids, uint stream)
+    {
+        int d = c * h * w;
+        for (int a = 0; a < n; a++)
+            for (int ch = 0; ch < c; ch++)
+                for (int col = 0; col < w; col++)
+                {
+                    uint bits = Philox.Draw(Config.Seed, stream, PurposeInit, ids[a], (uint)(ch * w + col)).X0;
+                    float sign = (bits & 0x80000000u) != 0 ? 1f : -1f;
+                    for (int row = 0; row < h; row++)
+                    {
+                        long e = (long)a * d + (ch * h + row) * w + col;
+                        xBest[e] = Math.Clamp(x0[e] + Config.Eps * sign, 0f, 1f);
+                    }
+                }
+    }
+
+    /// <summary>l-inf query: x_best with one s×s window moved by 2·eps·σ_c, projected on the eps-ball and [0, 1].
+    /// </summary>
+    private void CandidateLinf(ReadOnlySpan<float> x0, ReadOnlySpan<float> xBest, Span<float> candidate, int c, int h,
+        int w, int s, uint id, uint stream, int it)
+    {
+        float eps = Config.Eps;
+        xBest.CopyTo(candidate);
+        var r = Philox.Draw(Config.Seed, stream, PurposeStep, id, (uint)it);
+        int vh = (int)(r.X0 % (uint)(h - s + 1)), vw = (int)(r.X1 % (uint)(w - s + 1));
+        for (int ch = 0; ch < c; ch++)
+        {
+            float delta = 2f * eps * (((r.X2 >> ch) & 1u) != 0 ? 1f : -1f);
+            for (int row = vh; row < vh + s; row++)
+                for (int col = vw; col < vw + s; col++)
+                {
+                    int e = (ch * h + row) * w + col;
+                    float v = MathF.Min(MathF.Max(candidate[e] + delta, x0[e] - eps), x0[e] + eps);
+                    candidate[e] = Math.Clamp(v, 0f, 1f);
+                }
+        }
     }
 
     /// <summary>Logits (host) of n candidate images given on the host, shaped like x.</summary>

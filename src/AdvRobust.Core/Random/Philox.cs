@@ -17,8 +17,9 @@ public static class Philox
     /// <summary>
     /// Draw purposes: the fourth counter word, so different uses of one (seed, stream) never collide. Every purpose in
     /// the engine is listed here: attack random starts per element and per sample, the data loader's shuffle, crop and
-    /// flip augmentation, weight initialization, the Square attack's initial stripes and per-query windows, and the
-    /// Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>, kernels/noise.cu);
+    /// flip augmentation, weight initialization, the Square attack's start (l-inf stripes, l2 windows) and per-query
+    /// draws, and the Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>,
+    /// kernels/noise.cu);
     /// below, the proxy generators' draws (8). The research layer's training objectives use 16–19 for their per-step
     /// draws (AdvRobust.Research, Training/Objectives/StepRandom.cs), clear of any engine purpose added here later.
     /// </summary>

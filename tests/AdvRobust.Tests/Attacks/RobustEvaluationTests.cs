@@ -132,8 +132,14 @@ public class RobustEvaluationTests
         var apgdT = (ApgdSettings)linf.Attacks[1].Settings;
         Assert.That((apgdT.Steps, apgdT.TargetClasses, apgdT.Restarts, apgdT.Seed), Is.EqualTo((100, 9, 1, 5UL)));
         Assert.That(((SquareSettings)linf.Attacks[2].Settings).Queries, Is.EqualTo(5000));
-        var l2 = RobustEvaluation.Standard(PgdNorm.L2, 0.5f);
-        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t" }));
+        Assert.That(linf.Attacks.Select(a => a.Norm), Is.All.EqualTo(PgdNorm.Linf));
+        // AutoAttack's standard l2 suite runs Square too, in l2.
+        var l2 = RobustEvaluation.Standard(PgdNorm.L2, 0.5f, seed: 5);
+        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "square" }));
+        Assert.That(l2.Attacks.Select(a => a.Norm), Is.All.EqualTo(PgdNorm.L2));
+        var square = (SquareSettings)l2.Attacks[2].Settings;
+        Assert.That((square.Queries, square.PInit, square.Restarts, square.Eps, square.Seed),
+            Is.EqualTo((5000, 0.8f, 1, 0.5f, 5UL)));
     }
 
     private static bool[] Clean(Classifier model, LabeledImages data)

@@ -48,6 +48,24 @@ public class EvalCommandTests
     }
 
     [Test]
+    public void Eval_SquareWithL2Norm_RunsTheL2Square()
+    {
+        // Square used to be l-inf only; --norm l2 now reaches the l2 branch. A large eps lets the random model's few
+        // clean-correct points fall within a few queries, so the 5000-query budget is not spent.
+        string model = SaveRandomSmallCnn(), json = Path.Combine(_dir, "result.json");
+        int code = AdvRobust.Cli.Program.Main(["eval", "--model", model, "--arch", "small-cnn", "--data",
+            "fashion-mnist", "--samples", "8", "--attack", "square", "--norm", "l2", "--eps", "4", "--json", json]);
+        Assert.That(code, Is.Zero);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var attack = doc.RootElement.GetProperty("Attacks")[0];
+        Assert.That(attack.GetProperty("Name").GetString(), Is.EqualTo("square"));
+        Assert.That(attack.GetProperty("Attacked").GetInt32(), Is.GreaterThan(0), "some clean-correct points attacked");
+        Assert.That(attack.GetProperty("Norm").GetString(), Is.EqualTo("L2"));
+        Assert.That(attack.GetProperty("Settings").GetProperty("Norm").GetString(), Is.EqualTo("L2"));
+        Assert.That(attack.GetProperty("MaxPerturbation").GetDouble(), Is.LessThanOrEqualTo(4 * (1 + 1e-5)));
+    }
+
+    [Test]
     public void Eval_MissingCheckpoint_ExitsWithFileSystemCode() =>
         Assert.That(AdvRobust.Cli.Program.Main(["eval", "--model", Path.Combine(_dir, "none.safetensors"), "--arch",
             "small-cnn", "--data", "fashion-mnist", "--eps", "0.1"]), Is.EqualTo(4));
