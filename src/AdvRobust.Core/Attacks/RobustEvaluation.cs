@@ -32,8 +32,9 @@ public sealed class RobustEvaluation
     public IReadOnlyList<IAttack> Attacks => _attacks;
 
     /// <summary>
-    /// AutoAttack's standard suite with 100-step attacks: APGD-CE (1 restart), APGD-T (9 target classes) and, for
-    /// Linf, Square (5000 queries). FAB-T is not implemented; Square is l-inf only here.
+    /// AutoAttack's standard suite in its order, with 100-step attacks: APGD-CE (1 restart), APGD-T (9 target
+    /// classes), FAB-T (9 target classes, 1 restart) and, for Linf, Square (5000 queries). Square is l-inf only here,
+    /// so the l2 suite has no Square stage (the reference runs an l2 Square there).
     /// </summary>
     public static RobustEvaluation Standard(PgdNorm norm, float eps, ulong seed = 0, int batchSize = 256)
     {
@@ -41,6 +42,7 @@ public sealed class RobustEvaluation
         {
             new Apgd(new ApgdSettings(norm, eps, Loss: AttackLossKind.CrossEntropy, Seed: seed)),
             new Apgd(new ApgdSettings(norm, eps, Loss: AttackLossKind.TargetedDlr, Seed: seed)),
+            new Fab(new FabSettings(norm, eps, Seed: seed)),
         };
         if (norm == PgdNorm.Linf) attacks.Add(new Square(new SquareSettings(eps, Seed: seed)));
         return new RobustEvaluation(attacks, batchSize);

@@ -125,15 +125,20 @@ public class RobustEvaluationTests
     }
 
     [Test]
-    public void RobustEvaluation_Standard_IsApgdCeApgdTSquare()
+    public void RobustEvaluation_Standard_IsApgdCeApgdTFabTSquare()
     {
+        // AutoAttack's standard order (autoattack.py, version='standard'): apgd-ce, apgd-t, fab-t, square.
         var linf = RobustEvaluation.Standard(PgdNorm.Linf, 8f / 255, seed: 5);
-        Assert.That(linf.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "square" }));
+        Assert.That(linf.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "fab-t", "square" }));
         var apgdT = (ApgdSettings)linf.Attacks[1].Settings;
         Assert.That((apgdT.Steps, apgdT.TargetClasses, apgdT.Restarts, apgdT.Seed), Is.EqualTo((100, 9, 1, 5UL)));
-        Assert.That(((SquareSettings)linf.Attacks[2].Settings).Queries, Is.EqualTo(5000));
+        var fabT = (FabSettings)linf.Attacks[2].Settings;
+        Assert.That((fabT.Norm, fabT.Eps, fabT.Steps, fabT.TargetClasses, fabT.Restarts, fabT.Seed),
+            Is.EqualTo((PgdNorm.Linf, 8f / 255, 100, 9, 1, 5UL)));
+        Assert.That(((SquareSettings)linf.Attacks[3].Settings).Queries, Is.EqualTo(5000));
         var l2 = RobustEvaluation.Standard(PgdNorm.L2, 0.5f);
-        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t" }));
+        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "fab-t" }));
+        Assert.That(l2.Attacks[2].Norm, Is.EqualTo(PgdNorm.L2));
     }
 
     private static bool[] Clean(Classifier model, LabeledImages data)
