@@ -24,12 +24,12 @@ public static class EvalCommand
         var dataDir = ModelOptions.DataDir();
         var attack = new Option<string>("--attack")
         {
-            Description = "fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square or autoattack",
+            Description = "fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, fab-t, square or autoattack",
             DefaultValueFactory = _ => "pgd",
         };
         var norm = new Option<string>("--norm") { Description = "linf or l2", DefaultValueFactory = _ => "linf" };
         var eps = new Option<float>("--eps") { Description = "perturbation radius in [0,1] pixel units", Required = true };
-        var steps = new Option<int>("--steps") { Description = "attack iterations (pgd, apgd)", DefaultValueFactory = _ => 20 };
+        var steps = new Option<int>("--steps") { Description = "attack iterations (pgd, apgd, fab-t)", DefaultValueFactory = _ => 20 };
         var alpha = new Option<float?>("--alpha") { Description = "PGD step size (default 2.5·eps/steps)" };
         var restarts = new Option<int>("--restarts") { DefaultValueFactory = _ => 1 };
         var loss = new Option<string>("--loss") { Description = "pgd/fgsm loss: ce or cw", DefaultValueFactory = _ => "ce" };
@@ -129,9 +129,10 @@ public static class EvalCommand
             "apgd-ce" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.CrossEntropy, Seed: o.Seed))],
             "apgd-dlr" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.Dlr, Seed: o.Seed))],
             "apgd-t" => [new Apgd(new ApgdSettings(norm, o.Eps, o.Steps, o.Restarts, AttackLossKind.TargetedDlr, Seed: o.Seed))],
+            "fab-t" => [new Fab(new FabSettings(norm, o.Eps, o.Steps, o.Restarts, Seed: o.Seed))],
             "square" => [new Square(new SquareSettings(o.Eps, Seed: o.Seed, Norm: norm))],
             _ => throw new ArgumentException(
-                $"--attack must be fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, square or autoattack, got '{o.Attack}'"),
+                $"--attack must be fgsm, pgd, apgd-ce, apgd-dlr, apgd-t, fab-t, square or autoattack, got '{o.Attack}'"),
         };
     }
 

@@ -4,8 +4,8 @@ namespace AdvRobust.Core.Attacks;
 
 /// <summary>
 /// Per sample: the adversarial example (same shape as x, owned by the caller), whether it succeeds (misclassified, or
-/// classified as the target for a targeted attack) and the attack's loss there (higher = stronger; for Square the CW
-/// margin max_{j≠y} z_j − z_y).
+/// classified as the target for a targeted attack) and the attack's loss there (higher = stronger; for Square and FAB-T
+/// the CW margin max_{j≠y} z_j − z_y).
 /// </summary>
 public sealed class AttackResult : IDisposable
 {

@@ -13,9 +13,18 @@ namespace AdvRobust.Core.Attacks;
 internal sealed class Objective
 {
     private readonly Classifier _model;
-    private readonly AttackLossKind _loss;
+    private readonly Func<Tape, Variable, Variable> _loss;
 
     public Objective(Classifier model, AttackLossKind loss, Tensor labels, Tensor? targets)
+        : this(model, (tape, logits) => AttackLoss.Compute(tape, loss, logits, labels, targets), labels, targets)
+    {
+    }
+
+    /// <summary>
+    /// An objective with its own loss of the logits: N per-sample values, or N×M terms whose row sums are the
+    /// per-sample losses (the backward pass differentiates the total, which is the same either way).
+    /// </summary>
+    public Objective(Classifier model, Func<Tape, Variable, Variable> loss, Tensor labels, Tensor? targets)
     {
         _model = model;
         _loss = loss;
@@ -34,14 +43,31 @@ internal sealed class Objective
         using var tape = new Tape(backend, parameterGradients: false);
         var input = grad is null ? tape.Constant(x) : tape.Input(x);
         var output = _model.Forward(tape, input);
-        var loss = AttackLoss.Compute(tape, _loss, output.Logits, Labels, Targets);
+        var loss = _loss(tape, output.Logits);
         if (grad is not null)
         {
             tape.Backward(F.Sum(tape, loss));
             Ops.Copy(input.Grad ?? throw new InvalidOperationException("the attack loss does not depend on the input"),
                 grad);
         }
-        return (loss.Value.ToArray(), Argmax(output.Logits.Value));
+        return (RowSums(loss.Value.ToArray(), Rows.Count(x)), Argmax(output.Logits.Value));
+    }
+
+    /// <summary>The n row sums of n×m values, left to right (the values themselves when m = 1).</summary>
+    private static float[] RowSums(float[] values, int n)
+    {
+        if (values.Length == n) return values;
+        if (n == 0 || values.Length % n != 0)
+            throw new InvalidOperationException($"an attack loss of {values.Length} values for {n} samples");
+        int m = values.Length / n;
+        var sums = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            float s = 0f;
+            for (int j = 0; j < m; j++) s += values[i * m + j];
+            sums[i] = s;
+        }
+        return sums;
     }
 
     public static float[] Logits(Classifier model, Tensor x, out int classes) =>

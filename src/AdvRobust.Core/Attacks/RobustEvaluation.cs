@@ -32,8 +32,9 @@ public sealed class RobustEvaluation
     public IReadOnlyList<IAttack> Attacks => _attacks;
 
     /// <summary>
-    /// AutoAttack's standard suite with 100-step attacks: APGD-CE (1 restart), APGD-T (9 target classes) and Square
-    /// (5000 queries, p_init 0.8, 1 restart) in the same norm, for Linf and L2 alike. FAB-T is not implemented.
+    /// AutoAttack's standard suite in its order, with 100-step attacks: APGD-CE (1 restart), APGD-T (9 target
+    /// classes), FAB-T (9 target classes, 1 restart) and Square (5000 queries, p_init 0.8, 1 restart), all in the same
+    /// norm, for Linf and L2 alike.
     /// </summary>
     public static RobustEvaluation Standard(PgdNorm norm, float eps, ulong seed = 0, int batchSize = 256)
     {
@@ -41,6 +42,7 @@ public sealed class RobustEvaluation
         {
             new Apgd(new ApgdSettings(norm, eps, Loss: AttackLossKind.CrossEntropy, Seed: seed)),
             new Apgd(new ApgdSettings(norm, eps, Loss: AttackLossKind.TargetedDlr, Seed: seed)),
+            new Fab(new FabSettings(norm, eps, Seed: seed)),
         };
         attacks.Add(new Square(new SquareSettings(eps, Seed: seed, Norm: norm)));
         return new RobustEvaluation(attacks, batchSize);

@@ -19,9 +19,9 @@ public static class Philox
     /// the engine is listed here: attack random starts per element and per sample, the data loader's shuffle, crop and
     /// flip augmentation, weight initialization, the Square attack's start (l-inf stripes, l2 windows) and per-query
     /// draws, and the Gaussian noise of randomized smoothing and noise augmentation (<c>Ops.GaussianNoise</c>,
-    /// kernels/noise.cu);
-    /// below, the proxy generators' draws (8). The research layer's training objectives use 16–19 for their per-step
-    /// draws (AdvRobust.Research, Training/Objectives/StepRandom.cs), clear of any engine purpose added here later.
+    /// kernels/noise.cu); below, the proxy generators' draws (8) and FAB-T's random restarts (9). The research layer's
+    /// training objectives use 16–19 for their per-step draws (AdvRobust.Research, Training/Objectives/StepRandom.cs),
+    /// clear of any engine purpose added here later.
     /// </summary>
     public const uint PurposeElement = 0, PurposeSample = 1, PurposeShuffle = 2, PurposeAugment = 3,
         PurposeInit = 4, PurposeSquareInit = 5, PurposeSquareStep = 6, PurposeNoise = 7;
@@ -45,6 +45,10 @@ public static class Philox
     /// <summary>The proxy generators' draws (Proxy/ProxyDraws.cs: picks, mixing weights, Gaussian coefficients and
     /// noise, discriminator sub-seeds). Listed apart from the purposes above; 7 is randomized smoothing's noise.</summary>
     public const uint PurposeProxy = 8;
+
+    /// <summary>FAB-T's random start on restarts after the first (Attacks/Fab.cs): element = pixel index within the
+    /// sample, stream = the run (target rank × restarts + restart).</summary>
+    public const uint PurposeFabStart = 9;
 
     /// <summary>Uniform in [0, 1) with 24 random bits, exactly representable as a float.</summary>
     public static float Uniform(uint bits) => (bits >> 8) * (1.0f / 16777216.0f);

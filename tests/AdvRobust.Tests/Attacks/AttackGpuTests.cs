@@ -23,6 +23,8 @@ public class AttackGpuTests
             new Apgd(new ApgdSettings(PgdNorm.Linf, 0.03f, Steps: 10, Loss: AttackLossKind.TargetedDlr, TargetClasses: 3,
                 Seed: 1)),
             new Square(new SquareSettings(0.03f, Queries: 100, Seed: 1)),
+            new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 10, TargetClasses: 3, Seed: 1)),
+            new Fab(new FabSettings(PgdNorm.L2, 0.5f, Steps: 10, Restarts: 2, TargetClasses: 3, Seed: 1)),
         ];
         return attacks.Select(a => new TestCaseData(a).SetArgDisplayNames($"{a.Name}-{a.Norm}"));
     }

@@ -125,19 +125,23 @@ public class RobustEvaluationTests
     }
 
     [Test]
-    public void RobustEvaluation_Standard_IsApgdCeApgdTSquare()
+    public void RobustEvaluation_Standard_IsApgdCeApgdTFabTSquare()
     {
+        // AutoAttack's standard order (autoattack.py, version='standard'): apgd-ce, apgd-t, fab-t, square.
         var linf = RobustEvaluation.Standard(PgdNorm.Linf, 8f / 255, seed: 5);
-        Assert.That(linf.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "square" }));
+        Assert.That(linf.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "fab-t", "square" }));
         var apgdT = (ApgdSettings)linf.Attacks[1].Settings;
         Assert.That((apgdT.Steps, apgdT.TargetClasses, apgdT.Restarts, apgdT.Seed), Is.EqualTo((100, 9, 1, 5UL)));
-        Assert.That(((SquareSettings)linf.Attacks[2].Settings).Queries, Is.EqualTo(5000));
+        var fabT = (FabSettings)linf.Attacks[2].Settings;
+        Assert.That((fabT.Norm, fabT.Eps, fabT.Steps, fabT.TargetClasses, fabT.Restarts, fabT.Seed),
+            Is.EqualTo((PgdNorm.Linf, 8f / 255, 100, 9, 1, 5UL)));
+        Assert.That(((SquareSettings)linf.Attacks[3].Settings).Queries, Is.EqualTo(5000));
         Assert.That(linf.Attacks.Select(a => a.Norm), Is.All.EqualTo(PgdNorm.Linf));
-        // AutoAttack's standard l2 suite runs Square too, in l2.
+        // AutoAttack's standard l2 suite runs the same four, in l2.
         var l2 = RobustEvaluation.Standard(PgdNorm.L2, 0.5f, seed: 5);
-        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "square" }));
+        Assert.That(l2.Attacks.Select(a => a.Name), Is.EqualTo(new[] { "apgd-ce", "apgd-t", "fab-t", "square" }));
         Assert.That(l2.Attacks.Select(a => a.Norm), Is.All.EqualTo(PgdNorm.L2));
-        var square = (SquareSettings)l2.Attacks[2].Settings;
+        var square = (SquareSettings)l2.Attacks[3].Settings;
         Assert.That((square.Queries, square.PInit, square.Restarts, square.Eps, square.Seed),
             Is.EqualTo((5000, 0.8f, 1, 0.5f, 5UL)));
     }

@@ -66,6 +66,25 @@ public class EvalCommandTests
     }
 
     [Test]
+    public void Eval_FabT_RunsWithStepsRestartsAndNormFromTheCommandLine()
+    {
+        string model = SaveRandomSmallCnn(), json = Path.Combine(_dir, "result.json");
+        int code = AdvRobust.Cli.Program.Main(["eval", "--model", model, "--arch", "small-cnn", "--data", "fashion-mnist",
+            "--samples", "8", "--attack", "fab-t", "--norm", "l2", "--eps", "0.5", "--steps", "2", "--seed", "3",
+            "--json", json]);
+        Assert.That(code, Is.Zero);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var attack = doc.RootElement.GetProperty("Attacks")[0];
+        Assert.That(attack.GetProperty("Name").GetString(), Is.EqualTo("fab-t"));
+        Assert.That(attack.GetProperty("Norm").GetString(), Is.EqualTo("L2"));
+        var settings = attack.GetProperty("Settings");
+        Assert.That(settings.GetProperty("Steps").GetInt32(), Is.EqualTo(2));
+        Assert.That(settings.GetProperty("Restarts").GetInt32(), Is.EqualTo(1));
+        Assert.That(settings.GetProperty("TargetClasses").GetInt32(), Is.EqualTo(9));
+        Assert.That(settings.GetProperty("Seed").GetUInt64(), Is.EqualTo(3UL));
+    }
+
+    [Test]
     public void Eval_MissingCheckpoint_ExitsWithFileSystemCode() =>
         Assert.That(AdvRobust.Cli.Program.Main(["eval", "--model", Path.Combine(_dir, "none.safetensors"), "--arch",
             "small-cnn", "--data", "fashion-mnist", "--eps", "0.1"]), Is.EqualTo(4));
