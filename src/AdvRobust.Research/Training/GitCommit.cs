@@ -6,10 +6,40 @@ namespace AdvRobust.Research.Training;
 /// submodule); HEAD is either a commit id or "ref: refs/heads/…", resolved through the loose ref file or
 /// packed-refs, in the worktree's folder first and then the common one. "unknown" when there is no repository or
 /// it cannot be read. Uncommitted changes are not detected.
+/// A build made inside a git checkout also carries its commit: the .NET SDK appends it to the assembly's informational
+/// version ("1.0.0+&lt;commit&gt;"), which <see cref="OfBuild"/> reads, so a binary run outside any checkout (a copied
+/// build, the GPU machine's carried one) still names the code it runs.
 /// </summary>
 public static class GitCommit
 {
     public const string Unknown = "unknown";
+
+    /// <summary>
+    /// The commit the code that is running was built from: the build stamp of this assembly where there is one, else
+    /// the repository around the working directory, else the one around the application's folder, else
+    /// <see cref="Unknown"/>.
+    /// </summary>
+    public static string OfRunningCode() =>
+        OfBuild(typeof(GitCommit).Assembly)
+        ?? Known(Find(Directory.GetCurrentDirectory()))
+        ?? Find(AppContext.BaseDirectory);
+
+    /// <summary>The commit stamped into <paramref name="assembly"/> at build time, or null when it has none.</summary>
+    public static string? OfBuild(System.Reflection.Assembly assembly) =>
+        FromInformationalVersion(assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion);
+
+    /// <summary>The commit id after the '+' of an informational version ("1.0.0+&lt;id&gt;"), or null.</summary>
+    public static string? FromInformationalVersion(string? version)
+    {
+        int plus = version?.LastIndexOf('+') ?? -1;
+        if (plus < 0) return null;
+        string id = version![(plus + 1)..].Trim();
+        return IsCommitId(id) ? id : null;
+    }
+
+    private static string? Known(string commit) => commit == Unknown ? null : commit;
 
     /// <summary>The commit id of the repository containing <paramref name="start"/>, or
     /// <see cref="Unknown"/>.</summary>

@@ -182,7 +182,7 @@ public sealed class Trainer : IDisposable
         var shape = new RunShape(_model.GetType().Name, _model.ParameterCount(), _data.Train.N, _data.Train.Source,
             _data.Eval.N, _data.EvalDescription, BatchesPerEpoch, TotalSteps, _data.SyntheticDescription);
         var manifest = new RunManifest(RunManifest.CurrentFormat, "running", DateTimeOffset.Now, null, _config.Seed,
-            FindGitCommit(), environment, _config, new ObjectiveRecord(Objective.Name, settings), shape, []);
+            GitCommit.OfRunningCode(), environment, _config, new ObjectiveRecord(Objective.Name, settings), shape, []);
         _run.WriteManifest(manifest);
         return (TrainerState.Start, manifest);
     }
@@ -199,7 +199,7 @@ public sealed class Trainer : IDisposable
                 _run.ResumePath);
         var state = ResumeState.Load(_run.ResumePath, _model);
         _run.Metrics.KeepEpochs(state.Epoch);
-        var resumption = new RunResumption(DateTimeOffset.Now, state.Epoch + 1, state.Step, FindGitCommit(),
+        var resumption = new RunResumption(DateTimeOffset.Now, state.Epoch + 1, state.Step, GitCommit.OfRunningCode(),
             environment);
         manifest = manifest with
         {
@@ -337,12 +337,6 @@ public sealed class Trainer : IDisposable
         return new TrainingDivergedException(
             $"training diverged: {what} at epoch {epoch + 1}, step {step} (batch {index + 1} of {BatchesPerEpoch}); " +
             $"the step was not applied and {kept}", epoch + 1, step);
-    }
-
-    private static string FindGitCommit()
-    {
-        string commit = GitCommit.Find(Directory.GetCurrentDirectory());
-        return commit != GitCommit.Unknown ? commit : GitCommit.Find(AppContext.BaseDirectory);
     }
 
     private static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);

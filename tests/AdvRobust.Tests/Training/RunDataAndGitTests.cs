@@ -101,4 +101,35 @@ public class RunDataAndGitTests
         if (GitCommit.Find(Path.GetTempPath()) == GitCommit.Unknown)
             Assert.That(GitCommit.Find(plain), Is.EqualTo(GitCommit.Unknown));
     }
+    [TestCase("1.0.0+" + CommitA, CommitA)]
+    [TestCase("2.1.0-beta.1+" + CommitB, CommitB)]
+    [TestCase("1.0.0", null)]
+    [TestCase("1.0.0+07aec67", null)]
+    [TestCase("1.0.0+" + CommitA + "x", null)]
+    [TestCase("", null)]
+    [TestCase(null, null)]
+    public void GitCommit_FromInformationalVersion_TakesOnlyAFullId(string? version, string? expected) =>
+        Assert.That(GitCommit.FromInformationalVersion(version), Is.EqualTo(expected));
+
+    [Test]
+    public void GitCommit_OfRunningCode_IsTheBuildStampWhereThereIsOne()
+    {
+        // Outside any checkout (this test's temp folder) the commit still comes from the build, when it has a stamp.
+        string? stamp = GitCommit.OfBuild(typeof(GitCommit).Assembly);
+        string saved = Directory.GetCurrentDirectory();
+        try
+        {
+            Directory.SetCurrentDirectory(_dir);
+            string commit = GitCommit.OfRunningCode();
+            if (stamp is not null) Assert.That(commit, Is.EqualTo(stamp));
+            else Assert.That(commit, Does.Match("^([0-9a-f]{40}|unknown)$"));
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(saved);
+        }
+        // Built inside a git checkout (CI's clone, a developer's tree), the suite carries the SDK's stamp.
+        if (GitCommit.Find(TestContext.CurrentContext.TestDirectory) != GitCommit.Unknown)
+            Assert.That(stamp, Does.Match("^[0-9a-f]{40}$"));
+    }
 }
