@@ -54,7 +54,8 @@ public static class CertifyCommand
         command.SetAction(p => Run(new CertifyOptions(p.GetValue(model)!, p.GetValue(arch)!, p.GetValue(data)!,
             p.GetValue(dataDir), p.GetValue(sigma), p.GetValue(n0), p.GetValue(n), p.GetValue(alpha), p.GetValue(batch),
             p.GetValue(samples), p.GetValue(skip), ParseRadii(p.GetValue(radii)!), p.GetValue(output),
-            p.GetValue(curve), p.GetValue(plot), p.GetValue(seed), p.GetValue(device)!, p.GetValue(tf32))));
+            p.GetValue(curve), p.GetValue(plot), p.GetValue(seed), p.GetValue(device)!, p.GetValue(tf32)),
+            Provenance.CommandLine(p)));
         return command;
     }
 
@@ -62,7 +63,7 @@ public static class CertifyCommand
         int N, double Alpha, int Batch, int? Samples, int Skip, double[] Radii, string? Out, string? Curve, string? Plot,
         ulong Seed, string Device, bool Tf32);
 
-    private static int Run(CertifyOptions o)
+    private static int Run(CertifyOptions o, string commandLine)
     {
         if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
         if (!(o.Sigma > 0 && float.IsFinite(o.Sigma))) throw new ArgumentException($"--sigma must be > 0, got {o.Sigma}");
@@ -82,7 +83,8 @@ public static class CertifyCommand
         var smoothed = new SmoothedClassifier(classifier, o.Sigma, o.Batch, o.Seed);
 
         var settings = new CertifySettings(Sha256(o.Model), o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
-        var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), o.Batch, backend.DeviceName);
+        var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), o.Batch, backend.DeviceName,
+            Research.Training.GitCommit.OfRunningCode(), commandLine);
         using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
         var results = new Dictionary<int, CertifyLine>();
         foreach (int i in indices)

@@ -13,8 +13,12 @@ namespace AdvRobust.Cli.Commands;
 internal sealed record CertifySettings(string ModelSha256, string Arch, string Data, float Sigma, int N0, int N,
     double Alpha, ulong Seed, int Skip);
 
-/// <summary>The first line of a certify JSONL file: a tag, the settings, and (for the record only) model path, batch and device.</summary>
-internal sealed record CertifyHeader(string Kind, CertifySettings Settings, string Model, int Batch, string Device);
+/// <summary>
+/// The first line of a certify JSONL file: a tag, the settings, and (for the record only) model path, batch, device,
+/// the commit of the build that started the file and its command line (absent in files from before they were kept).
+/// </summary>
+internal sealed record CertifyHeader(string Kind, CertifySettings Settings, string Model, int Batch, string Device,
+    string? GitCommit = null, string? CommandLine = null);
 
 /// <summary>One certified test point: <see cref="CertifiedPoint"/> plus n_A and the bound p_A behind the radius.</summary>
 internal sealed record CertifyLine(int Index, int Label, int Predicted, double Radius, bool Correct, double Seconds,

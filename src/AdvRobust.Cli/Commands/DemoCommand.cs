@@ -95,7 +95,7 @@ public static class DemoCommand
         };
         command.SetAction(p => Run(p.GetValue(output)!, p.GetValue(device)!, p.GetValue(data), p.GetValue(quick),
             p.GetValue(full), p.GetValue(epochs), p.GetValue(seed),
-            "advrobust " + string.Join(' ', p.Tokens.Select(t => t.Value))));
+            Provenance.CommandLine(p)));
         return command;
     }
 
@@ -137,14 +137,19 @@ public static class DemoCommand
                 var trained = TrainCommand.ShowProgress(trainer, run, environment, CancellationToken.None);
                 if (trained.Status != TrainStatus.Completed) throw new InvalidOperationException($"{recipe} stopped early");
             }
-            Checkpoint.Load(Path.Combine(runPath, "best.safetensors"), model);
+            string best = Path.Combine(runPath, "best.safetensors");
+            Checkpoint.Load(best, model);
 
             var testSubset = test.Slice(0, Math.Min(schedule.TestSamples, test.N));
             var evaluation = Evaluate(model, testSubset, schedule, seed);
-            WriteText(Path.Combine(runPath, RunReader.EvaluationFile), evaluation.ToJson());
+            WriteText(Path.Combine(runPath, RunReader.EvaluationFile), Provenance.Attach(evaluation.ToJson(),
+                Provenance.Capture(commandLine, backend, false, best, $"{testSubset.Source} ({testSubset.N} images)")));
 
             var detection = Detect(model, train, test, schedule, seed);
-            WriteText(Path.Combine(runPath, RunReader.DetectionFile), detection.ToJson());
+            WriteText(Path.Combine(runPath, RunReader.DetectionFile), Provenance.Attach(detection.ToJson(),
+                Provenance.Capture(commandLine, backend, false, best, $"reference: {train.Source} (a seeded subset of " +
+                    $"{Math.Min(schedule.ReferenceSamples, train.N)} images)", $"test: {test.Source} (the first " +
+                    $"{Math.Min(schedule.DetectSamples, test.N)} images)")));
             results.Add((recipe, evaluation, detection, watch.Elapsed.TotalSeconds));
         }
 

@@ -56,7 +56,7 @@ public static class DetectCommand
         command.SetAction(p => Run(new DetectOptions(p.GetValue(model)!, p.GetValue(arch)!, p.GetValue(data)!,
             p.GetValue(dataDir), p.GetValue(reference), p.GetValue(samples), p.GetValue(k), p.GetValue(attacks)!,
             p.GetValue(eps), p.GetValue(epsL2), p.GetValue(steps), p.GetValue(batch), p.GetValue(seed),
-            p.GetValue(outDir), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32))));
+            p.GetValue(outDir), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32)), Provenance.CommandLine(p)));
         return command;
     }
 
@@ -64,7 +64,7 @@ public static class DetectCommand
         int? Samples, int K, string Attacks, float Eps, float EpsL2, int Steps, int BatchSize, ulong Seed,
         string? Out, string? Json, string Device, bool Tf32);
 
-    private static int Run(DetectOptions o)
+    private static int Run(DetectOptions o, string commandLine)
     {
         if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
         var attacks = BuildAttacks(o.Attacks, o.Eps, o.EpsL2, o.Steps, o.Seed);
@@ -103,7 +103,8 @@ public static class DetectCommand
                 }));
             });
         AnsiConsole.Write(Table(result));
-        string text = result.ToJson();
+        string text = Provenance.Attach(result.ToJson(), Provenance.Capture(commandLine, backend, o.Tf32, o.Model,
+            $"reference: {reference.Source} ({reference.N} images)", $"test: {test.Source} ({test.N} images)"));
         if (o.Json is { } path) WriteText(path, text);
         if (o.Out is { } dir)
         {

@@ -46,7 +46,7 @@ public static class EvalCommand
         command.SetAction(p => Run(new EvalOptions(p.GetValue(model)!, p.GetValue(arch)!, p.GetValue(data)!,
             p.GetValue(dataDir), p.GetValue(attack)!, p.GetValue(norm)!, p.GetValue(eps), p.GetValue(steps),
             p.GetValue(alpha), p.GetValue(restarts), p.GetValue(loss)!, p.GetValue(samples), p.GetValue(batch),
-            p.GetValue(seed), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32))));
+            p.GetValue(seed), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32)), Provenance.CommandLine(p)));
         return command;
     }
 
@@ -54,7 +54,7 @@ public static class EvalCommand
         float Eps, int Steps, float? Alpha, int Restarts, string Loss, int? Samples, int BatchSize, ulong Seed,
         string? Json, string Device, bool Tf32);
 
-    private static int Run(EvalOptions o)
+    private static int Run(EvalOptions o, string commandLine)
     {
         if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
         if (o.Eps < 0 || !float.IsFinite(o.Eps)) throw new ArgumentException($"--eps must be >= 0, got {o.Eps}");
@@ -102,7 +102,8 @@ public static class EvalCommand
         AnsiConsole.Write(table);
         if (o.Json is { } path)
         {
-            string text = result.ToJson();
+            string text = Provenance.Attach(result.ToJson(), Provenance.Capture(commandLine, backend, o.Tf32, o.Model,
+                $"{images.Source} ({images.N} images)"));
             AtomicFile.Write(path, stream =>
             {
                 using var writer = new StreamWriter(stream, leaveOpen: true);

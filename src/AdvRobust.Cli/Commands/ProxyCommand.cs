@@ -71,7 +71,7 @@ public static class ProxyCommand
             if (p.GetValue(teacherArch) is { } a) overrides.Add("data.synthetic.teacherArch=" + a);
             return TrainCommand.Run(new TrainCommand.TrainOptions(p.GetValue(config), overrides.ToArray(),
                 p.GetValue(device), false, false, p.GetValue(output), null, p.GetValue(data),
-                "advrobust " + string.Join(' ', p.Tokens.Select(t => t.Value))));
+                Provenance.CommandLine(p)));
         });
         return command;
     }
@@ -186,14 +186,14 @@ public static class ProxyCommand
                 Epochs = p.GetValue(epochs), Arch = p.GetValue(arch)!, TrainSteps = p.GetValue(trainSteps),
                 EvalSteps = p.GetValue(evalSteps),
             },
-            p.GetValue(seed), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32))));
+            p.GetValue(seed), p.GetValue(json), p.GetValue(device)!, p.GetValue(tf32)), Provenance.CommandLine(p)));
         return command;
     }
 
     private sealed record RankOptions(string[] Sets, string Data, string? DataDir, double[] Eps, int Samples,
         int TestSamples, DiscriminatorSettings Settings, ulong Seed, string? Json, string Device, bool Tf32);
 
-    private static int RunRank(RankOptions o)
+    private static int RunRank(RankOptions o, string commandLine)
     {
         foreach (string set in o.Sets)
             if (!File.Exists(set)) throw new FileNotFoundException($"proxy set '{set}' does not exist", set);
@@ -221,7 +221,9 @@ public static class ProxyCommand
         AnsiConsole.Write(Table(ranking));
         if (o.Json is { } path)
         {
-            string text = ranking.ToJson();
+            string text = Provenance.Attach(ranking.ToJson(), Provenance.Capture(commandLine, backend, o.Tf32, null,
+                o.Sets.Select(s => $"proxy set: {Path.GetFullPath(s)}").Prepend($"real: {real.Source} ({real.N} images)")
+                    .ToArray()));
             AtomicFile.Write(path, stream =>
             {
                 using var writer = new StreamWriter(stream, leaveOpen: true);

@@ -56,7 +56,7 @@ public static class TrainCommand
         };
         command.SetAction(p => Run(new TrainOptions(p.GetValue(config), p.GetValue(set) ?? [], p.GetValue(device),
             p.GetValue(deterministic), p.GetValue(tf32), p.GetValue(output), p.GetValue(resume), p.GetValue(data),
-            "advrobust " + string.Join(' ', p.Tokens.Select(t => Quote(t.Value))))));
+            Provenance.CommandLine(p))));
         return command;
     }
 
@@ -198,18 +198,13 @@ public static class TrainCommand
         table.AddRow("run folder", Markup.Escape(run.Path));
         AnsiConsole.Write(table);
         if (result.Status == TrainStatus.Cancelled)
-            AnsiConsole.MarkupLine($"continue with [blue]advrobust train --resume {Markup.Escape(Quote(run.Path))}[/]");
+            AnsiConsole.MarkupLine($"continue with [blue]advrobust train --resume {Markup.Escape(Provenance.Quote(run.Path))}[/]");
     }
 
     /// <summary>What the manifest records about the GPU stack: every line of `advrobust doctor` for CUDA.</summary>
     internal static Dictionary<string, string> Libraries(IBackend backend) => backend is CudaBackend
         ? CudaDiagnostics.Probe().ToDictionary(i => i.Component, i => i.Ok ? i.Detail : "missing: " + i.Detail)
         : [];
-
-    private static string Quote(string token) =>
-        token.Length > 0 && token.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@".Contains(c))
-            ? token
-            : "'" + token.Replace("'", "'\\''") + "'";
 }
 
 /// <summary>

@@ -72,6 +72,8 @@ public class CertifyCommandTests
         using var header = JsonDocument.Parse(second[0]);
         Assert.That(header.RootElement.GetProperty("kind").GetString(), Is.EqualTo("advrobust-certify"));
         Assert.That(header.RootElement.GetProperty("settings").GetProperty("sigma").GetDouble(), Is.EqualTo(0.25));
+        Assert.That(header.RootElement.GetProperty("gitCommit").GetString(), Does.Match("^([0-9a-f]{40}|unknown)$"));
+        Assert.That(header.RootElement.GetProperty("commandLine").GetString(), Does.StartWith("advrobust certify "));
     }
 
     [Test]

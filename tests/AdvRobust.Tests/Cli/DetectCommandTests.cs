@@ -4,6 +4,7 @@ using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Cpu;
 using AdvRobust.Report;
+using AdvRobust.Research.Detection;
 using AdvRobust.Tests.Attacks;
 using AdvRobust.Tests.Data;
 using AdvRobust.Tests.Support;
@@ -76,6 +77,9 @@ public class DetectCommandTests
         Assert.That(attacks.Count(a => a.GetProperty("CleanVsAdversarial").ValueKind == JsonValueKind.Object),
             Is.GreaterThan(0), "some attack fools the model, so there is a ROC to draw");
         Assert.That(File.ReadAllText(Path.Combine(run, RunReader.DetectionFile)), Is.EqualTo(File.ReadAllText(json)));
+        ProvenanceTests.AssertStamped(root, _model, "detect --model");
+        Assert.That(DetectionResult.FromJson(File.ReadAllText(json), json).Attacks.Count(), Is.EqualTo(5),
+            "the stamped file still reads back as a detection result");
         ReportTests.AssertPng(Path.Combine(run, ReportWriter.CleanVsAdversarialPng), Charts.Width, Charts.Height);
         ReportTests.AssertPng(Path.Combine(run, ReportWriter.MisclassifiedVsCorrectPng), Charts.Width, Charts.Height);
     }

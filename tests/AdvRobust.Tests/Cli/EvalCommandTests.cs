@@ -45,6 +45,7 @@ public class EvalCommandTests
         Assert.That(root.GetProperty("RobustAccuracy").GetDouble(),
             Is.LessThanOrEqualTo(root.GetProperty("CleanAccuracy").GetDouble()));
         Assert.That(root.GetProperty("Attacks").GetArrayLength(), Is.EqualTo(1));
+        ProvenanceTests.AssertStamped(root, model, "eval --model");
     }
 
     [Test]
