@@ -9,10 +9,10 @@ namespace AdvRobust.Cli.Commands;
 
 /// <summary>
 /// What produced a result file, written into it as its "Provenance" object, so that eval, detect, proxy rank and the
-/// demo's evaluation and detection files say what they were as a run's manifest does: when, the command line, the
-/// commit of the running build (<see cref="GitCommit.OfRunningCode"/>), the checkpoint (path, size, SHA-256), the
-/// data (where the images came from, how many) and the machine (<see cref="RunEnvironment"/>: backend, device, TF32,
-/// .NET, OS, and for CUDA the driver/NVRTC/cuBLAS/cuDNN versions). Readers of these files ignore the field.
+/// demo's evaluation and detection files say what they were as a run's manifest does: when, the commit of the
+/// running build (<see cref="GitCommit.OfRunningCode"/>), the checkpoint (path, size, SHA-256), the data (where the
+/// images came from, how many) and the machine (<see cref="RunEnvironment"/>: backend, device, TF32, .NET, OS, the
+/// command line, and for CUDA the driver/NVRTC/cuBLAS/cuDNN versions). Readers of these files ignore the field.
 /// </summary>
 internal static class Provenance
 {
@@ -29,7 +29,8 @@ internal static class Provenance
         }
     }
 
-    internal sealed record Record(DateTimeOffset Time, string GitCommit, string CommandLine, FileIdentity? Checkpoint,
+    /// <summary>The stamp; the command line is the environment's, as in a run manifest.</summary>
+    internal sealed record Record(DateTimeOffset Time, string GitCommit, FileIdentity? Checkpoint,
         IReadOnlyList<string> Data, RunEnvironment Environment);
 
     /// <summary>The command line as typed, each token shell-quoted where it needs it.</summary>
@@ -45,8 +46,7 @@ internal static class Provenance
     /// <summary>This process's record: <paramref name="data"/> names each image set used ("source (N images)").</summary>
     public static Record Capture(string commandLine, IBackend backend, bool tf32, string? checkpoint,
         params string[] data) =>
-        new(DateTimeOffset.Now, GitCommit.OfRunningCode(), commandLine,
-            checkpoint is null ? null : FileIdentity.Of(checkpoint), data,
+        new(DateTimeOffset.Now, GitCommit.OfRunningCode(), checkpoint is null ? null : FileIdentity.Of(checkpoint), data,
             RunEnvironment.Capture(commandLine, backend, deterministic: false, tf32, TrainCommand.Libraries(backend)));
 
     /// <summary><paramref name="resultJson"/> (a JSON object) with <paramref name="record"/> as its first field.</summary>
