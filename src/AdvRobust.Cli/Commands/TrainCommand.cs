@@ -198,7 +198,8 @@ public static class TrainCommand
         table.AddRow("run folder", Markup.Escape(run.Path));
         AnsiConsole.Write(table);
         if (result.Status == TrainStatus.Cancelled)
-            AnsiConsole.MarkupLine($"continue with [blue]advrobust train --resume {Markup.Escape(Provenance.Quote(run.Path))}[/]");
+            AnsiConsole.MarkupLine(
+                $"continue with [blue]advrobust train --resume {Markup.Escape(Provenance.Quote(run.Path))}[/]");
     }
 
     /// <summary>What the manifest records about the GPU stack: every line of `advrobust doctor` for CUDA.</summary>
