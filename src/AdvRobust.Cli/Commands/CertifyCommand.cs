@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using AdvRobust.Core;
 using AdvRobust.Research.Certification;
 using AdvRobust.Core.Checkpoints;
@@ -82,7 +81,7 @@ public static class CertifyCommand
         Checkpoint.Load(o.Model, classifier);
         var smoothed = new SmoothedClassifier(classifier, o.Sigma, o.Batch, o.Seed);
 
-        var settings = new CertifySettings(Sha256(o.Model), o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
+        var settings = new CertifySettings(Provenance.FileIdentity.Of(o.Model).Sha256, o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
         var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), o.Batch, backend.DeviceName,
             Research.Training.GitCommit.OfRunningCode(), commandLine);
         using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
@@ -165,10 +164,4 @@ public static class CertifyCommand
         double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r >= 0
             ? r
             : throw new ArgumentException($"--radii takes comma-separated numbers >= 0; '{s}' is not one")).ToArray();
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 }

@@ -141,15 +141,23 @@ public static class DemoCommand
             Checkpoint.Load(best, model);
 
             var testSubset = test.Slice(0, Math.Min(schedule.TestSamples, test.N));
+            // One record per recipe (one hash of the checkpoint, one probe of the machine); each file names its data.
+            var provenance = Provenance.Capture(commandLine, backend, false, best);
             var evaluation = Evaluate(model, testSubset, schedule, seed);
             WriteText(Path.Combine(runPath, RunReader.EvaluationFile), Provenance.Attach(evaluation.ToJson(),
-                Provenance.Capture(commandLine, backend, false, best, $"{testSubset.Source} ({testSubset.N} images)")));
+                provenance with { Data = [$"{testSubset.Source} ({testSubset.N} images)"] }));
 
             var detection = Detect(model, train, test, schedule, seed);
             WriteText(Path.Combine(runPath, RunReader.DetectionFile), Provenance.Attach(detection.ToJson(),
-                Provenance.Capture(commandLine, backend, false, best, $"reference: {train.Source} (a seeded subset of " +
-                    $"{Math.Min(schedule.ReferenceSamples, train.N)} images)", $"test: {test.Source} (the first " +
-                    $"{Math.Min(schedule.DetectSamples, test.N)} images)")));
+                provenance with
+                {
+                    Data =
+                    [
+                        $"reference: {train.Source} (a seeded subset of " +
+                        $"{Math.Min(schedule.ReferenceSamples, train.N)} images)",
+                        $"test: {test.Source} (the first {Math.Min(schedule.DetectSamples, test.N)} images)",
+                    ],
+                }));
             results.Add((recipe, evaluation, detection, watch.Elapsed.TotalSeconds));
         }
 

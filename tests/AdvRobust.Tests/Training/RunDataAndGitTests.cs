@@ -101,6 +101,7 @@ public class RunDataAndGitTests
         if (GitCommit.Find(Path.GetTempPath()) == GitCommit.Unknown)
             Assert.That(GitCommit.Find(plain), Is.EqualTo(GitCommit.Unknown));
     }
+
     [TestCase("1.0.0+" + CommitA, CommitA)]
     [TestCase("2.1.0-beta.1+" + CommitB, CommitB)]
     [TestCase("1.0.0", null)]
