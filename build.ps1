@@ -13,13 +13,15 @@
                  always: compile every kernel to PTX with clang-14 as a syntax and entry-point gate
         bench    run BenchmarkDotNet (extra arguments are passed through, default: --filter * --job short)
         demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
-                 2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick)
+                 2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick). Installs
+                 Fashion-MNIST first where it is missing (Debian, as root), or says exactly what to run
+        setup    install what a fresh Debian machine lacks (the data set, clang-14); what CI runs first
         loc      lines of code per project; fails when a project exceeds its budget
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'loc')]
+    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'loc')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release',
     [Parameter(ValueFromRemainingArguments = $true)]
@@ -101,6 +103,37 @@ function Invoke-Kernels {
     if (-not $nvcc) { Write-Host 'nvcc not found: no fatbin built; the engine compiles kernels with NVRTC at run time.' }
 }
 
+function Install-DebianPackage([string] $package, [string] $why) {
+    # Installs a Debian package where this machine can (Linux, root, apt-get); otherwise says exactly what to run.
+    $canInstall = $IsLinux -and (Get-Command apt-get -ErrorAction SilentlyContinue) -and ((& id -u) -eq '0')
+    if (-not $canInstall) {
+        $how = if ($IsLinux -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+            "sudo apt-get update && sudo apt-get install -y $package"
+        } else { "on Debian or Ubuntu: sudo apt-get update && sudo apt-get install -y $package" }
+        throw "$package is missing ($why). Install it with: $how"
+    }
+    Write-Host "installing Debian package $package ($why): apt-get update && apt-get install -y $package"
+    & apt-get update -qq | Out-Null
+    & apt-get install -y -qq $package | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "apt-get install $package failed with exit code $LASTEXITCODE" }
+}
+
+function Test-FashionMnist([string[]] $demoArgs) {
+    # The demo reads Fashion-MNIST from --data DIR, else $ADVROBUST_DATA/fashion-mnist, else Debian's copy
+    # (src/AdvRobust.Core/Data/FashionMnist.cs). Install Debian's copy only when none of those is given.
+    if ($demoArgs -contains '--data') { return }
+    if ($env:ADVROBUST_DATA -and (Test-Path (Join-Path $env:ADVROBUST_DATA 'fashion-mnist'))) { return }
+    if (Test-Path '/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz') { return }
+    Install-DebianPackage 'dataset-fashion-mnist' 'Fashion-MNIST for the demo and the real-data tests; or pass --data DIR'
+}
+
+function Invoke-Setup {
+    Test-FashionMnist @()
+    if (-not (Get-Command clang-14 -ErrorAction SilentlyContinue)) {
+        Install-DebianPackage 'clang-14' "the kernels' PTX compile gate"
+    }
+}
+
 function Invoke-Loc {
     # Budgets in lines of C#/CUDA (STYLE.md convention 12). Core holds the whole backend-agnostic engine (tensors,
     # autograd, layers and models, attacks, data, serialization): about a day's reading, no more. Research holds what
@@ -130,7 +163,9 @@ switch ($Task) {
         $benchArgs = if ($Rest.Count -gt 0) { $Rest } else { @('--filter', '*', '--job', 'short') }
         Invoke-Checked 'benchmarks' { dotnet run -c Release --project benchmarks/AdvRobust.Benchmarks -- @benchArgs }
     }
+    'setup' { Invoke-Setup }
     'demo' {
+        Test-FashionMnist $Rest
         Invoke-Build
         Invoke-Checked 'advrobust demo' { dotnet run -c $Configuration --no-build --project src/AdvRobust.Cli -- demo @Rest }
     }

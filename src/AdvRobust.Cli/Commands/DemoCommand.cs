@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Reflection;
 using System.Text;
 using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
@@ -11,6 +10,7 @@ using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
+using AdvRobust.Research.Training.Presets;
 using AdvRobust.Cuda;
 using AdvRobust.Report;
 using Spectre.Console;
@@ -34,36 +34,7 @@ namespace AdvRobust.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
-    /// <summary>How long each part runs: training subset and epochs, evaluation sizes and attack strengths.</summary>
-    internal sealed record Schedule(string Name, int? TrainSize, int? Epochs, int? BatchSize, float? Lr, int EvalSize,
-        int TestSamples, int PgdSteps, int ApgdSteps, int ReferenceSamples, int DetectSamples, int DetectSteps,
-        int? TrainAttackSteps)
-    {
-        /// <summary>True where <see cref="Epochs"/> compresses the presets' schedule rather than replacing it.</summary>
-        public bool ScaleMilestones { get; init; }
-
-        /// <summary>The presets as shipped (run with --device cuda).</summary>
-        public static Schedule Full => new("full", null, null, null, null, 1000, 10_000, 20, 100, 10_000, 2000, 20, null);
-
-        /// <summary>
-        /// The full schedule compressed to <paramref name="epochs"/> epochs: the whole training set, the presets' batch
-        /// sizes and learning rate, their step milestones scaled to the shorter run, and the full evaluation. For a
-        /// CPU, where the presets' 133 epochs would take days.
-        /// </summary>
-        public static Schedule Compressed(int epochs) =>
-            new($"full data, {epochs} epochs", null, epochs, null, null, 1000, 10_000, 20, 100, 10_000, 2000, 20, null)
-            {
-                ScaleMilestones = true,
-            };
-
-        /// <summary>Ten minutes on a 2-core CPU: one pass over 8,000 images per recipe.</summary>
-        public static Schedule Short => new("short", 8000, 1, 50, 0.05f, 300, 500, 20, 20, 2000, 300, 10, null);
-
-        /// <summary>Seconds: a smoke test of every stage.</summary>
-        public static Schedule Quick => new("quick", 200, 1, 50, 0.05f, 50, 40, 2, 2, 200, 30, 2, 2);
-    }
-
-    public const float Eps = 0.1f, EpsL2 = 1.5f;
+    private const float Eps = DemoSchedule.Eps, EpsL2 = DemoSchedule.EpsL2;
 
     public static Command Create()
     {
@@ -104,10 +75,9 @@ public static class DemoCommand
     {
         if ((quick ? 1 : 0) + (full ? 1 : 0) + (epochs is null ? 0 : 1) > 1)
             throw new ArgumentException("--quick, --full and --epochs choose different schedules; give at most one");
-        if (epochs is < 1) throw new ArgumentException($"--epochs must be at least 1, got {epochs}");
-        var schedule = quick ? Schedule.Quick
-            : epochs is int n ? Schedule.Compressed(n)
-            : full || device == "cuda" ? Schedule.Full : Schedule.Short;
+        var schedule = quick ? DemoSchedule.Quick
+            : epochs is int n ? DemoSchedule.Compressed(n)
+            : full || device == "cuda" ? DemoSchedule.Full : DemoSchedule.Short;
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
             throw new IOException($"'{outDir}' exists and is not empty; the demo writes a fresh folder (choose --out)");
         var total = System.Diagnostics.Stopwatch.StartNew();
@@ -123,7 +93,7 @@ public static class DemoCommand
             var watch = System.Diagnostics.Stopwatch.StartNew();
             AnsiConsole.Write(new Rule($"[bold]{recipe}[/]").LeftJustified());
             string runPath = Path.Combine(outDir, recipe);
-            var config = Config(recipe, schedule, seed, device);
+            var config = schedule.Config(recipe, seed, device);
             var data = TrainingData.From(config.Data, train, null);
             var (mean, std) = DataNormalization.Default(train);
             using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W],
@@ -168,67 +138,8 @@ public static class DemoCommand
         return 0;
     }
 
-    /// <summary>The preset, with the schedule's sizes laid over it as --set overrides would be.</summary>
-    internal static TrainConfig Config(string recipe, Schedule schedule, ulong seed, string device)
-    {
-        var overrides = new List<string>
-        {
-            $"seed={seed}", $"device={device}", $"data.evalSize={schedule.EvalSize}", "data.evalSplit=holdout",
-        };
-        // Short schedules give both recipes the same batches (the presets' PGD-AT batch is 100, TLA's 50).
-        if (schedule.BatchSize is int b) overrides.Add($"batchSize={b}");
-        if (schedule.TrainSize is int n) overrides.Add($"data.trainSize={n}");
-        if (schedule.Epochs is int e && !schedule.ScaleMilestones)
-        {
-            // A short run keeps the preset's learning rate constant: its step milestones lie past the end.
-            overrides.Add($"epochs={e}");
-            overrides.Add("optimizer.schedule.kind=constant");
-        }
-        if (schedule.Lr is float lr) overrides.Add($"optimizer.lr={lr.ToString(CultureInfo.InvariantCulture)}");
-        if (schedule.TrainAttackSteps is int k)
-        {
-            overrides.Add($"evaluation.steps={k}");
-        }
-        var config = Presets.Load($"fashion-mnist-{recipe}.json", overrides);
-        if (schedule is { ScaleMilestones: true, Epochs: int epochs })
-            config = Compress(config, epochs);
-        if (schedule.TrainAttackSteps is int steps)
-            config = config with { Objective = config.Objective with { Settings = WithSteps(config.Objective, steps) } };
-        return config;
-    }
-
-    /// <summary>
-    /// The preset cut to <paramref name="epochs"/> epochs with each step milestone at the same fraction of the run,
-    /// rounded to the nearest epoch, and any warm-up scaled alike (133 epochs with milestones 83, 108 become 5 with milestones 3, 4).
-    /// </summary>
-    internal static TrainConfig Compress(TrainConfig preset, int epochs)
-    {
-        var schedule = preset.Optimizer.Schedule;
-        int[] milestones = schedule.Milestones
-            .Select(m => (int)Math.Round((double)m * epochs / preset.Epochs, MidpointRounding.AwayFromZero)).ToArray();
-        float warmup = schedule.WarmupEpochs * epochs / preset.Epochs;
-        return preset with
-        {
-            Epochs = epochs,
-            Optimizer = preset.Optimizer with
-            {
-                Schedule = schedule with { Milestones = milestones, WarmupEpochs = warmup },
-            },
-        };
-    }
-
-    /// <summary>The objective's settings with fewer attack steps (the quick schedule), step size 2.5·eps/steps.</summary>
-    private static System.Text.Json.JsonElement WithSteps(ObjectiveConfig objective, int steps)
-    {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(objective.Settings?.GetRawText() ?? "{}")!.AsObject();
-        float eps = node["eps"]?.GetValue<float>() ?? Eps;
-        node["steps"] = steps;
-        node["stepSize"] = 2.5f * eps / steps;
-        return System.Text.Json.JsonDocument.Parse(node.ToJsonString()).RootElement.Clone();
-    }
-
     /// <summary>Clean, PGD-20 and APGD-CE at eps 0.1, sequential (each attack only on points still robust).</summary>
-    private static EvaluationResult Evaluate(ImageClassifier model, LabeledImages test, Schedule schedule, ulong seed)
+    private static EvaluationResult Evaluate(ImageClassifier model, LabeledImages test, DemoSchedule schedule, ulong seed)
     {
         var attacks = new IAttack[]
         {
@@ -244,7 +155,7 @@ public static class DemoCommand
 
     /// <summary>k-NN detection against five attacks the models never trained on (FGSM, PGD l-inf and l2, CW, APGD).</summary>
     private static DetectionResult Detect(ImageClassifier model, LabeledImages train, LabeledImages test,
-        Schedule schedule, ulong seed)
+        DemoSchedule schedule, ulong seed)
     {
         var attacks = DetectCommand.BuildAttacks(DetectCommand.AllAttacks, Eps, EpsL2, schedule.DetectSteps, seed);
         var reference = AdversarialDetection.SeededSubset(train, Math.Min(schedule.ReferenceSamples, train.N), seed);
@@ -270,7 +181,7 @@ public static class DemoCommand
     /// <summary>Two tables that fit 80 columns: robust accuracy per recipe, then detection AUC per attack.</summary>
     private static void PrintSummary(
         IReadOnlyList<(string Recipe, EvaluationResult Evaluation, DetectionResult Detection, double Seconds)> results,
-        Schedule schedule, string device, TimeSpan elapsed)
+        DemoSchedule schedule, string device, TimeSpan elapsed)
     {
         var accuracy = new Table().Border(TableBorder.Rounded)
             .Title($"Fashion-MNIST, small CNN, eps {Eps.ToString(CultureInfo.InvariantCulture)} ({schedule.Name} schedule)")
@@ -312,16 +223,4 @@ public static class DemoCommand
     private static void WriteText(string path, string text) =>
         AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
 
-}
-
-/// <summary>The shipped training presets (configs/*.json), embedded in the command line so it needs no repo checkout.</summary>
-internal static class Presets
-{
-    public static TrainConfig Load(string name, IReadOnlyList<string> overrides)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("configs/" + name)
-            ?? throw new ArgumentException($"no preset named '{name}' is built into advrobust");
-        using var reader = new StreamReader(stream);
-        return TrainConfig.Parse(reader.ReadToEnd(), "preset " + name, overrides);
-    }
 }

@@ -10,7 +10,8 @@ public static class FashionMnist
     public const string SystemFolder = "/usr/share/datasets/fashion-mnist";
 
     public const string HowToGet =
-        "Install it with `apt-get install dataset-fashion-mnist` (files go to " + SystemFolder + "), or pass " +
+        "On Debian or Ubuntu install it with `sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist` " +
+        "(`dotnet pwsh ./build.ps1 setup` does this as root; files go to " + SystemFolder + "), or pass " +
         "--data DIR with the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " +
         "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; un-gzipped names work too), or set ADVROBUST_DATA " +
         "so that $ADVROBUST_DATA/fashion-mnist holds them.";

@@ -1,5 +1,6 @@
 using AdvRobust.Core.Data;
 using AdvRobust.Report;
+using AdvRobust.Research.Training.Presets;
 
 namespace AdvRobust.Tests.Cli;
 
@@ -79,8 +80,7 @@ public class DemoCommandTests
     [Test]
     public void Compressed_KeepsThePresetAndScalesItsMilestones()
     {
-        var config = AdvRobust.Cli.Commands.DemoCommand.Config("pgd-at",
-            AdvRobust.Cli.Commands.DemoCommand.Schedule.Compressed(5), seed: 3, device: "cpu");
+        var config = DemoSchedule.Compressed(5).Config("pgd-at", seed: 3, device: "cpu");
         Assert.That(config.Epochs, Is.EqualTo(5));
         // 83/133 and 108/133 of 5 epochs are 3.12 and 4.06.
         Assert.That(config.Optimizer.Schedule.Kind, Is.EqualTo("step"));
@@ -90,8 +90,7 @@ public class DemoCommandTests
         Assert.That(config.Data.TrainSize, Is.Null);
         Assert.That(config.Seed, Is.EqualTo(3UL));
 
-        var tla = AdvRobust.Cli.Commands.DemoCommand.Config("tla",
-            AdvRobust.Cli.Commands.DemoCommand.Schedule.Compressed(20), seed: 0, device: "cpu");
+        var tla = DemoSchedule.Compressed(20).Config("tla", seed: 0, device: "cpu");
         Assert.That(tla.Optimizer.Schedule.Milestones, Is.EqualTo(new[] { 12, 16 })); // 12.48, 16.24
         Assert.That(tla.BatchSize, Is.EqualTo(50));
     }
