@@ -18,15 +18,15 @@
         setup    install what a fresh Debian machine lacks (the data set, clang-14); what CI runs first
         loc      lines of code per project; fails when a project exceeds its budget
 #>
-[CmdletBinding()]
+# A plain script, not an advanced one ([CmdletBinding] or [Parameter]): an advanced script adds PowerShell's common
+# parameters, and `--out DIR` would then be read as an ambiguous -OutVariable/-OutBuffer instead of reaching advrobust.
 param(
-    [Parameter(Position = 0)]
     [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'loc')]
     [string] $Task = 'build',
-    [string] $Configuration = 'Release',
-    [Parameter(ValueFromRemainingArguments = $true)]
-    [string[]] $Rest = @()
+    [string] $Configuration = 'Release'
 )
+# Everything after the task (and -Configuration) is passed through to the tool the task runs.
+$Rest = [string[]]@($args)
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
