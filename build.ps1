@@ -16,12 +16,16 @@
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick). Installs
                  Fashion-MNIST first where it is missing (Debian, as root), or says exactly what to run
         setup    install what a fresh Debian machine lacks (the data set, clang-14); what CI runs first
+        gpu-check
+                 prepare the one GPU check (benchmarks/gpu-check.sh) in the git-ignored .gpu/: the .NET runtime, the
+                 tests, benchmarks and CLI, and a Fashion-MNIST subset, within the device tool's 64 MiB carry limit;
+                 --rehearse then runs the check here against the CUDA emulator, small (CI does this)
         loc      lines of code per project; fails when a project exceeds its budget
 #>
 # A plain script, not an advanced one ([CmdletBinding] or [Parameter]): an advanced script adds PowerShell's common
 # parameters, and `--out DIR` would then be read as an ambiguous -OutVariable/-OutBuffer instead of reaching advrobust.
 param(
-    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'loc')]
+    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -134,6 +138,63 @@ function Invoke-Setup {
     }
 }
 
+function Write-IdxSubset([string] $from, [string] $to, [int] $count) {
+    # The first $count items of a gzipped IDX file (header: magic, then one big-endian int32 per dimension; the
+    # first dimension is the item count), gzipped again. The GPU check trains on a subset to fit the carry limit.
+    $in = [System.IO.Compression.GZipStream]::new([System.IO.File]::OpenRead($from), [System.IO.Compression.CompressionMode]::Decompress)
+    $buffer = [System.IO.MemoryStream]::new(); $in.CopyTo($buffer); $in.Dispose()
+    $bytes = $buffer.ToArray()
+    $dims = $bytes[3]
+    function ReadBigEndian([int] $at) { ([int]$bytes[$at] -shl 24) -bor ([int]$bytes[$at + 1] -shl 16) -bor ([int]$bytes[$at + 2] -shl 8) -bor [int]$bytes[$at + 3] }
+    $n = ReadBigEndian 4
+    $itemSize = 1
+    for ($d = 1; $d -lt $dims; $d++) { $itemSize *= ReadBigEndian (4 + 4 * $d) }
+    $count = [Math]::Min($count, $n)
+    $header = 4 + 4 * $dims
+    $outBytes = [byte[]]::new($header + $count * $itemSize)
+    [Array]::Copy($bytes, $outBytes, $outBytes.Length)
+    for ($i = 0; $i -lt 4; $i++) { $outBytes[4 + $i] = [byte](($count -shr (8 * (3 - $i))) -band 0xFF) }
+    $file = [System.IO.File]::Create($to)
+    $gz = [System.IO.Compression.GZipStream]::new($file, [System.IO.Compression.CompressionLevel]::Optimal)
+    $gz.Write($outBytes, 0, $outBytes.Length); $gz.Dispose(); $file.Dispose()
+}
+
+function Invoke-GpuCheck([string[]] $checkArgs) {
+    $rehearse = $checkArgs -contains '--rehearse'
+    $stage = Join-Path $root '../shared/gpu/stage.sh'
+    if (-not (Test-Path $stage)) { throw "$stage is missing: the GPU check packs the .NET runtime with shared/gpu/stage.sh" }
+    Invoke-Checked 'stage.sh' { bash $stage }
+    $gpu = Join-Path $root '.gpu'
+    # One output folder for the three programs: they share most assemblies, so it packs to about 14 MB.
+    $app = Join-Path $root 'artifacts/gpu-app'
+    if (Test-Path $app) { Remove-Item -Recurse -Force $app }
+    foreach ($project in 'tests/AdvRobust.Tests', 'benchmarks/AdvRobust.Benchmarks', 'src/AdvRobust.Cli') {
+        Invoke-Checked "dotnet build $project" { dotnet build $project -c $Configuration --nologo -v:quiet -o $app }
+    }
+    (& git rev-parse HEAD) | Set-Content (Join-Path $app 'COMMIT')
+    Invoke-Checked 'packing the programs' { tar -C $app -cJf (Join-Path $gpu 'app.tar.xz') . }
+    # Fashion-MNIST: the whole test set and the first 20,000 training images (all 60,000 would not fit the carry).
+    Test-FashionMnist @()
+    $source = '/usr/share/datasets/fashion-mnist'
+    $data = Join-Path $gpu 'data/fashion-mnist'
+    New-Item -ItemType Directory -Force $data | Out-Null
+    Copy-Item (Join-Path $source 't10k-*') $data
+    Write-IdxSubset (Join-Path $source 'train-images-idx3-ubyte.gz') (Join-Path $data 'train-images-idx3-ubyte.gz') 20000
+    Write-IdxSubset (Join-Path $source 'train-labels-idx1-ubyte.gz') (Join-Path $data 'train-labels-idx1-ubyte.gz') 20000
+    $bytes = (Get-ChildItem $gpu -Recurse -File | Measure-Object -Sum Length).Sum
+    $limit = 64MB
+    Write-Host ('.gpu/ holds {0:N1} MiB of the 64 MiB a device call may carry' -f ($bytes / 1MB))
+    if ($bytes -gt $limit) { throw ".gpu/ is $([Math]::Round($bytes / 1MB, 1)) MiB, over the device tool's 64 MiB carry limit" }
+    if ($rehearse) {
+        $env:OUT = Join-Path $root 'artifacts/gpu-check-rehearsal'
+        if (Test-Path $env:OUT) { Remove-Item -Recurse -Force $env:OUT }
+        Invoke-Checked 'gpu-check rehearsal' { bash (Join-Path $root 'benchmarks/gpu-check.sh') --rehearse }
+        Write-Host "rehearsal summary: $(Join-Path $env:OUT 'gpu-check.md')"
+    } else {
+        Write-Host 'on the GPU machine (device tool), within one call: bash benchmarks/gpu-check.sh   with carry [".gpu"]'
+    }
+}
+
 function Invoke-Loc {
     # Budgets in lines of C#/CUDA (STYLE.md convention 12). Core holds the whole backend-agnostic engine (tensors,
     # autograd, layers and models, attacks, data, serialization): about a day's reading, no more. Research holds what
@@ -164,6 +225,7 @@ switch ($Task) {
         Invoke-Checked 'benchmarks' { dotnet run -c Release --project benchmarks/AdvRobust.Benchmarks -- @benchArgs }
     }
     'setup' { Invoke-Setup }
+    'gpu-check' { Invoke-GpuCheck $Rest }
     'demo' {
         Test-FashionMnist $Rest
         Invoke-Build

@@ -12,7 +12,8 @@ namespace AdvRobust.Benchmarks;
 /// [GlobalCleanup]. Prints one line per case with its time and derived rate; on cuda the time is the event-timed
 /// median from [GlobalSetup]. A check that every case runs, not a measurement. Exit code 1 if any case failed.
 /// A class may give smaller smoke cases than its measured ones (a static "Smoke" + [ParamsSource] name property,
-/// e.g. SmallCnnBenchmarks.SmokeBatches), to keep the whole smoke run under a minute.
+/// e.g. SmallCnnBenchmarks.SmokeBatches), to keep the whole smoke run under a minute. `--only A,B` keeps the classes
+/// whose name contains one of the comma-separated parts (the GPU check's rehearsal on the emulator runs a few).
 /// </summary>
 public static class Smoke
 {
@@ -37,9 +38,14 @@ public static class Smoke
                 ? "time = CUDA-event median per launch"
                 : "time = one call after one warm-up call"));
 
+        int only = Array.IndexOf(args, "--only");
+        string[] parts = only >= 0 && only + 1 < args.Length
+            ? args[only + 1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : [];
         var clock = Stopwatch.StartNew();
         int cases = 0, failures = 0;
-        foreach (var type in BenchmarkTypes())
+        foreach (var type in BenchmarkTypes()
+                     .Where(t => parts.Length == 0 || parts.Any(p => t.Name.Contains(p, StringComparison.Ordinal))))
         {
             foreach (var parameters in ParameterSpace(type, device))
             {
