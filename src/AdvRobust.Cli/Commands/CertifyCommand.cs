@@ -73,9 +73,9 @@ public static class CertifyCommand
         if (!(o.Alpha > 0 && o.Alpha < 1)) throw new ArgumentException($"--alpha must be in (0, 1), got {o.Alpha}");
         Requests.Positive("--batch", o.Batch);
         Requests.Positive("--skip", o.Skip);
-        if (o.Out is { } outPath) OutputPaths.File("--out", outPath);
-        if (o.Curve is { } curvePath) OutputPaths.File("--curve", curvePath);
-        if (o.Plot is { } plotPath) OutputPaths.File("--plot", plotPath);
+        if (o.Out is { } outPath) OutputPaths.File("--out", outPath, "certify.jsonl");
+        if (o.Curve is { } curvePath) OutputPaths.File("--curve", curvePath, "curve.csv");
+        if (o.Plot is { } plotPath) OutputPaths.File("--plot", plotPath, "curve.png");
 
         var images = Requests.NotEmpty(DataSets.LoadTest(o.Data, o.DataDir), "test set");
         int points = (images.N + o.Skip - 1) / o.Skip;

@@ -129,7 +129,7 @@ public static class ProxyCommand
         if (proxyKind == ProxyKind.Noise && !(sigma >= 0 && float.IsFinite(sigma)))
             throw new ArgumentException($"--sigma must be finite and >= 0, got {sigma}");
         var watch = Stopwatch.StartNew();
-        OutputPaths.File("--out", output);
+        OutputPaths.File("--out", output, "proxy.npz");
         var real = Requests.NotEmpty(DataSets.LoadTrain(data, dataDir), "real training set");
         using var backend = BackendOption.Create(device, tf32: false);
         var set = ProxyGenerator.Generate(new ProxyRecipe(proxyKind, count, seed, k, sigma), real, backend);

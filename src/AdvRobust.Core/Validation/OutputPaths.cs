@@ -18,13 +18,14 @@ public static class OutputPaths
         return path;
     }
 
-    /// <summary>A file to write (it may exist and will be replaced or appended to, its folder may not exist yet).</summary>
-    public static string File(string option, string path)
+    /// <summary>A file to write (it may exist and will be replaced or appended to, its folder may not exist yet);
+    /// <paramref name="example"/> is the file name suggested when a folder is given instead.</summary>
+    public static string File(string option, string path, string example = "result.json")
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{option} needs a file name, got '{path}'");
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full))
-            throw new ArgumentException($"{option} '{path}' is a folder; give a file name (e.g. {Example(path)})");
+            throw new ArgumentException($"{option} '{path}' is a folder; give a file name (e.g. {Path.Combine(path, example)})");
         if (System.IO.File.Exists(full))
         {
             if ((System.IO.File.GetAttributes(full) & FileAttributes.ReadOnly) != 0)
@@ -73,8 +74,6 @@ public static class OutputPaths
     {
         UnauthorizedAccessException => "permission denied",
         _ when e.Message.Contains("Read-only file system", StringComparison.OrdinalIgnoreCase) => "read-only file system",
-        _ => "the file system refused a test file there",
+        _ => $"the file system refused a test file there ({e.Message.TrimEnd('.')})",
     };
-
-    private static string Example(string folder) => Path.Combine(folder, "result.json");
 }
