@@ -82,6 +82,7 @@ public static class TrainCommand
         var train = trainingData.Train;
         using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W], mean,
             std, config.Seed);
+        if (resumed is null) TrainingMemory.Check(model, config);
         // A new run's folder is made only now, when the config, data, teacher and model have all been accepted,
         // and removed again if the trainer refuses the config (nothing is written into it before training starts).
         bool existed = Directory.Exists(output);

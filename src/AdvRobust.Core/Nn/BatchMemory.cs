@@ -76,7 +76,8 @@ public static class BatchMemory
             "by sample index)");
     }
 
-    internal static string Mib(long bytes) => bytes >= 10L << 30
+    /// <summary>Bytes as people read them: "452.1 MiB", "12.3 GiB".</summary>
+    public static string Mib(long bytes) => bytes >= 10L << 30
         ? $"{bytes / (double)(1L << 30):F1} GiB"
         : $"{bytes / (double)(1L << 20):F1} MiB";
 }

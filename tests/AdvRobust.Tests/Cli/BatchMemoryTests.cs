@@ -115,4 +115,36 @@ public class BatchMemoryTests
         var r = doc.RootElement;
         return string.Join(",", r.EnumerateObject().Where(p => p.Name != "seconds").Select(p => $"{p.Name}={p.Value}"));
     }).ToArray();
+
+    /// <summary>A training batch cannot be split without changing the run: one that does not fit is refused, with
+    /// the figures and the largest that fits, before the run folder is made.</summary>
+    [Test]
+    public void Train_BatchTooLargeForMemory_IsRefusedWithTheFiguresAndNoRunFolder()
+    {
+        string config = Path.Combine(_dir, "tiny.json"), run = Path.Combine(_dir, "run");
+        File.WriteAllText(config, $$"""
+        {
+          "epochs": 1, "batchSize": 16,
+          "data": { "name": "{{_data}}", "evalSize": 8, "evalSplit": "holdout" },
+          "model": { "arch": "small-cnn" },
+          "objective": { "kind": "pgd-at", "settings": { "eps": 0.1, "steps": 1, "stepSize": 0.1 } },
+          "optimizer": { "lr": 0.01 },
+          "evaluation": { "eps": 0.1, "steps": 1, "stepSize": 0.1, "batchSize": 16 }
+        }
+        """);
+        BatchMemory.AvailableOverride = RoomFor(10);
+
+        var result = CliFixtures.Run("train", "--config", config, "--out", run);
+
+        Assert.That(result.Code, Is.EqualTo(2), result.Error);
+        Assert.That(result.Error, Does.Contain("batchSize 16: a pgd-at step on 16 images needs about")
+            .And.Contain("--set batchSize=10 or less"));
+        Assert.That(Directory.Exists(run), Is.False);
+        Assert.That(TrainingMemoryPasses(), Is.EqualTo((3, 2, 1)));
+    }
+
+    private static (int, int, int) TrainingMemoryPasses() =>
+        (AdvRobust.Research.Training.TrainingMemory.Passes("tla"),
+            AdvRobust.Research.Training.TrainingMemory.Passes("trades"),
+            AdvRobust.Research.Training.TrainingMemory.Passes("pgd-at"));
 }
