@@ -41,8 +41,12 @@ public static class DetectCommand
             Description = "comma-separated, from " + AllAttacks + " (cw = PGD l-inf on the CW margin loss)",
             DefaultValueFactory = _ => AllAttacks,
         };
-        var eps = new Option<float>("--eps") { Description = "l-inf radius in [0,1] pixel units", DefaultValueFactory = _ => 0.1f };
-        var epsL2 = new Option<float>("--eps-l2") { Description = "l2 radius (pgd-l2)", DefaultValueFactory = _ => 1.0f };
+        var eps = new Option<float>("--eps") { Description = "l-inf radius in (0, 1] pixel units", DefaultValueFactory = _ => 0.1f };
+        var epsL2 = new Option<float>("--eps-l2")
+        {
+            Description = "l2 radius (pgd-l2), in (0, √(C·H·W)]",
+            DefaultValueFactory = _ => 1.0f,
+        };
         var steps = new Option<int>("--steps") { Description = "iterations of PGD, CW and APGD", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
         var seed = new Option<ulong>("--seed") { Description = "attack random starts and the reference subset", DefaultValueFactory = _ => 0UL };
@@ -81,7 +85,7 @@ public static class DetectCommand
         int referenceCount = Requests.Count("--reference-samples", o.ReferenceSamples, reference.N,
             "training images", out note);
         Notes.Print(note);
-        if (referenceCount < reference.N)
+        if (o.ReferenceSamples is not null)
             reference = AdversarialDetection.SeededSubset(reference, referenceCount, o.Seed);
         if (o.K > reference.N)
             throw new ArgumentException($"--k {o.K} is more than the {reference.N} reference images");

@@ -30,7 +30,11 @@ public static class EvalCommand
             DefaultValueFactory = _ => "pgd",
         };
         var norm = new Option<string>("--norm") { Description = "linf or l2", DefaultValueFactory = _ => "linf" };
-        var eps = new Option<float>("--eps") { Description = "perturbation radius in [0,1] pixel units", Required = true };
+        var eps = new Option<float>("--eps")
+        {
+            Description = "perturbation radius in pixel units of [0,1] images: linf in [0, 1], l2 in [0, √(C·H·W)]",
+            Required = true,
+        };
         var steps = new Option<int>("--steps") { Description = "attack iterations (pgd, apgd, fab-t)", DefaultValueFactory = _ => 20 };
         var alpha = new Option<float?>("--alpha") { Description = "PGD step size (default 2.5·eps/steps)" };
         var restarts = new Option<int>("--restarts") { DefaultValueFactory = _ => 1 };

@@ -16,11 +16,6 @@ public static class Requests
         ? value
         : throw new ArgumentException($"{option} must be at least 1, got {value}");
 
-    /// <summary><paramref name="value"/> must be at least 0.</summary>
-    public static int NonNegative(string option, int value) => value >= 0
-        ? value
-        : throw new ArgumentException($"{option} must be 0 or more, got {value}");
-
     /// <summary>
     /// The count to use for <paramref name="option"/>: all <paramref name="available"/> when not given; refused when
     /// 0 or negative; cut to <paramref name="available"/> with <paramref name="note"/> saying so when larger.

@@ -212,4 +212,13 @@ public class RequestValidationTests
         AssertRefused(CliFixtures.Run("proxy", "rank", "--data", _data, proxy, "--arch", "huge"), "'huge'",
             "known: tiny, small-cnn");
     }
+
+    [Test]
+    public void DemoAndProxyGenerate_OutputOfTheWrongKind_AreRefusedBeforeLoadingData()
+    {
+        AssertRefused(CliFixtures.Run("demo", "--quick", "--data", _data, "--out", _model),
+            $"--out '{_model}' is a file; give a folder");
+        AssertRefused(CliFixtures.Run("proxy", "generate", "--kind", "noise", "--count", "4", "--data", _data,
+            "--out", _dir), $"--out '{_dir}' is a folder", "proxy.npz");
+    }
 }
