@@ -60,7 +60,8 @@ public static class OutputPaths
         string probe = Path.Combine(existing, $".advrobust-write-test-{Environment.ProcessId}");
         try
         {
-            using var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1,
+            // Create, not CreateNew: a probe left by a killed process of the same id must not block this one.
+            using var stream = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1,
                 FileOptions.DeleteOnClose);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
