@@ -8,7 +8,7 @@ namespace AdvRobust.Cuda;
 /// The GPU peer of CpuBackend: the same ops through our kernels (kernels/*.cu), cuBLAS and cuDNN, all on one stream.
 /// Ops are asynchronous; CopyOut and Synchronize wait. Op families live in partial files like CpuBackend's.
 /// </summary>
-public sealed partial class CudaBackend : IBackend
+public sealed partial class CudaBackend : IBackend, IMemoryInfo
 {
     private CudaBackend(CudaContext context)
     {
@@ -23,6 +23,10 @@ public sealed partial class CudaBackend : IBackend
 
     public string Name => "cuda";
     public string DeviceName => Context.Device.ToString();
+
+    /// <summary>Free device memory as the driver reports it (cuMemGetInfo); what the stream-ordered pool caches for
+    /// reuse is not counted, so the figure errs low.</summary>
+    public long AvailableBytes => Context.MemoryInfo().Free;
 
     /// <summary>Opens device <paramref name="ordinal"/>; throws with the reason (no driver, no device, ...) otherwise.</summary>
     public static CudaBackend Create(int ordinal = 0, bool allowTf32 = false, bool deterministic = false) =>

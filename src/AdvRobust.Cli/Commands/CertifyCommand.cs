@@ -5,9 +5,11 @@ using AdvRobust.Core;
 using AdvRobust.Research.Certification;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Core.Tensors;
+using AdvRobust.Core.Validation;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -64,25 +66,33 @@ public static class CertifyCommand
 
     private static int Run(CertifyOptions o, string commandLine)
     {
-        if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
+        OutputPaths.InputFile("--model", o.Model, "checkpoint");
         if (!(o.Sigma > 0 && float.IsFinite(o.Sigma))) throw new ArgumentException($"--sigma must be > 0, got {o.Sigma}");
-        if (o.N0 < 1 || o.N < 1) throw new ArgumentException($"--n0 and --n must be >= 1, got {o.N0} and {o.N}");
+        Requests.Positive("--n0", o.N0);
+        Requests.Positive("--n", o.N);
         if (!(o.Alpha > 0 && o.Alpha < 1)) throw new ArgumentException($"--alpha must be in (0, 1), got {o.Alpha}");
-        if (o.Batch < 1) throw new ArgumentException($"--batch must be >= 1, got {o.Batch}");
-        if (o.Skip < 1) throw new ArgumentException($"--skip must be >= 1, got {o.Skip}");
-        if (o.Samples is < 0) throw new ArgumentException($"--samples must be >= 0, got {o.Samples}");
+        Requests.Positive("--batch", o.Batch);
+        Requests.Positive("--skip", o.Skip);
+        if (o.Out is { } outPath) OutputPaths.File("--out", outPath, "certify.jsonl");
+        if (o.Curve is { } curvePath) OutputPaths.File("--curve", curvePath, "curve.csv");
+        if (o.Plot is { } plotPath) OutputPaths.File("--plot", plotPath, "curve.png");
 
-        var images = DataSets.LoadTest(o.Data, o.DataDir);
-        int[] indices = Enumerable.Range(0, (images.N + o.Skip - 1) / o.Skip).Select(i => i * o.Skip)
-            .Take(o.Samples ?? int.MaxValue).ToArray();
+        var images = Requests.NotEmpty(DataSets.LoadTest(o.Data, o.DataDir), "test set");
+        int points = (images.N + o.Skip - 1) / o.Skip;
+        int count = Requests.Count("--samples", o.Samples, points,
+            o.Skip == 1 ? "test points" : $"test points at --skip {o.Skip}", out var note);
+        Notes.Print(note);
+        int[] indices = Enumerable.Range(0, count).Select(i => i * o.Skip).ToArray();
         using var backend = BackendOption.Create(o.Device, o.Tf32);
         var (mean, std) = EvalCommand.Normalization(o.Model, images);
         using var classifier = ModelZoo.Create(o.Arch, backend, images.Classes, [images.C, images.H, images.W], mean, std, 0);
         Checkpoint.Load(o.Model, classifier);
-        var smoothed = new SmoothedClassifier(classifier, o.Sigma, o.Batch, o.Seed);
+        var batch = BatchMemory.Fit(classifier, Math.Min(o.Batch, o.N0 + o.N), "--batch");
+        Notes.Print(batch.Note);
+        var smoothed = new SmoothedClassifier(classifier, o.Sigma, batch.Batch, o.Seed);
 
         var settings = new CertifySettings(Provenance.FileIdentity.Of(o.Model).Sha256, o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
-        var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), o.Batch, backend.DeviceName,
+        var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), batch.Batch, backend.DeviceName,
             Research.Training.GitCommit.OfRunningCode(), commandLine);
         using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
         var results = new Dictionary<int, CertifyLine>();

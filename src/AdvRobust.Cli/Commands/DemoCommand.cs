@@ -6,8 +6,10 @@ using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
 using AdvRobust.Research.Detection;
+using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
+using AdvRobust.Core.Validation;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Research.Training.Presets;
@@ -78,6 +80,7 @@ public static class DemoCommand
         var schedule = quick ? DemoSchedule.Quick
             : epochs is int n ? DemoSchedule.Compressed(n)
             : full || device == "cuda" ? DemoSchedule.Full : DemoSchedule.Short;
+        OutputPaths.Folder("--out", outDir);
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
             throw new IOException($"'{outDir}' exists and is not empty; the demo writes a fresh folder (choose --out)");
         var total = System.Diagnostics.Stopwatch.StartNew();
@@ -147,8 +150,10 @@ public static class DemoCommand
             new Apgd(new ApgdSettings(PgdNorm.Linf, Eps, schedule.ApgdSteps, Seed: seed)),
         };
         EvaluationResult result = null!;
+        var batch = BatchMemory.Fit(model, Math.Min(250, test.N), "the evaluation batch");
+        Notes.Print(batch.Note);
         WithBar("robust evaluation", test.N, report =>
-            result = new RobustEvaluation(attacks, batchSize: 250).Run(model, test,
+            result = new RobustEvaluation(attacks, batch.Batch).Run(model, test,
                 new SyncProgress<EvaluationProgress>(p => report(p.Done))));
         return result;
     }
@@ -157,7 +162,8 @@ public static class DemoCommand
     private static DetectionResult Detect(ImageClassifier model, LabeledImages train, LabeledImages test,
         DemoSchedule schedule, ulong seed)
     {
-        var attacks = DetectCommand.BuildAttacks(DetectCommand.AllAttacks, Eps, EpsL2, schedule.DetectSteps, seed);
+        var attacks = DetectCommand.BuildAttacks(DetectCommand.AllAttacks, Eps, EpsL2, schedule.DetectSteps, seed,
+            test.SampleSize);
         var reference = AdversarialDetection.SeededSubset(train, Math.Min(schedule.ReferenceSamples, train.N), seed);
         var detectTest = test.Slice(0, Math.Min(schedule.DetectSamples, test.N));
         DetectionResult result = null!;

@@ -5,8 +5,10 @@ using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Research.Detection;
+using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
+using AdvRobust.Core.Validation;
 using AdvRobust.Report;
 using Spectre.Console;
 
@@ -39,8 +41,12 @@ public static class DetectCommand
             Description = "comma-separated, from " + AllAttacks + " (cw = PGD l-inf on the CW margin loss)",
             DefaultValueFactory = _ => AllAttacks,
         };
-        var eps = new Option<float>("--eps") { Description = "l-inf radius in [0,1] pixel units", DefaultValueFactory = _ => 0.1f };
-        var epsL2 = new Option<float>("--eps-l2") { Description = "l2 radius (pgd-l2)", DefaultValueFactory = _ => 1.0f };
+        var eps = new Option<float>("--eps") { Description = "l-inf radius in (0, 1] pixel units", DefaultValueFactory = _ => 0.1f };
+        var epsL2 = new Option<float>("--eps-l2")
+        {
+            Description = "l2 radius (pgd-l2), in (0, √(C·H·W)]",
+            DefaultValueFactory = _ => 1.0f,
+        };
         var steps = new Option<int>("--steps") { Description = "iterations of PGD, CW and APGD", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 256 };
         var seed = new Option<ulong>("--seed") { Description = "attack random starts and the reference subset", DefaultValueFactory = _ => 0UL };
@@ -66,27 +72,30 @@ public static class DetectCommand
 
     private static int Run(DetectOptions o, string commandLine)
     {
-        if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
-        var attacks = BuildAttacks(o.Attacks, o.Eps, o.EpsL2, o.Steps, o.Seed);
-        var detection = new AdversarialDetection(attacks, new DetectionSettings(o.K, o.BatchSize));
-        var test = DataSets.LoadTest(o.Data, o.DataDir);
-        if (o.Samples is int n)
-        {
-            if (n < 1) throw new ArgumentException($"--samples must be positive, got {n}");
-            test = test.Slice(0, Math.Min(n, test.N));
-        }
-        var reference = DataSets.LoadTrain(o.Data, o.DataDir);
-        if (o.ReferenceSamples is int r)
-        {
-            if (r < 1) throw new ArgumentException($"--reference-samples must be positive, got {r}");
-            reference = AdversarialDetection.SeededSubset(reference, Math.Min(r, reference.N), o.Seed);
-        }
+        OutputPaths.InputFile("--model", o.Model, "checkpoint");
+        Requests.Positive("--k", o.K);
+        Requests.Positive("--batch-size", o.BatchSize);
+        if (o.Json is { } jsonPath) OutputPaths.File("--json", jsonPath);
+        if (o.Out is { } outPath) OutputPaths.Folder("--out", outPath);
+        var test = Requests.NotEmpty(DataSets.LoadTest(o.Data, o.DataDir), "test set");
+        var attacks = BuildAttacks(o.Attacks, o.Eps, o.EpsL2, o.Steps, o.Seed, test.SampleSize);
+        test = test.Slice(0, Requests.Count("--samples", o.Samples, test.N, "test images", out var note));
+        Notes.Print(note);
+        var reference = Requests.NotEmpty(DataSets.LoadTrain(o.Data, o.DataDir), "reference (training) set");
+        int referenceCount = Requests.Count("--reference-samples", o.ReferenceSamples, reference.N,
+            "training images", out note);
+        Notes.Print(note);
+        if (o.ReferenceSamples is not null)
+            reference = AdversarialDetection.SeededSubset(reference, referenceCount, o.Seed);
         if (o.K > reference.N)
             throw new ArgumentException($"--k {o.K} is more than the {reference.N} reference images");
         using var backend = BackendOption.Create(o.Device, o.Tf32);
         var (mean, std) = EvalCommand.Normalization(o.Model, test);
         using var classifier = ModelZoo.Create(o.Arch, backend, test.Classes, [test.C, test.H, test.W], mean, std, 0);
         Checkpoint.Load(o.Model, classifier);
+        var batch = BatchMemory.Fit(classifier, Math.Min(o.BatchSize, Math.Max(test.N, reference.N)));
+        Notes.Print(batch.Note);
+        var detection = new AdversarialDetection(attacks, new DetectionSettings(o.K, batch.Batch));
 
         DetectionResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(
@@ -117,11 +126,12 @@ public static class DetectCommand
     }
 
     /// <summary>The named attacks, l-inf at <paramref name="eps"/> except pgd-l2; PGD step 2.5·eps/steps.</summary>
-    internal static IReadOnlyList<DetectionAttack> BuildAttacks(string names, float eps, float epsL2, int steps, ulong seed)
+    internal static IReadOnlyList<DetectionAttack> BuildAttacks(string names, float eps, float epsL2, int steps, ulong seed,
+        int imageSize)
     {
-        if (!(eps > 0 && float.IsFinite(eps))) throw new ArgumentException($"--eps must be > 0, got {eps}");
-        if (!(epsL2 > 0 && float.IsFinite(epsL2))) throw new ArgumentException($"--eps-l2 must be > 0, got {epsL2}");
-        if (steps < 1) throw new ArgumentException($"--steps must be at least 1, got {steps}");
+        Requests.Eps("--eps", eps, PgdNorm.Linf, imageSize, allowZero: false);
+        Requests.Eps("--eps-l2", epsL2, PgdNorm.L2, imageSize, allowZero: false);
+        Requests.Positive("--steps", steps);
         var list = names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (list.Length == 0) throw new ArgumentException("--attacks names no attack");
         float alpha = 2.5f * eps / steps, alphaL2 = 2.5f * epsL2 / steps;

@@ -4,8 +4,10 @@ using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
+using AdvRobust.Core.Validation;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -28,7 +30,11 @@ public static class EvalCommand
             DefaultValueFactory = _ => "pgd",
         };
         var norm = new Option<string>("--norm") { Description = "linf or l2", DefaultValueFactory = _ => "linf" };
-        var eps = new Option<float>("--eps") { Description = "perturbation radius in [0,1] pixel units", Required = true };
+        var eps = new Option<float>("--eps")
+        {
+            Description = "perturbation radius in pixel units of [0,1] images: linf in [0, 1], l2 in [0, √(C·H·W)]",
+            Required = true,
+        };
         var steps = new Option<int>("--steps") { Description = "attack iterations (pgd, apgd, fab-t)", DefaultValueFactory = _ => 20 };
         var alpha = new Option<float?>("--alpha") { Description = "PGD step size (default 2.5·eps/steps)" };
         var restarts = new Option<int>("--restarts") { DefaultValueFactory = _ => 1 };
@@ -56,23 +62,32 @@ public static class EvalCommand
 
     private static int Run(EvalOptions o, string commandLine)
     {
-        if (!File.Exists(o.Model)) throw new FileNotFoundException($"checkpoint '{o.Model}' does not exist");
-        if (o.Eps < 0 || !float.IsFinite(o.Eps)) throw new ArgumentException($"--eps must be >= 0, got {o.Eps}");
+        OutputPaths.InputFile("--model", o.Model, "checkpoint");
         var norm = o.Norm switch
         {
             "linf" => PgdNorm.Linf,
             "l2" => PgdNorm.L2,
             _ => throw new ArgumentException($"--norm must be linf or l2, got '{o.Norm}'"),
         };
-        var images = DataSets.LoadTest(o.Data, o.DataDir);
-        if (o.Samples is int n) images = images.Slice(0, Math.Min(n, images.N));
+        Requests.Positive("--batch-size", o.BatchSize);
+        Requests.Positive("--steps", o.Steps);
+        Requests.Positive("--restarts", o.Restarts);
+        if (o.Alpha is float step && !(step > 0 && float.IsFinite(step)))
+            throw new ArgumentException($"--alpha must be > 0, got {step}");
+        if (o.Json is { } jsonPath) OutputPaths.File("--json", jsonPath);
+        var images = Requests.NotEmpty(DataSets.LoadTest(o.Data, o.DataDir), "test set");
+        Requests.Eps("--eps", o.Eps, norm, images.SampleSize);
+        images = images.Slice(0, Requests.Count("--samples", o.Samples, images.N, "test images", out var note));
+        Notes.Print(note);
         using var backend = BackendOption.Create(o.Device, o.Tf32);
         var (mean, std) = Normalization(o.Model, images);
         using var classifier = ModelZoo.Create(o.Arch, backend, images.Classes, [images.C, images.H, images.W], mean, std, 0);
         Checkpoint.Load(o.Model, classifier);
+        var batch = BatchMemory.Fit(classifier, Math.Min(o.BatchSize, images.N));
+        Notes.Print(batch.Note);
         var evaluation = o.Attack == "autoattack"
-            ? RobustEvaluation.Standard(norm, o.Eps, o.Seed, o.BatchSize)
-            : new RobustEvaluation(Attacks(o, norm), o.BatchSize);
+            ? RobustEvaluation.Standard(norm, o.Eps, o.Seed, batch.Batch)
+            : new RobustEvaluation(Attacks(o, norm), batch.Batch);
 
         EvaluationResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(
@@ -137,14 +152,8 @@ public static class EvalCommand
         };
     }
 
-    /// <summary>The checkpoint's "normalize.mean"/"normalize.std" metadata (comma-separated), else the data set's defaults.</summary>
-    internal static (float[] Mean, float[] Std) Normalization(string checkpoint, LabeledImages images)
-    {
-        var meta = SafeTensors.Read(checkpoint).Metadata;
-        if (meta.TryGetValue("normalize.mean", out var m) && meta.TryGetValue("normalize.std", out var s))
-            return (Parse(m), Parse(s));
-        return DataNormalization.Default(images);
-        static float[] Parse(string csv) =>
-            csv.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-    }
+    /// <summary>The checkpoint's "normalize.mean"/"normalize.std" metadata (checked: finite, std > 0), else the data
+    /// set's defaults.</summary>
+    internal static (float[] Mean, float[] Std) Normalization(string checkpoint, LabeledImages images) =>
+        Checkpoint.ReadNormalization(checkpoint) ?? DataNormalization.Default(images);
 }

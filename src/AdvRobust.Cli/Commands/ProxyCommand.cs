@@ -4,6 +4,7 @@ using System.Globalization;
 using AdvRobust.Core;
 using AdvRobust.Research.Proxy;
 using AdvRobust.Core.Serialization;
+using AdvRobust.Core.Validation;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -128,7 +129,8 @@ public static class ProxyCommand
         if (proxyKind == ProxyKind.Noise && !(sigma >= 0 && float.IsFinite(sigma)))
             throw new ArgumentException($"--sigma must be finite and >= 0, got {sigma}");
         var watch = Stopwatch.StartNew();
-        var real = DataSets.LoadTrain(data, dataDir);
+        OutputPaths.File("--out", output, "proxy.npz");
+        var real = Requests.NotEmpty(DataSets.LoadTrain(data, dataDir), "real training set");
         using var backend = BackendOption.Create(device, tf32: false);
         var set = ProxyGenerator.Generate(new ProxyRecipe(proxyKind, count, seed, k, sigma), real, backend);
         ProxySetFile.Write(output, set);
@@ -165,7 +167,8 @@ public static class ProxyCommand
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => defaults.Epochs };
         var arch = new Option<string>("--arch")
         {
-            Description = "discriminator: tiny (conv-conv-max-pool, seconds on a CPU) or a model-zoo name (small-cnn)",
+            Description = "discriminator: tiny (conv-conv-max-pool, seconds on a CPU) or a model-zoo name: " +
+                string.Join(", ", DiscriminatorSettings.Architectures),
             DefaultValueFactory = _ => defaults.Arch,
         };
         var trainSteps = new Option<int>("--train-steps") { DefaultValueFactory = _ => defaults.TrainSteps };
@@ -195,10 +198,16 @@ public static class ProxyCommand
 
     private static int RunRank(RankOptions o, string commandLine)
     {
-        foreach (string set in o.Sets)
-            if (!File.Exists(set)) throw new FileNotFoundException($"proxy set '{set}' does not exist", set);
+        Requests.Positive("--samples", o.Samples);
+        Requests.Positive("--test-samples", o.TestSamples);
+        Requests.Positive("--epochs", o.Settings.Epochs);
+        Requests.Positive("--train-steps", o.Settings.TrainSteps);
+        Requests.Positive("--eval-steps", o.Settings.EvalSteps);
+        o.Settings.Validate();
+        foreach (string set in o.Sets) OutputPaths.InputFile("sets", set, "proxy set");
+        if (o.Json is { } jsonPath) OutputPaths.File("--json", jsonPath);
         var sets = o.Sets.Select(ProxySetFile.Read).ToArray();
-        var real = DataSets.LoadTrain(o.Data, o.DataDir);
+        var real = Requests.NotEmpty(DataSets.LoadTrain(o.Data, o.DataDir), "real training set");
         using var backend = BackendOption.Create(o.Device, o.Tf32);
         var discrimination = new RobustDiscrimination(backend, o.Settings, o.Seed);
         ProxyRanking ranking = null!;
@@ -267,7 +276,7 @@ public static class ProxyCommand
                 throw new ArgumentException($"--eps: '{part}' is not a budget >= 0 (expected e.g. 0,0.02,0.05,0.1)");
             values.Add(v);
         }
-        Arc.CheckGrid(values); // ascending and distinct: checked here, before any data is loaded
+        ProxyRanking.CheckGrid(values); // two or more, ascending, in [0, 1]: checked before any data is loaded
         return values.ToArray();
     }
 

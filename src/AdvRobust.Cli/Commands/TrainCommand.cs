@@ -4,6 +4,7 @@ using System.Text.Json;
 using AdvRobust.Core;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Validation;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Cuda;
@@ -65,13 +66,14 @@ public static class TrainCommand
 
     internal static int Run(TrainOptions o)
     {
-        var (config, run) = Prepare(o);
+        var (config, resumed, output) = Prepare(o);
         string device = o.Device ?? config.Device;
         bool deterministic = o.Deterministic || config.Deterministic, tf32 = o.Tf32 || config.Tf32;
-        if (!run.Resuming) config = config with { Device = device, Deterministic = deterministic, Tf32 = tf32 };
+        if (resumed is null) config = config with { Device = device, Deterministic = deterministic, Tf32 = tf32 };
         using var backend = BackendOption.Create(device, tf32);
         if (backend is CudaBackend cuda) cuda.Convolutions.Deterministic = deterministic;
         var trainingData = TrainingData.Load(config.Data, o.Data);
+        Requests.NotEmpty(trainingData.Train, "training set");
         if (config.Data.Synthetic is { } synthetic) trainingData = WithSynthetic(trainingData, synthetic, backend);
         var environment = RunEnvironment.Capture(o.CommandLine, backend, deterministic, tf32, Libraries(backend));
         var (mean, std) = config.Model.Mean is { } m && config.Model.Std is { } s
@@ -80,8 +82,12 @@ public static class TrainCommand
         var train = trainingData.Train;
         using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W], mean,
             std, config.Seed);
-        using var trainer = new Trainer(config, model, trainingData,
-            ctx => ObjectiveFactory.Create(config.Objective.Kind, config.Objective.Settings, ctx), run);
+        if (resumed is null) TrainingMemory.Check(model, config);
+        // A new run's folder is made only now, when the config, data, teacher and model have all been accepted,
+        // and removed again if the trainer refuses the config (nothing is written into it before training starts).
+        bool existed = Directory.Exists(output);
+        var run = resumed ?? RunDirectory.Create(output!);
+        using var trainer = NewTrainer(config, model, trainingData, run, removeIfEmpty: resumed is null && !existed);
 
         AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +
             $"{Markup.Escape(model.GetType().Name)} ({model.ParameterCount():N0} parameters), " +
@@ -110,11 +116,26 @@ public static class TrainCommand
         return result.Status == TrainStatus.Completed ? 0 : CancelledExitCode;
     }
 
+    private static Trainer NewTrainer(TrainConfig config, ImageClassifier model, TrainingData data, RunDirectory run,
+        bool removeIfEmpty)
+    {
+        try
+        {
+            return new Trainer(config, model, data,
+                ctx => ObjectiveFactory.Create(config.Objective.Kind, config.Objective.Settings, ctx), run);
+        }
+        catch when (removeIfEmpty && !Directory.EnumerateFileSystemEntries(run.Path).Any())
+        {
+            Directory.Delete(run.Path);
+            throw;
+        }
+    }
+
     /// <summary>PORT's proxy set, pseudo-labelled by the teacher checkpoint when the config names one.</summary>
     private static TrainingData WithSynthetic(TrainingData data, SyntheticConfig synthetic, IBackend backend)
     {
         if (synthetic.Teacher is not { } checkpoint) return data.WithSynthetic(synthetic, null);
-        if (!File.Exists(checkpoint)) throw new FileNotFoundException($"teacher checkpoint '{checkpoint}' does not exist");
+        OutputPaths.InputFile("--teacher", checkpoint, "teacher checkpoint");
         var train = data.Train;
         var (mean, std) = EvalCommand.Normalization(checkpoint, train);
         using var teacher = ModelZoo.Create(synthetic.TeacherArch!, backend, train.Classes, [train.C, train.H, train.W],
@@ -125,8 +146,9 @@ public static class TrainCommand
         return labelled;
     }
 
-    /// <summary>The config and folder of a new run (--config, --set, --out) or of one to resume (--resume).</summary>
-    private static (TrainConfig, RunDirectory) Prepare(TrainOptions o)
+    /// <summary>The config and folder of a run to resume (--resume), or of a new one (--config, --set, --out): its
+    /// folder is checked here and made by the caller once everything else has been accepted.</summary>
+    private static (TrainConfig Config, RunDirectory? Resumed, string? Output) Prepare(TrainOptions o)
     {
         if (o.Resume is { } folder)
         {
@@ -134,13 +156,14 @@ public static class TrainCommand
                 throw new ArgumentException("--resume continues a run with the config in its manifest.json; " +
                                             "--config, --set and --out cannot be combined with it");
             var run = RunDirectory.Open(folder);
-            return (run.ReadManifest().Config, run);
+            return (run.ReadManifest().Config, run, null);
         }
         if (o.Config is null) throw new ArgumentException("give --config FILE for a new run, or --resume RUN_DIR");
         var config = TrainConfig.Load(o.Config, o.Set);
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         string output = o.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(o.Config)}-{stamp}");
-        return (config, RunDirectory.Create(output));
+        OutputPaths.Folder("--out", output);
+        return (config, null, output);
     }
 
     internal static TrainResult ShowProgress(Trainer trainer, RunDirectory run, RunEnvironment environment,

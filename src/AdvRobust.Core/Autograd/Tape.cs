@@ -23,6 +23,9 @@ public sealed class Tape : IDisposable
     public bool ParameterGradients { get; }
     public int NodeCount => _nodes.Count;
 
+    /// <summary>Bytes of every tensor the tape owns now (intermediates, saved values, gradients): a pass's footprint.</summary>
+    public long OwnedBytes => _owned.Sum(t => t.Storage.Bytes);
+
     /// <summary>A value no gradient flows to (labels, clean images, a frozen reference).</summary>
     public Variable Constant(Tensor value) => new(value, false, null);
 

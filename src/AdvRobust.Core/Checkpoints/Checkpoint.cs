@@ -10,7 +10,8 @@ namespace AdvRobust.Core.Checkpoints;
 /// every parameter and buffer of the model under its full dotted name, F32, except "num_batches_tracked" buffers,
 /// which are I64 as in PyTorch. Saving is atomic (a complete file or the old one, never half a file). Loading checks
 /// the whole file against the model first (missing names, unexpected names, wrong shapes, wrong dtypes, all named in
-/// one message) and changes nothing unless everything matches.
+/// one message), then every value (a NaN or infinity names the tensor and its first bad element) and the
+/// normalization metadata, and changes nothing unless everything is right.
 /// </summary>
 public static class Checkpoint
 {
@@ -38,7 +39,8 @@ public static class Checkpoint
     }
 
     /// <summary>Loads <paramref name="path"/> into <paramref name="model"/> and returns the file's metadata. Throws
-    /// <see cref="InvalidDataException"/> naming every mismatch, before any tensor of the model is changed.</summary>
+    /// <see cref="InvalidDataException"/> naming every mismatch, non-finite tensor or bad normalization metadata,
+    /// before any tensor of the model is changed.</summary>
     public static IReadOnlyDictionary<string, string> Load(string path, Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -67,14 +69,26 @@ public static class Checkpoint
             throw new InvalidDataException(
                 $"{path}: checkpoint does not match {model.GetType().Name}: {string.Join("; ", parts)}");
         }
-        foreach (var (name, tensor, dtype) in state)
+        var values = state.Select(s => s.DType == "I64"
+            ? file[s.Name].ToInt64().Select(v => (float)v).ToArray()
+            : CheckpointValues.Finite(path, file[s.Name])).ToArray();
+        CheckpointValues.Normalization(path, file.Metadata);
+        for (int i = 0; i < state.Count; i++)
         {
-            var entry = file[name];
-            float[] values = dtype == "I64" ? entry.ToInt64().Select(v => (float)v).ToArray() : entry.ToFloats();
-            tensor.Backend.CopyIn<float>(tensor.Storage, values);
+            var tensor = state[i].Tensor;
+            tensor.Backend.CopyIn<float>(tensor.Storage, values[i]);
         }
         return file.Metadata;
     }
+
+    /// <summary>
+    /// The input normalization a checkpoint records in its "normalize.mean" and "normalize.std" metadata
+    /// (comma-separated, one value per channel), or null when it records none. Throws
+    /// <see cref="InvalidDataException"/> naming the file and key when a value is not a number, not finite, or
+    /// (std) not positive, or when only one of the two keys is present.
+    /// </summary>
+    public static (float[] Mean, float[] Std)? ReadNormalization(string path) =>
+        CheckpointValues.Normalization(path, SafeTensors.Read(path).Metadata);
 
     /// <summary>The model's state in checkpoint order: parameters, then buffers, each with its file dtype.</summary>
     public static IReadOnlyList<(string Name, Tensor Tensor, string DType)> State(Module model)

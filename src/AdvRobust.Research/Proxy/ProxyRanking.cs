@@ -27,6 +27,24 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>
+    /// A ranking's ε grid: l-inf budgets in [0, 1] (pixel units), strictly increasing (<see cref="Arc.CheckGrid"/>),
+    /// and at least two of them: ARC is an area under accuracy against ε, and one budget has none (it would rank every
+    /// set by one accuracy and call it an area).
+    /// </summary>
+    public static void CheckGrid(IReadOnlyList<double> eps)
+    {
+        static string Invariant(double e) => e.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Arc.CheckGrid(eps);
+        if (eps.Count < 2)
+            throw new ArgumentException($"--eps: ranking by ARC needs at least two budgets (an area under accuracy " +
+                $"against ε), got {eps.Count}: {string.Join(",", eps.Select(Invariant))}; e.g. --eps 0,0.02,0.05,0.1");
+        for (int i = 0; i < eps.Count; i++)
+            if (eps[i] > 1)
+                throw new ArgumentException(
+                    $"--eps: budget {Invariant(eps[i])} is above 1; l-inf budgets are in [0, 1] pixel units");
+    }
+
     public static ProxyRanking Rank(LabeledImages real, IReadOnlyList<ProxySet> sets, IReadOnlyList<double> eps,
         int trainPerSide, int testPerSide, RobustDiscrimination discrimination,
         IProgress<RankingProgress>? progress = null)
@@ -35,7 +53,7 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
         ArgumentNullException.ThrowIfNull(sets);
         ArgumentNullException.ThrowIfNull(discrimination);
         if (sets.Count == 0) throw new ArgumentException("no proxy sets to rank");
-        Arc.CheckGrid(eps);
+        CheckGrid(eps);
         // Build every split first: a set that is too small or mis-shaped fails before hours of training.
         var data = sets.Select(s => DiscriminationData.Create(real, s, trainPerSide, testPerSide, discrimination.Seed))
             .ToArray();
@@ -59,3 +77,4 @@ public sealed record ProxyRanking(string Real, IReadOnlyList<double> Eps, int Tr
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }
+

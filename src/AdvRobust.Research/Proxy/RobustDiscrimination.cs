@@ -44,7 +44,13 @@ public sealed record DiscriminatorSettings(
             throw new ArgumentException($"learning rate and PGD step factor must be positive: {this}");
         if (!(EpsWarmup >= 0 && EpsWarmup <= 1))
             throw new ArgumentException($"the eps warm-up is a fraction of training in [0, 1], got {EpsWarmup}");
+        if (!Architectures.Contains(Arch))
+            throw new ArgumentException(
+                $"unknown discriminator architecture '{Arch}'; known: {string.Join(", ", Architectures)}");
     }
+
+    /// <summary>The discriminators one can ask for: "tiny", then every <see cref="ModelZoo"/> name.</summary>
+    public static IReadOnlyList<string> Architectures { get; } = ["tiny", .. ModelZoo.Architectures];
 }
 
 /// <summary>One discriminator's result at budget <see cref="Eps"/>: robust accuracy on the balanced test set (and on
