@@ -18,6 +18,7 @@ namespace AdvRobust.Cli.Commands;
 /// --out, written as soon as it is known; rerunning with the same --out and settings skips the points already there,
 /// and since every draw is keyed by (seed, test index) a resumed run writes the lines an uninterrupted one would.
 /// Prints certified accuracy at --radii; --curve writes the exact accuracy-vs-radius step curve as CSV, --plot as a PNG.
+/// Ctrl-C or SIGTERM stops within one batch of draws, says how many points the file keeps and exits with 130 or 143.
 /// </summary>
 public static class CertifyCommand
 {
@@ -92,6 +93,7 @@ public static class CertifyCommand
                     $"{o.Out}: point {i} has label {line.Label} but the data set says {images.Labels[i]}; is --data the same?");
 
         var todo = indices.Where(i => !results.ContainsKey(i)).ToArray();
+        using var signals = new StopSignals("stopping; the points done so far are kept");
         AnsiConsole.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -104,7 +106,15 @@ public static class CertifyCommand
                 foreach (int i in todo)
                 {
                     draws.Value = 0;
-                    var line = CertifyPoint(smoothed, backend, images, i, o, progress);
+                    CertifyLine line;
+                    try
+                    {
+                        line = CertifyPoint(smoothed, backend, images, i, o, progress, signals.Token);
+                    }
+                    catch (OperationCanceledException) when (signals.Received is not null)
+                    {
+                        break;
+                    }
                     log?.Append(line);
                     results[i] = line;
                     points.Increment(1);
@@ -112,6 +122,15 @@ public static class CertifyCommand
                 }
             });
 
+        if (signals.Received is not null)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(o.Out is { } kept
+                ? $"stopped by {signals.Name}: {results.Count} of {indices.Length} points are in {kept} (the point in " +
+                  "progress is computed again); run the same command to continue"
+                : $"stopped by {signals.Name}: {results.Count} of {indices.Length} points were certified, none kept " +
+                  "(no --out; give --out FILE to make a run resumable)"));
+            return signals.ExitCode;
+        }
         var certified = indices.Select(i => results[i].ToPoint()).ToList();
         Report(certified, o.Radii);
         if (o.Curve is { } csv) WriteCurve(csv, certified);
@@ -127,11 +146,11 @@ public static class CertifyCommand
     }
 
     private static CertifyLine CertifyPoint(SmoothedClassifier smoothed, Core.IBackend backend, LabeledImages images,
-        int index, CertifyOptions o, IProgress<int> progress)
+        int index, CertifyOptions o, IProgress<int> progress, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
         using var x = Tensor.FromArray<float>(backend, images.Image(index), 1, images.C, images.H, images.W);
-        var c = smoothed.Certify(x, (uint)index, o.N0, o.N, o.Alpha, progress);
+        var c = smoothed.Certify(x, (uint)index, o.N0, o.N, o.Alpha, progress, cancellation);
         int label = images.Labels[index];
         return new CertifyLine(index, label, c.Predicted, c.Radius, c.Predicted == label, watch.Elapsed.TotalSeconds,
             c.Count, c.PLower);
