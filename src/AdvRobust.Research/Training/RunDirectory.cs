@@ -98,9 +98,8 @@ public sealed class RunDirectory
         if (paths.Count == 0) return null;
         string names = string.Join(", ", paths.Select(System.IO.Path.GetFileName));
         string files = paths.Count == 1 ? "file" : "files";
-        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"removed {paths.Count} stray temporary {files} of interrupted writes ({bytes / 1e6:F1} MB) from " +
-            $"{Path}: {names}");
+        string size = (bytes / 1e6).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+        return $"removed {paths.Count} stray temporary {files} of interrupted writes ({size} MB) from {Path}: {names}";
     }
 
     private string File(string name) => System.IO.Path.Combine(Path, name);
