@@ -85,6 +85,7 @@ public static class CertifyCommand
         var settings = new CertifySettings(Provenance.FileIdentity.Of(o.Model).Sha256, o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
         var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), o.Batch, backend.DeviceName,
             Research.Training.GitCommit.OfRunningCode(), commandLine);
+        using var signals = new StopSignals("stopping; the points done so far are kept");
         using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
         var results = new Dictionary<int, CertifyLine>();
         foreach (int i in indices)
@@ -93,7 +94,6 @@ public static class CertifyCommand
                     $"{o.Out}: point {i} has label {line.Label} but the data set says {images.Labels[i]}; is --data the same?");
 
         var todo = indices.Where(i => !results.ContainsKey(i)).ToArray();
-        using var signals = new StopSignals("stopping; the points done so far are kept");
         AnsiConsole.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn())
