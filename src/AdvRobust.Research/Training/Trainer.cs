@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
@@ -91,6 +90,7 @@ public sealed partial class Trainer : IDisposable
     /// <summary>Hears one sentence for each thing done to the run folder besides training (see
     /// <see cref="Resume"/>): a restart from step 0, metrics lines dropped, stray temporary files removed.</summary>
     public Action<string>? Notice { get; set; }
+
     public int BatchesPerEpoch { get; }
 
     /// <summary>Synthetic images per step (0 without a synthetic set).</summary>
