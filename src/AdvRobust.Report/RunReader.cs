@@ -70,7 +70,8 @@ public static class RunReader
     }
 
     /// <summary>One <see cref="EpochMetrics"/> per non-blank line, in file order. A torn last line (no newline after
-    /// it and not valid JSON: a run killed while appending it) is skipped, as the trainer's resume drops it.</summary>
+    /// it, the start of a JSON object but not a whole one: a run killed while appending it) is skipped, as the
+    /// trainer's resume drops it.</summary>
     public static IReadOnlyList<EpochMetrics> ReadMetrics(string path)
     {
         var epochs = new List<EpochMetrics>();
@@ -84,7 +85,7 @@ public static class RunReader
             {
                 doc = Parse(line, path, i + 1);
             }
-            catch (InvalidDataException) when (i == lines.Length - 1)
+            catch (InvalidDataException) when (i == lines.Length - 1 && line.TrimStart().StartsWith('{'))
             {
                 break;
             }

@@ -40,7 +40,8 @@ public sealed record EpochMetrics(
 
 /// <summary>
 /// metrics.jsonl: appended one line per epoch and flushed to disk, so a crash loses at most the epoch in progress.
-/// A kill during an append can leave a torn last line (no newline, not a whole record): reading skips it and reports
+/// A kill during an append can leave a torn last line (no newline, the start of a JSON object but not a whole one):
+/// reading skips it and reports
 /// it in <see cref="TornTail"/>, as certify does with its JSONL; a bad line before the last one is an error naming the
 /// file and line. On resume, <see cref="KeepEpochs"/> drops the lines of epochs after the checkpoint (they are
 /// recomputed) and any torn tail, rewriting the file atomically.
@@ -73,7 +74,9 @@ public sealed class MetricsLog
         var (lines, torn) = Parse();
         var kept = lines.Where(l => l.Metrics.Epoch <= epochs).Select(l => l.Text).ToList();
         var dropped = lines.Where(l => l.Metrics.Epoch > epochs).Select(l => l.Metrics.Epoch).ToList();
-        if (dropped.Count == 0 && torn is null) return ([], null);
+        // Rewritten also when the last line, whole, lacks its newline: the next append must start a line of its own.
+        string text = File.ReadAllText(Path);
+        if (dropped.Count == 0 && torn is null && (text.Length == 0 || text.EndsWith('\n'))) return ([], null);
         AdvRobust.Core.Serialization.AtomicFile.Write(Path, stream =>
         {
             foreach (string line in kept) stream.Write(Encoding.UTF8.GetBytes(line + "\n"));
@@ -92,7 +95,8 @@ public sealed class MetricsLog
         {
             string line = parts[i].TrimEnd('\r');
             if (line.Trim('\0', ' ', '\t').Length == 0) continue;
-            bool last = i == parts.Length - 1; // no newline after it: the append may have been cut short
+            // No newline after it and the start of a JSON object: an append cut short.
+            bool last = i == parts.Length - 1 && line.TrimStart().StartsWith('{');
             try
             {
                 lines.Add((line, JsonSerializer.Deserialize<EpochMetrics>(line, EpochMetrics.Compact)

@@ -96,6 +96,7 @@ public class RunRecoveryTests
                  {
                      $"{good[0]}\ngarbage\n{good[1]}\n", // in the middle
                      $"{good[0]}\n{{\"epoch\":2\n",        // last, but a whole line (it has its newline)
+                     $"{good[0]}\ngarbage",                 // last and unterminated, but no JSON object's start
                  })
         {
             File.WriteAllText(path, text);
@@ -104,6 +105,18 @@ public class RunRecoveryTests
         }
         File.WriteAllText(path, $"{good[0]}\n{{\"epo");
         Assert.That(new MetricsLog(path).Read().Select(m => m.Epoch), Is.EqualTo(new[] { 1 }));
+    }
+
+    [Test]
+    public void MetricsLog_WholeLastLineWithoutNewline_KeptAndTerminatedOnResume()
+    {
+        RunTestData.Run(RunTestData.Config("epochs=2"), Dir("run"));
+        string path = Path.Combine(Dir("run"), "metrics.jsonl");
+        string[] good = File.ReadAllLines(path);
+        File.WriteAllText(path, $"{good[0]}\n{good[1]}"); // cut just before the final newline
+        var (dropped, torn) = new MetricsLog(path).KeepEpochs(2);
+        Assert.That((dropped.Count, torn), Is.EqualTo((0, (string?)null)));
+        Assert.That(File.ReadAllText(path), Is.EqualTo($"{good[0]}\n{good[1]}\n"));
     }
 
     [Test]
