@@ -8,7 +8,8 @@ namespace AdvRobust.Cli;
 /// <summary>
 /// `advrobust`: the command line. The library throws; only this layer turns exceptions into messages and exit codes:
 /// 0 ok, 1 unexpected error, 2 bad arguments or input, 3 GPU stack unavailable or failing, 4 file system error,
-/// 5 training diverged (NaN/Inf loss), 130 training stopped by Ctrl-C (resumable).
+/// 5 training diverged (NaN/Inf loss), 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM after saving what it had
+/// (train and the demo's training: a resumable checkpoint; certify: the points done), see <c>StopSignals</c>.
 /// </summary>
 public static class Program
 {

@@ -69,18 +69,27 @@ public static class RunReader
             Required(root, "RobustAccuracy", path), attacks);
     }
 
-    /// <summary>One <see cref="EpochMetrics"/> per non-blank line, in file order.</summary>
+    /// <summary>One <see cref="EpochMetrics"/> per non-blank line, in file order. A torn last line (no newline after
+    /// it, the start of a JSON object but not a whole one: a run killed while appending it) is skipped, as the
+    /// trainer's resume drops it.</summary>
     public static IReadOnlyList<EpochMetrics> ReadMetrics(string path)
     {
         var epochs = new List<EpochMetrics>();
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        string[] lines = File.ReadAllText(path).Split('\n');
+        for (int i = 0; i < lines.Length; i++)
         {
-            lineNumber++;
+            string line = lines[i].TrimEnd('\r');
             if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{path} line {lineNumber}";
-            using var doc = Parse(line, path, lineNumber);
-            epochs.Add(ParseEpoch(doc.RootElement, where));
+            JsonDocument doc;
+            try
+            {
+                doc = Parse(line, path, i + 1);
+            }
+            catch (InvalidDataException) when (i == lines.Length - 1 && line.TrimStart().StartsWith('{'))
+            {
+                break;
+            }
+            using (doc) epochs.Add(ParseEpoch(doc.RootElement, $"{path} line {i + 1}"));
         }
         return epochs;
     }

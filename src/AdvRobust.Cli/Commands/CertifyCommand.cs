@@ -20,6 +20,7 @@ namespace AdvRobust.Cli.Commands;
 /// --out, written as soon as it is known; rerunning with the same --out and settings skips the points already there,
 /// and since every draw is keyed by (seed, test index) a resumed run writes the lines an uninterrupted one would.
 /// Prints certified accuracy at --radii; --curve writes the exact accuracy-vs-radius step curve as CSV, --plot as a PNG.
+/// Ctrl-C or SIGTERM stops within one batch of draws, says how many points the file keeps and exits with 130 or 143.
 /// </summary>
 public static class CertifyCommand
 {
@@ -94,6 +95,7 @@ public static class CertifyCommand
         var settings = new CertifySettings(Provenance.FileIdentity.Of(o.Model).Sha256, o.Arch, o.Data, o.Sigma, o.N0, o.N, o.Alpha, o.Seed, o.Skip);
         var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), batch.Batch, backend.DeviceName,
             Research.Training.GitCommit.OfRunningCode(), commandLine);
+        using var signals = new StopSignals("stopping; the points done so far are kept");
         using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
         var results = new Dictionary<int, CertifyLine>();
         foreach (int i in indices)
@@ -114,7 +116,15 @@ public static class CertifyCommand
                 foreach (int i in todo)
                 {
                     draws.Value = 0;
-                    var line = CertifyPoint(smoothed, backend, images, i, o, progress);
+                    CertifyLine line;
+                    try
+                    {
+                        line = CertifyPoint(smoothed, backend, images, i, o, progress, signals.Token);
+                    }
+                    catch (OperationCanceledException) when (signals.Received is not null)
+                    {
+                        break;
+                    }
                     log?.Append(line);
                     results[i] = line;
                     points.Increment(1);
@@ -122,6 +132,15 @@ public static class CertifyCommand
                 }
             });
 
+        if (signals.Received is not null)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(o.Out is { } kept
+                ? $"stopped by {signals.Name}: {results.Count} of {indices.Length} points are in {kept} (the point in " +
+                  "progress is computed again); run the same command to continue"
+                : $"stopped by {signals.Name}: {results.Count} of {indices.Length} points were certified, none kept " +
+                  "(no --out; give --out FILE to make a run resumable)"));
+            return signals.ExitCode;
+        }
         var certified = indices.Select(i => results[i].ToPoint()).ToList();
         Report(certified, o.Radii);
         if (o.Curve is { } csv) WriteCurve(csv, certified);
@@ -137,11 +156,11 @@ public static class CertifyCommand
     }
 
     private static CertifyLine CertifyPoint(SmoothedClassifier smoothed, Core.IBackend backend, LabeledImages images,
-        int index, CertifyOptions o, IProgress<int> progress)
+        int index, CertifyOptions o, IProgress<int> progress, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
         using var x = Tensor.FromArray<float>(backend, images.Image(index), 1, images.C, images.H, images.W);
-        var c = smoothed.Certify(x, (uint)index, o.N0, o.N, o.Alpha, progress);
+        var c = smoothed.Certify(x, (uint)index, o.N0, o.N, o.Alpha, progress, cancellation);
         int label = images.Labels[index];
         return new CertifyLine(index, label, c.Predicted, c.Radius, c.Predicted == label, watch.Elapsed.TotalSeconds,
             c.Count, c.PLower);

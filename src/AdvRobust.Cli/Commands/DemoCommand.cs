@@ -32,7 +32,8 @@ namespace AdvRobust.Cli.Commands;
 /// seconds-long smoke schedule (for tests and first runs); its numbers mean nothing.
 ///
 /// Output folder: pgd-at/ and tla/ are ordinary run folders (manifest.json, metrics.jsonl, checkpoints, resume state;
-/// plus evaluation.json and detection.json), and report.md with its PNG charts sits beside them.
+/// plus evaluation.json and detection.json), and report.md with its PNG charts sits beside them. Ctrl-C or SIGTERM
+/// while a recipe trains saves its checkpoint and exits with 130 or 143 naming the run folder to resume.
 /// </summary>
 public static class DemoCommand
 {
@@ -90,6 +91,10 @@ public static class DemoCommand
         AnsiConsole.MarkupLine($"demo ([blue]{schedule.Name}[/] schedule) on {Markup.Escape(backend.DeviceName)}, " +
             $"writing to [blue]{Markup.Escape(outDir)}[/]");
 
+        using var signals = new StopSignals("stopping training at the next step and saving a checkpoint")
+        {
+            Armed = false,
+        };
         var results = new List<(string Recipe, EvaluationResult Evaluation, DetectionResult Detection, double Seconds)>();
         foreach (string recipe in new[] { "pgd-at", "tla" })
         {
@@ -107,8 +112,18 @@ public static class DemoCommand
             {
                 var environment = RunEnvironment.Capture(commandLine, backend, false, false,
                     TrainCommand.Libraries(backend));
-                var trained = TrainCommand.ShowProgress(trainer, run, environment, CancellationToken.None);
-                if (trained.Status != TrainStatus.Completed) throw new InvalidOperationException($"{recipe} stopped early");
+                // Only training has something to save; a signal during evaluation or detection kills at once.
+                signals.Armed = true;
+                var trained = TrainCommand.ShowProgress(trainer, run, environment, signals.Token);
+                signals.Armed = false;
+                if (trained.Status != TrainStatus.Completed)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape(
+                        $"stopped by {signals.Name} while training {recipe}: {run.Path} holds a resumable run " +
+                        $"(advrobust train --resume {Provenance.Quote(run.Path)}); the demo itself starts over in a " +
+                        "fresh --out folder"));
+                    return signals.ExitCode;
+                }
             }
             string best = Path.Combine(runPath, "best.safetensors");
             Checkpoint.Load(best, model);

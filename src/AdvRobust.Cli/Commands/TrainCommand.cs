@@ -14,8 +14,10 @@ namespace AdvRobust.Cli.Commands;
 
 /// <summary>
 /// `advrobust train`: runs a training config (configs/*.json, changed with --set) into a run folder (manifest,
-/// metrics.jsonl, last/best checkpoints, resume state), or continues one with --resume. Ctrl-C stops at the next
-/// step boundary after saving a checkpoint (a second Ctrl-C kills the process); the exit code is then 130.
+/// metrics.jsonl, last/best checkpoints, resume state), or continues one with --resume. Ctrl-C (SIGINT) or SIGTERM
+/// stops at the next step boundary after saving a checkpoint, marks the manifest "cancelled" and exits with 130 or 143
+/// (<see cref="StopSignals"/>; a second signal kills the process). --resume on a run that stopped before its first
+/// checkpoint restarts it from step 0; on a completed run it says so and changes nothing.
 ///
 /// --deterministic (CUDA): cuDNN may pick only convolution algorithms it reports as CUDNN_DETERMINISTIC
 /// (<see cref="CudnnConvolutions.Deterministic"/>). Our own kernels use no atomics and cuBLAS is bit-reproducible on
@@ -25,9 +27,6 @@ namespace AdvRobust.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    /// <summary>Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).</summary>
-    public const int CancelledExitCode = 130;
-
     public static Command Create()
     {
         var config = new Option<string?>("--config")
@@ -67,6 +66,15 @@ public static class TrainCommand
     internal static int Run(TrainOptions o)
     {
         var (config, resumed, output) = Prepare(o);
+        if (resumed is not null)
+        {
+            if (resumed.OpenNotice is { } tidied) AnsiConsole.MarkupLine(Markup.Escape(tidied));
+            if (resumed.CompletedNotice() is { } complete)
+            {
+                AnsiConsole.MarkupLine(Markup.Escape(complete));
+                return 0;
+            }
+        }
         string device = o.Device ?? config.Device;
         bool deterministic = o.Deterministic || config.Deterministic, tf32 = o.Tf32 || config.Tf32;
         if (resumed is null) config = config with { Device = device, Deterministic = deterministic, Tf32 = tf32 };
@@ -87,33 +95,18 @@ public static class TrainCommand
         // and removed again if the trainer refuses the config (nothing is written into it before training starts).
         bool existed = Directory.Exists(output);
         var run = resumed ?? RunDirectory.Create(output!);
+        if (resumed is null && run.OpenNotice is { } removed) AnsiConsole.MarkupLine(Markup.Escape(removed));
         using var trainer = NewTrainer(config, model, trainingData, run, removeIfEmpty: resumed is null && !existed);
 
         AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +
             $"{Markup.Escape(model.GetType().Name)} ({model.ParameterCount():N0} parameters), " +
             $"{Markup.Escape(trainer.Objective.Name)}, {train.N:N0} training images, {trainer.BatchesPerEpoch} steps " +
             $"per epoch, {config.Epochs} epochs, on {Markup.Escape(backend.DeviceName)}");
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            if (cancel.IsCancellationRequested) return; // second Ctrl-C: let the process die
-            e.Cancel = true;
-            cancel.Cancel();
-            AnsiConsole.MarkupLine("[yellow]stopping at the next step and saving a checkpoint " +
-                                   "(Ctrl-C again to abort without one)[/]");
-        };
-        Console.CancelKeyPress += onCancel;
-        TrainResult result;
-        try
-        {
-            result = ShowProgress(trainer, run, environment, cancel.Token);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-        Summarize(run, result);
-        return result.Status == TrainStatus.Completed ? 0 : CancelledExitCode;
+        trainer.Notice = notice => AnsiConsole.MarkupLine(Markup.Escape(notice));
+        using var signals = new StopSignals("stopping at the next step and saving a checkpoint");
+        var result = ShowProgress(trainer, run, environment, signals.Token);
+        Summarize(run, result, signals);
+        return result.Status == TrainStatus.Completed ? 0 : signals.ExitCode;
     }
 
     private static Trainer NewTrainer(TrainConfig config, ImageClassifier model, TrainingData data, RunDirectory run,
@@ -209,10 +202,12 @@ public static class TrainCommand
         $"clean {100 * m.CleanAccuracy:F2}%, PGD {100 * m.PgdAccuracy:F2}%{(m.Best ? " (best)" : "")}, " +
         $"{m.ImagesPerSecond:N0} img/s, {m.EpochSeconds:F1} s";
 
-    private static void Summarize(RunDirectory run, TrainResult result)
+    private static void Summarize(RunDirectory run, TrainResult result, StopSignals signals)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumns("", "");
-        table.AddRow("status", result.Status == TrainStatus.Completed ? "[green]completed[/]" : "[yellow]stopped[/]");
+        table.AddRow("status", result.Status == TrainStatus.Completed
+            ? "[green]completed[/]"
+            : $"[yellow]stopped by {Markup.Escape(signals.Name)}; checkpoint saved[/]");
         table.AddRow("epochs done", $"{result.EpochsCompleted} ({result.Steps:N0} steps)");
         if (result.LastEpoch is { } last)
             table.AddRow("last epoch", $"clean {100 * last.CleanAccuracy:F2}%, PGD {100 * last.PgdAccuracy:F2}%");

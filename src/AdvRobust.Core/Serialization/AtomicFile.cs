@@ -6,7 +6,7 @@ namespace AdvRobust.Core.Serialization;
 /// file is then renamed over <paramref name="path"/> (rename within one folder is atomic on POSIX file systems and
 /// NTFS). If writing fails the temporary file is deleted and an existing file at <paramref name="path"/> is left
 /// untouched; a crash can leave only a stray <c>.tmp-&lt;pid&gt;</c> file, never a half-written one under the
-/// final name.
+/// final name. <see cref="RemoveStale"/> deletes such strays once their process is gone.
 /// </summary>
 public static class AtomicFile
 {
@@ -33,6 +33,44 @@ public static class AtomicFile
             TryDelete(temp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Deletes the <c>&lt;name&gt;.tmp-&lt;pid&gt;</c> files in <paramref name="folder"/> (not its subfolders) left by
+    /// writes that a kill interrupted: those whose pid is neither this process nor a live one. A file whose pid is
+    /// alive may be a write in progress and is kept (so is one whose pid was reused by an unrelated process).
+    /// Returns the full paths deleted and their total size in bytes.
+    /// </summary>
+    public static (IReadOnlyList<string> Paths, long Bytes) RemoveStale(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        var removed = new List<string>();
+        long bytes = 0;
+        if (!Directory.Exists(folder)) return (removed, 0);
+        foreach (string path in Directory.EnumerateFiles(folder, "*.tmp-*"))
+        {
+            string name = Path.GetFileName(path);
+            int dash = name.LastIndexOf(".tmp-", StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(name.AsSpan(dash + 5), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out int pid)) continue;
+            if (pid == Environment.ProcessId || IsAlive(pid)) continue;
+            long size = new FileInfo(path).Length;
+            File.Delete(path);
+            removed.Add(path);
+            bytes += size;
+        }
+        return (removed, bytes);
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; } // no such process
+        catch (InvalidOperationException) { return false; }
     }
 
     private static void TryDelete(string temp)

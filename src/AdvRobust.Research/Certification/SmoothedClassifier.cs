@@ -65,14 +65,17 @@ public sealed class SmoothedClassifier
     /// <param name="x">1×C×H×W on the model's backend.</param>
     /// <param name="pointId">The point's global index (the test index): the Philox stream of its draws.</param>
     /// <param name="progress">Hears the number of draws done so far, out of N0 + N, after every batch.</param>
-    public Certificate Certify(Tensor x, uint pointId, int n0, int n, double alpha, IProgress<int>? progress = null)
+    /// <param name="cancellation">Checked before every batch; when set, throws
+    /// <see cref="OperationCanceledException"/> (the point's draws so far are discarded).</param>
+    public Certificate Certify(Tensor x, uint pointId, int n0, int n, double alpha, IProgress<int>? progress = null,
+        CancellationToken cancellation = default)
     {
         if (n0 < 1 || n < 1 || (long)n0 + n > PredictFirstCopy)
             throw new ArgumentException($"certify needs N0 >= 1, N >= 1 and N0 + N <= 2^31, got N0={n0}, N={n}");
         CheckAlpha(alpha);
-        int[] selection = SampleCounts(x, pointId, 0, n0, progress, 0);
+        int[] selection = SampleCounts(x, pointId, 0, n0, progress, 0, cancellation);
         int top = Argmax(selection);
-        int[] estimation = SampleCounts(x, pointId, (uint)n0, n, progress, n0);
+        int[] estimation = SampleCounts(x, pointId, (uint)n0, n, progress, n0, cancellation);
         int count = estimation[top];
         double pLower = BinomialStatistics.ClopperPearsonLower(count, n, alpha);
         // Cohen's core.py abstains on pA < 0.5; at exactly ½ it certifies radius 0.
@@ -105,7 +108,7 @@ public sealed class SmoothedClassifier
     /// batches of at most <see cref="BatchSize"/>. <paramref name="progress"/> hears offset + copies done.
     /// </summary>
     public int[] SampleCounts(Tensor x, uint pointId, uint firstCopy, int count, IProgress<int>? progress = null,
-        int progressOffset = 0)
+        int progressOffset = 0, CancellationToken cancellation = default)
     {
         CheckImage(x);
         if (count < 0 || (long)firstCopy + count > 1L << 32)
@@ -118,6 +121,7 @@ public sealed class SmoothedClassifier
         {
             for (int done = 0; done < count;)
             {
+                cancellation.ThrowIfCancellationRequested();
                 int rows = Math.Min(BatchSize, count - done);
                 dims[0] = rows;
                 full ??= Tensor.Empty(x.Backend, DType.Float32, dims);

@@ -7,9 +7,11 @@ namespace AdvRobust.Research.Training;
 /// manifest.json of a run directory: what is needed to know exactly what ran and to run it again. The resolved
 /// <see cref="Config"/> is the whole config after overrides (a resume reads it back, so a resumed run cannot drift
 /// from the original); <see cref="Objective"/> holds the settings the objective actually used, defaults included.
-/// <see cref="Status"/> is "running", "completed", "cancelled" (stopped by the user; resumable) or "diverged" (a
-/// NaN/Inf loss; the last checkpoint is the last good one). Each <c>--resume</c> appends a
-/// <see cref="RunResumption"/> with its own command line and environment.
+/// <see cref="Status"/> is "running" (also what a run killed outright leaves), "completed", "cancelled" (stopped by
+/// Ctrl-C or SIGTERM after saving a checkpoint; resumable) or "diverged" (a NaN/Inf loss; the last checkpoint is the
+/// last good one). Each <c>--resume</c> of an unfinished run appends a <see cref="RunResumption"/> with its own
+/// command line and environment (FromStep 0 when it restarted a run killed before its first checkpoint); resuming a
+/// completed run changes nothing.
 /// </summary>
 public sealed record RunManifest(
     string Format,

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Data;
@@ -26,9 +25,10 @@ namespace AdvRobust.Research.Training;
 /// Stopping: the cancellation token is checked before every step and before each evaluation; when set, the state is
 /// saved (mid-epoch if need be) and <see cref="Run"/> returns <see cref="TrainStatus.Cancelled"/>. A NaN or infinite
 /// loss throws <see cref="TrainingDivergedException"/> before the step is applied and without writing a checkpoint.
-/// The trainer writes nothing to the console: it reports through <see cref="IProgress{T}"/>.
+/// The trainer writes nothing to the console: it reports through <see cref="IProgress{T}"/>, and what it did to the
+/// run folder on opening or finishing it (a restart, dropped lines, removed files) through <see cref="Notice"/>.
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     private readonly TrainConfig _config;
     private readonly ImageClassifier _model;
@@ -86,6 +86,11 @@ public sealed class Trainer : IDisposable
     }
 
     public ITrainingObjective Objective { get; }
+
+    /// <summary>Hears one sentence for each thing done to the run folder besides training (see
+    /// <see cref="Resume"/>): a restart from step 0, metrics lines dropped, stray temporary files removed.</summary>
+    public Action<string>? Notice { get; set; }
+
     public int BatchesPerEpoch { get; }
 
     /// <summary>Synthetic images per step (0 without a synthetic set).</summary>
@@ -119,13 +124,14 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Trains until every epoch is done or <paramref name="cancellation"/> is set. A new run writes its
-    /// manifest first; a resumed one (<see cref="RunDirectory.Resuming"/>) restores resume.safetensors, drops the
-    /// metrics lines after it and appends a <see cref="RunResumption"/> with <paramref name="environment"/>.</summary>
+    /// manifest first; a resumed one (<see cref="RunDirectory.Resuming"/>) is opened by <see cref="Resume"/>, and one
+    /// whose manifest says "completed" is left exactly as it is.</summary>
     public TrainResult Run(RunEnvironment environment, IProgress<TrainProgress>? progress = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(environment);
         var (state, manifest) = _run.Resuming ? Resume(environment) : Begin(environment);
+        if (manifest.Status == "completed") return AlreadyComplete(state);
         _sgd.ResumeAt(state.Step);
         _model.Train();
         using var loader = new ShuffleLoader(_data.Train, _config.BatchSize, _config.Seed,
@@ -169,45 +175,12 @@ public sealed class Trainer : IDisposable
             if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
         }
         _run.WriteManifest(manifest with { Status = "completed", EndTime = DateTimeOffset.Now });
+        if (_run.RemoveTemporaries() is { } removed) Notice?.Invoke(removed);
         return new TrainResult(TrainStatus.Completed, state.Epoch, state.Step, state.BestPgdAccuracy,
             state.BestEpoch, last);
     }
 
     public void Dispose() => Objective.Dispose();
-
-    private (TrainerState, RunManifest) Begin(RunEnvironment environment)
-    {
-        var settings = JsonSerializer.SerializeToElement(Objective.Settings, Objective.Settings.GetType(),
-            ConfigSchema.Options);
-        var shape = new RunShape(_model.GetType().Name, _model.ParameterCount(), _data.Train.N, _data.Train.Source,
-            _data.Eval.N, _data.EvalDescription, BatchesPerEpoch, TotalSteps, _data.SyntheticDescription);
-        var manifest = new RunManifest(RunManifest.CurrentFormat, "running", DateTimeOffset.Now, null, _config.Seed,
-            GitCommit.OfRunningCode(), environment, _config, new ObjectiveRecord(Objective.Name, settings), shape, []);
-        _run.WriteManifest(manifest);
-        return (TrainerState.Start, manifest);
-    }
-
-    private (TrainerState, RunManifest) Resume(RunEnvironment environment)
-    {
-        var manifest = _run.ReadManifest();
-        if (manifest.Config.ToJson() != _config.ToJson())
-            throw new ArgumentException($"{_run.ManifestPath}: the run was started with another config; resume it " +
-                                        "with the config its manifest holds");
-        if (!_run.CanResume)
-            throw new FileNotFoundException($"{_run.Path} has no resume.safetensors: the run stopped before its " +
-                                            "first checkpoint, so there is nothing to resume; start it again",
-                _run.ResumePath);
-        var state = ResumeState.Load(_run.ResumePath, _model);
-        _run.Metrics.KeepEpochs(state.Epoch);
-        var resumption = new RunResumption(DateTimeOffset.Now, state.Epoch + 1, state.Step, GitCommit.OfRunningCode(),
-            environment);
-        manifest = manifest with
-        {
-            Status = "running", EndTime = null, Resumptions = [.. manifest.Resumptions, resumption],
-        };
-        _run.WriteManifest(manifest);
-        return (state, manifest);
-    }
 
     /// <summary>One optimizer step's forward and backward: the batch to the device, augmented, then the
     /// objective (which accumulates the gradients). With a synthetic batch, the step's batch is the real images

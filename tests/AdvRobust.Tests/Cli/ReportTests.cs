@@ -91,6 +91,13 @@ public class ReportTests
     }
 
     [Test]
+    public void ReadMetrics_TornLastLineOfAKilledRun_Skipped()
+    {
+        string dir = WriteRun(_dir, "killed", null, "{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3,\"st");
+        Assert.That(RunReader.Load(dir).Epochs.Select(e => e.Epoch), Is.EqualTo(new[] { 1, 2 }));
+    }
+
+    [Test]
     public void ReadMetrics_WrongFieldTypeOrNoEpoch_ErrorNamesLineAndField()
     {
         string dir = WriteRun(_dir, "bad", null, "{\"epoch\":1,\"pgdAccuracy\":\"high\"}\n");

@@ -29,9 +29,9 @@ public class TrainCommandTests
     }
 
     /// <summary>An IDX folder like Fashion-MNIST's: label k brightens row band k of a noisy image.</summary>
-    private string WriteData()
+    internal static string WriteData(string dir)
     {
-        string data = Directory.CreateDirectory(Path.Combine(_dir, "data")).FullName;
+        string data = Directory.CreateDirectory(Path.Combine(dir, "data")).FullName;
         foreach (var (split, n) in new[] { ("train", 32), ("t10k", 8) })
         {
             byte[] labels = Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray();
@@ -42,15 +42,18 @@ public class TrainCommandTests
         return data;
     }
 
-    private string WriteConfig()
+    private string WriteConfig() => WriteConfig(_dir);
+
+    /// <summary>tiny.json in <paramref name="dir"/>, on a data folder written beside it.</summary>
+    internal static string WriteConfig(string dir)
     {
-        string path = Path.Combine(_dir, "tiny.json");
+        string path = Path.Combine(dir, "tiny.json");
         File.WriteAllText(path, $$"""
         {
           "_comment": "one quick epoch",
           "epochs": 1,
           "batchSize": 16,
-          "data": { "name": "{{WriteData()}}", "evalSize": 8, "evalSplit": "test" },
+          "data": { "name": "{{WriteData(dir)}}", "evalSize": 8, "evalSplit": "test" },
           "model": { "arch": "small-cnn" },
           "objective": { "kind": "pgd-at", "settings": { "eps": 0.1, "steps": 1, "stepSize": 0.1 } },
           "optimizer": { "lr": 0.01 },
@@ -93,8 +96,43 @@ public class TrainCommandTests
     {
         string run = Path.Combine(_dir, "run");
         Assert.That(AdvRobust.Cli.Program.Main(["train", "--config", WriteConfig(), "--out", run]), Is.Zero);
+        byte[] manifest = File.ReadAllBytes(Path.Combine(run, "manifest.json"));
         Assert.That(AdvRobust.Cli.Program.Main(["train", "--resume", run]), Is.Zero);
-        Assert.That(RunDirectory.Open(run).ReadManifest().Resumptions, Has.Count.EqualTo(1));
+        Assert.That(File.ReadAllBytes(Path.Combine(run, "manifest.json")), Is.EqualTo(manifest), "manifest changed");
+        Assert.That(RunDirectory.Open(run).ReadManifest().Resumptions, Is.Empty);
+    }
+
+    /// <summary>A run killed before its first checkpoint (simulated: manifest "running", no resume state, no
+    /// checkpoints): starting it again is refused with exit 4 pointing at --resume, which restarts it from step 0.
+    /// </summary>
+    [Test]
+    public void Train_RunKilledBeforeFirstCheckpoint_ResumeRestartsItFromStep0()
+    {
+        string run = Path.Combine(_dir, "run"), config = WriteConfig();
+        Assert.That(AdvRobust.Cli.Program.Main(["train", "--config", config, "--out", run]), Is.Zero);
+        byte[] weights = File.ReadAllBytes(Path.Combine(run, "last.safetensors"));
+        foreach (string f in new[] { "resume.safetensors", "last.safetensors", "best.safetensors", "metrics.jsonl" })
+            File.Delete(Path.Combine(run, f));
+        var dir = RunDirectory.Open(run);
+        dir.WriteManifest(dir.ReadManifest() with { Status = "running", EndTime = null });
+
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.That(AdvRobust.Cli.Program.Main(["train", "--config", config, "--out", run]), Is.EqualTo(4));
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+        Assert.That(error.ToString(), Does.Contain($"--resume {run} restarts it from step 0"));
+        Assert.That(AdvRobust.Cli.Program.Main(["train", "--resume", run]), Is.Zero);
+        Assert.That(File.ReadAllBytes(Path.Combine(run, "last.safetensors")), Is.EqualTo(weights));
+        var manifest = RunDirectory.Open(run).ReadManifest();
+        Assert.That(manifest.Status, Is.EqualTo("completed"));
+        Assert.That(manifest.Resumptions.Single().FromStep, Is.Zero);
     }
 
     [TestCase("--set", "optimizer.lrr=1")]

@@ -137,11 +137,12 @@ public static class RunTestData
         TrainConfig.Parse(ConfigJson, "test config", overrides);
 
     /// <summary>Runs <paramref name="config"/> in <paramref name="dir"/> (new or resumed) on the CPU and returns the
-    /// result and the trained model's weights and buffers.</summary>
+    /// result and the trained model's weights and buffers; <paramref name="notices"/> collects the trainer's
+    /// notices.</summary>
     public static (TrainResult Result, Dictionary<string, float[]> State) Run(TrainConfig config, string dir,
         bool resume = false, Func<ObjectiveContext, ITrainingObjective>? objective = null,
         Action<TrainProgress, CancellationTokenSource>? onProgress = null,
-        Func<TrainingData, TrainingData>? withData = null)
+        Func<TrainingData, TrainingData>? withData = null, List<string>? notices = null)
     {
         var (train, test) = Splits();
         var data = TrainingData.From(config.Data, train, test);
@@ -149,6 +150,7 @@ public static class RunTestData
         using var model = new RunTestModel(Support.Backends.Cpu, config.Seed, Classes, Size);
         var run = resume ? RunDirectory.Open(dir) : RunDirectory.Create(dir);
         using var trainer = new Trainer(config, model, data, objective ?? (_ => new RunTestObjective()), run);
+        if (notices is not null) trainer.Notice = notices.Add;
         using var cts = new CancellationTokenSource();
         var progress = onProgress is null ? null : new SyncProgress<TrainProgress>(p => onProgress(p, cts));
         var env = RunEnvironment.Capture("test", Support.Backends.Cpu, deterministic: false, tf32: false);

@@ -26,7 +26,7 @@ public class RunTrainerTests
     private string Dir(string name) => Path.Combine(_root, name);
 
     /// <summary>metrics.jsonl with the wall-clock fields removed.</summary>
-    private static List<string> MetricsWithoutTiming(string dir)
+    internal static List<string> MetricsWithoutTiming(string dir)
     {
         var lines = new List<string>();
         foreach (string line in File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")))
@@ -42,7 +42,7 @@ public class RunTrainerTests
         return lines;
     }
 
-    private static void AssertSameState(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
+    internal static void AssertSameState(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
     {
         Assert.That(actual.Keys, Is.EquivalentTo(expected.Keys));
         foreach (var (name, values) in expected)
@@ -114,7 +114,8 @@ public class RunTrainerTests
     {
         // A run killed hard after its last metrics line but before its next checkpoint leaves lines the resume state
         // does not cover. Simulated by rolling a finished run's resume file back to the one written after epoch 2 of
-        // 3 (checkpointEvery 2): resuming must drop line 3 and compute it again.
+        // 3 (checkpointEvery 2), and its manifest back to "running" as the kill leaves it: resuming must drop line 3
+        // and compute it again.
         var config = RunTestData.Config("checkpointEvery=2", "epochs=3");
         var whole = RunTestData.Run(config, Dir("whole"));
         string dir = Dir("killed");
@@ -124,6 +125,8 @@ public class RunTrainerTests
             if (p.Epoch == 3 && p.Batch == 1) atEpoch2 = File.ReadAllBytes(Path.Combine(dir, "resume.safetensors"));
         });
         File.WriteAllBytes(Path.Combine(dir, "resume.safetensors"), atEpoch2!);
+        var run = RunDirectory.Open(dir);
+        run.WriteManifest(run.ReadManifest() with { Status = "running", EndTime = null });
         Assert.That(File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")), Has.Length.EqualTo(3));
         var resumed = RunTestData.Run(config, dir, resume: true);
         Assert.That(MetricsWithoutTiming(dir), Is.EqualTo(MetricsWithoutTiming(Dir("whole"))));
