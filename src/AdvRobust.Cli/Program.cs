@@ -18,6 +18,7 @@ public static class Program
         {
             DemoCommand.Create(),
             DoctorCommand.Create(),
+            KernelsCommand.Create(),
             EvalCommand.Create(),
             DetectCommand.Create(),
             ReportCommand.Create(),
