@@ -190,7 +190,9 @@ public sealed class KernelCache : IDisposable
         if (Nvrtc.nvrtcGetProgramLogSize(program, out nuint size) != nvrtcResult.NVRTC_SUCCESS || size <= 1) return "";
         var log = new byte[(int)size];
         fixed (byte* p = log) Nvrtc.nvrtcGetProgramLog(program, p);
-        return Encoding.UTF8.GetString(log, 0, log.Length - 1);
+        // Up to the first NUL: NVRTC 11.8's size counts a second NUL after ptxas's part of the log.
+        int end = Array.IndexOf(log, (byte)0);
+        return Encoding.UTF8.GetString(log, 0, end < 0 ? log.Length : end);
     }
 
     /// <summary>Temp file then rename, so a crash never leaves a half-written cubin; a read-only cache is not fatal.</summary>

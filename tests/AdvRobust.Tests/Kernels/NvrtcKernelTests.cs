@@ -53,6 +53,9 @@ public sealed partial class NvrtcKernelTests
             var declared = GlobalDecl().Matches(File.ReadAllText(Path.Combine(KernelDir, family + ".cu")))
                 .Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal);
             Assert.That(kernels, Is.EqualTo(declared), $"{family}: the cubin's kernels");
+            Assert.That(first.Log, Does.Not.Contain('\0'), $"{family}: NVRTC's log, cut at its NUL");
+            var warnings = first.Log.Split('\n').Where(l => l.Contains("warning", StringComparison.OrdinalIgnoreCase));
+            Assert.That(warnings, Is.Empty, $"{family}: NVRTC warns (clang's gate runs with -Werror; so does this)");
 
             var (again, fromAgain) = KernelCache.CubinFor(family, "sm_90", Cache.Value);
             Assert.That(fromAgain, Is.EqualTo("NVRTC cache " + path));
