@@ -10,7 +10,10 @@
         build    restore and build the solution (Release)
         test     build, then run the NUnit suite; prints "N passed, N failed, N skipped" from the runner's own counts
         kernels  with nvcc: build one fatbin per kernels/*.cu (sm_80, sm_90 SASS + compute_90 PTX) into kernels/build/;
-                 always: compile every kernel to PTX with clang-14 as a syntax and entry-point gate
+                 always: compile every kernel to PTX with clang-14 as a syntax and entry-point gate, then with NVRTC
+                 (installed from Debian non-free by .ci/nvrtc.sh if missing) through the engine's own bindings for
+                 sm_80 and sm_90: prints registers, shared memory, spills and occupancy per kernel, writes
+                 kernels/RESOURCES.md, and fails on a spill or a launch that could not start
         bench    run BenchmarkDotNet (extra arguments are passed through, default: --filter * --job short)
         demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick). Installs
@@ -105,6 +108,18 @@ function Invoke-Kernels {
         }
     }
     if (-not $nvcc) { Write-Host 'nvcc not found: no fatbin built; the engine compiles kernels with NVRTC at run time.' }
+    Invoke-KernelResources
+}
+
+# ---- NVRTC resource report (issue 12 §1) ----
+function Invoke-KernelResources {
+    # NVRTC 11.8 from Debian non-free when no NVRTC is installed (.ci/nvrtc.sh also enables contrib non-free).
+    if ($IsLinux) { Invoke-Checked 'installing NVRTC (.ci/nvrtc.sh)' { bash (Join-Path $root '.ci/nvrtc.sh') } }
+    Invoke-Build
+    $cli = Join-Path $root "src/AdvRobust.Cli/bin/$Configuration/net10.0/advrobust.dll"
+    Invoke-Checked 'advrobust kernels (NVRTC resource report)' {
+        dotnet $cli kernels --markdown (Join-Path $root 'kernels/RESOURCES.md')
+    }
 }
 
 function Install-DebianPackage([string] $package, [string] $why) {

@@ -19,6 +19,7 @@ public static class Program
         {
             DemoCommand.Create(),
             DoctorCommand.Create(),
+            KernelsCommand.Create(),
             EvalCommand.Create(),
             DetectCommand.Create(),
             ReportCommand.Create(),

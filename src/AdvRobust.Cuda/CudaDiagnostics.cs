@@ -11,6 +11,8 @@ public sealed record DiagnosticItem(string Component, bool Ok, string Detail);
 /// </summary>
 public static class CudaDiagnostics
 {
+    private const string ProbeKernel = "extern \"C\" __global__ void doctor_probe(float* x) { x[threadIdx.x] *= 2.0f; }";
+
     public static IReadOnlyList<DiagnosticItem> Probe()
     {
         var items = new List<DiagnosticItem>();
@@ -80,7 +82,15 @@ public static class CudaDiagnostics
             return null;
         }
         var v = KernelCache.NvrtcVersion();
-        items.Add(new("NVRTC", true, $"{file}, version {v.Major}.{v.Minor}"));
+        var archs = KernelCache.SupportedArchs();
+        // A real compile, not just a version query: a tiny kernel for each reported architecture this NVRTC knows.
+        var targets = ArchLimits.Reported.Select(a => a.Arch).Where(archs.Contains).ToList();
+        foreach (var arch in targets) KernelCache.CompileSource(ProbeKernel, "doctor_probe.cu", arch);
+        string compiles = targets.Count > 0
+            ? $"compiles for {string.Join(" and ", targets)} (checked now, no GPU needed)"
+            : $"cannot compile for {string.Join(" or ", ArchLimits.Reported.Select(a => a.Arch))}";
+        items.Add(new("NVRTC", true, $"{file}, version {v.Major}.{v.Minor}, " +
+                                     $"architectures {archs.FirstOrDefault()}..{archs.LastOrDefault()}; {compiles}"));
         return v;
     }
 
@@ -117,7 +127,9 @@ public static class CudaDiagnostics
         if (fatbins == families.Count)
             return new("Kernels", true, $"fatbin for all {families.Count} families in {KernelCache.FatbinDirectory}");
         if (device is null)
-            return new("Kernels", false, $"unavailable without a GPU ({families.Count} families embedded: {string.Join(", ", families)})");
+            return new("Kernels", false, $"no GPU to run them on ({families.Count} families embedded: " +
+                                          $"{string.Join(", ", families)})" + (nvrtc is null ? "" :
+                                              "; NVRTC can still compile them: `advrobust kernels` reports their resources"));
         if (nvrtc is null)
             return new("Kernels", false, $"{fatbins} of {families.Count} families have a fatbin and NVRTC is missing: " +
                                           "run `./build.ps1 kernels` where nvcc exists, or install NVRTC");

@@ -15,8 +15,9 @@ namespace AdvRobust.Cuda;
 /// </summary>
 public sealed class KernelCache : IDisposable
 {
-    /// <summary>Compiler options; part of the cache key. No fast-math: the CPU twins must agree closely.</summary>
-    public static readonly string[] NvrtcOptions = ["-std=c++17", "-lineinfo", "--fmad=true"];
+    /// <summary>Compiler options; part of the cache key. No fast-math: the CPU twins must agree closely.
+    /// <c>--ptxas-options=-v</c> only adds ptxas's resource lines to the log (<see cref="KernelResources"/>).</summary>
+    public static readonly string[] NvrtcOptions = ["-std=c++17", "-lineinfo", "--fmad=true", "--ptxas-options=-v"];
 
     private readonly CudaContext _context;
     private readonly Dictionary<string, CudaModuleHandle> _modules = new();
@@ -52,11 +53,12 @@ public sealed class KernelCache : IDisposable
     public static string FatbinPath(string family) =>
         Path.Combine(FatbinDirectory, $"{family}.{KernelSources.Hash(family)}.fatbin");
 
-    public static string CubinPath(string family, string arch, (int Major, int Minor) nvrtc)
+    public static string CubinPath(string family, string arch, (int Major, int Minor) nvrtc,
+        string? cacheDirectory = null)
     {
         string options = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
             Encoding.UTF8.GetBytes(string.Join(' ', NvrtcOptions))))[..8];
-        return Path.Combine(CacheDirectory,
+        return Path.Combine(cacheDirectory ?? CacheDirectory,
             $"{family}-{KernelSources.Hash(family)}-{arch}-nvrtc{nvrtc.Major}.{nvrtc.Minor}-{options}.cubin");
     }
 
@@ -92,17 +94,31 @@ public sealed class KernelCache : IDisposable
             _loadedFrom[family] = "fatbin " + fatbin;
             return CudaModuleHandle.Load(_context.Handle, File.ReadAllBytes(fatbin), fatbin);
         }
+        var (compiled, from) = CubinFor(family, _context.Device.Arch);
+        _loadedFrom[family] = from;
+        return CudaModuleHandle.Load(_context.Handle, compiled.Cubin, $"{family} ({from})");
+    }
+
+    /// <summary>
+    /// A family's cubin for <paramref name="arch"/> (e.g. "sm_90") with NVRTC's log: read from the on-disk cache, else
+    /// compiled by NVRTC now and written to the cache (the log beside the cubin, so a cached entry still carries
+    /// ptxas's resource report). Needs no device or context: the GPU path (<see cref="Function"/>) and the checks that
+    /// run without a GPU (<see cref="KernelResources"/>, tests, <c>build.ps1 kernels</c>) go through this same method.
+    /// </summary>
+    /// <param name="cacheDirectory">The cache folder; null for <see cref="CacheDirectory"/>.</param>
+    /// <returns>The compilation and how it was obtained ("NVRTC cache PATH" or "NVRTC 11.8 compiled (cached at PATH)").</returns>
+    public static (NvrtcCompilation Compiled, string From) CubinFor(string family, string arch,
+        string? cacheDirectory = null)
+    {
         var version = NvrtcVersion();
-        string cubinPath = CubinPath(family, _context.Device.Arch, version);
-        if (File.Exists(cubinPath))
-        {
-            _loadedFrom[family] = "NVRTC cache " + cubinPath;
-            return CudaModuleHandle.Load(_context.Handle, File.ReadAllBytes(cubinPath), cubinPath);
-        }
-        byte[] cubin = Compile(family, _context.Device.Arch);
-        TryWriteAtomically(cubinPath, cubin);
-        _loadedFrom[family] = "NVRTC compiled (cached at " + cubinPath + ")";
-        return CudaModuleHandle.Load(_context.Handle, cubin, $"NVRTC {family}");
+        string path = CubinPath(family, arch, version, cacheDirectory);
+        string logPath = Path.ChangeExtension(path, ".log");
+        if (File.Exists(path) && File.Exists(logPath))
+            return (new NvrtcCompilation(File.ReadAllBytes(path), File.ReadAllText(logPath)), "NVRTC cache " + path);
+        var compiled = Compile(family, arch);
+        TryWriteAtomically(logPath, Encoding.UTF8.GetBytes(compiled.Log));
+        TryWriteAtomically(path, compiled.Cubin);
+        return (compiled, $"NVRTC {version.Major}.{version.Minor} compiled (cached at {path})");
     }
 
     public static (int Major, int Minor) NvrtcVersion()
@@ -112,12 +128,23 @@ public sealed class KernelCache : IDisposable
         return (major, minor);
     }
 
-    /// <summary>Compiles one family with NVRTC to a cubin for <paramref name="arch"/> (e.g. "sm_90").</summary>
-    public static byte[] Compile(string family, string arch) =>
+    /// <summary>The architectures this NVRTC can compile for, e.g. ["sm_50", ..., "sm_90"].</summary>
+    public static unsafe IReadOnlyList<string> SupportedArchs()
+    {
+        NativeLibraries.Load(NativeLibraries.Nvrtc);
+        NvrtcException.Check(Nvrtc.nvrtcGetNumSupportedArchs(out int count));
+        var archs = new int[count];
+        fixed (int* p = archs) NvrtcException.Check(Nvrtc.nvrtcGetSupportedArchs(p));
+        return archs.Select(a => $"sm_{a}").ToList();
+    }
+
+    /// <summary>Compiles one family with NVRTC to a cubin for <paramref name="arch"/> (e.g. "sm_90"), with ptxas's
+    /// resource report (registers, shared memory, spills per kernel) in the log.</summary>
+    public static NvrtcCompilation Compile(string family, string arch) =>
         CompileSource(KernelSources.Source(family), family + ".cu", arch);
 
     /// <summary>Compiles CUDA source (which may include the embedded headers) to a cubin; errors carry NVRTC's log.</summary>
-    public static unsafe byte[] CompileSource(string source, string fileName, string arch)
+    public static unsafe NvrtcCompilation CompileSource(string source, string fileName, string arch)
     {
         NativeLibraries.Load(NativeLibraries.Nvrtc);
         var headers = KernelSources.Headers.ToList();
@@ -140,7 +167,8 @@ public sealed class KernelCache : IDisposable
             NvrtcException.Check(Nvrtc.nvrtcCreateProgram(out nint raw, Utf8(source), Utf8(fileName), headers.Count,
                 headerTexts, headerNames));
             using var program = NvrtcProgramHandle.FromRaw(raw);
-            string[] options = [$"--gpu-arch={arch}", .. NvrtcOptions];
+            // --gpu-architecture, not its newer short form --gpu-arch, which NVRTC 11.8 rejects as an unknown option.
+            string[] options = [$"--gpu-architecture={arch}", .. NvrtcOptions];
             byte** opts = stackalloc byte*[options.Length];
             for (int i = 0; i < options.Length; i++) opts[i] = Utf8(options[i]);
             var result = Nvrtc.nvrtcCompileProgram(raw, options.Length, opts);
@@ -149,7 +177,7 @@ public sealed class KernelCache : IDisposable
             NvrtcException.Check(Nvrtc.nvrtcGetCUBINSize(raw, out nuint size));
             var cubin = new byte[(int)size];
             fixed (byte* p = cubin) NvrtcException.Check(Nvrtc.nvrtcGetCUBIN(raw, p));
-            return cubin;
+            return new NvrtcCompilation(cubin, Log(raw));
         }
         finally
         {
@@ -162,7 +190,9 @@ public sealed class KernelCache : IDisposable
         if (Nvrtc.nvrtcGetProgramLogSize(program, out nuint size) != nvrtcResult.NVRTC_SUCCESS || size <= 1) return "";
         var log = new byte[(int)size];
         fixed (byte* p = log) Nvrtc.nvrtcGetProgramLog(program, p);
-        return Encoding.UTF8.GetString(log, 0, log.Length - 1);
+        // Up to the first NUL: NVRTC 11.8's size counts a second NUL after ptxas's part of the log.
+        int end = Array.IndexOf(log, (byte)0);
+        return Encoding.UTF8.GetString(log, 0, end < 0 ? log.Length : end);
     }
 
     /// <summary>Temp file then rename, so a crash never leaves a half-written cubin; a read-only cache is not fatal.</summary>

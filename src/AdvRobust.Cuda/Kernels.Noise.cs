@@ -3,6 +3,8 @@ namespace AdvRobust.Cuda;
 public sealed unsafe partial class Kernels
 {
     // ---- noise.cu ----
+    private static readonly KernelLaunch GaussianNoiseF32 = new("noise", "gaussian_noise_f32", BlockSize, 0);
+
     /// <summary>Grid-stride over the N·perSample outputs; <paramref name="ids"/> is 0 for consecutive samples.</summary>
     public void GaussianNoise(ulong x, ulong y, ulong ids, float sigma, int samples, int perSample, int xRows,
         ulong seed, uint stream, uint firstSample)
@@ -10,6 +12,6 @@ public sealed unsafe partial class Kernels
         long n = (long)samples * perSample;
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &y, &ids, &sigma, &n, &perSample, &xRows, &seed, &stream, &firstSample };
-        Launch("noise", "gaussian_noise_f32", GridFor(n), BlockSize, 0, a);
+        Launch(GaussianNoiseF32, GridFor(n), a);
     }
 }

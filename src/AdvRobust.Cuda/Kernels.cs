@@ -1,3 +1,4 @@
+using System.Reflection;
 using AdvRobust.Cuda.Interop;
 
 namespace AdvRobust.Cuda;
@@ -25,71 +26,95 @@ public sealed unsafe partial class Kernels
     private uint GridFor(long n) =>
         (uint)Math.Clamp((n + BlockSize - 1) / BlockSize, 1, (long)_context.Device.Multiprocessors * 32);
 
-    private void Launch(string family, string name, uint grid, uint block, uint sharedBytes, void** args)
+    /// <summary>
+    /// Every kernel launch this class makes, with the block size and dynamic shared memory its launcher asks for: the
+    /// <see cref="KernelLaunch"/> fields the launchers pass to <see cref="Launch"/>, read by reflection so that this
+    /// list cannot drift from what is launched. The resource check (<see cref="KernelResources"/>) reads it. Computed on
+    /// each call, not in a static initializer, which could run before the fields in the other partial files are set.
+    /// </summary>
+    public static IReadOnlyList<KernelLaunch> Launches => typeof(Kernels)
+        .GetFields(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+        .Where(f => f.FieldType == typeof(KernelLaunch))
+        .Select(f => (KernelLaunch)f.GetValue(null)!)
+        .OrderBy(l => l.Family, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal)
+        .ToList();
+
+    private void Launch(KernelLaunch kernel, uint grid, void** args)
     {
         _context.MakeCurrent();
-        nint fn = _cache.Function(family, name);
-        var r = CudaDriver.cuLaunchKernel(fn, grid, 1, 1, block, 1, 1, sharedBytes, _context.Stream.DangerousGetHandle(),
-            args, null);
+        nint fn = _cache.Function(kernel.Family, kernel.Name);
+        var r = CudaDriver.cuLaunchKernel(fn, grid, 1, 1, kernel.BlockThreads, 1, 1, kernel.DynamicSharedBytes,
+            _context.Stream.DangerousGetHandle(), args, null);
         if (r != CUresult.CUDA_SUCCESS)
-            throw new CudaException(r, $"cuLaunchKernel({name}, grid {grid}, block {block}, shared {sharedBytes} B)");
+            throw new CudaException(r, $"cuLaunchKernel({kernel.Name}, grid {grid}, block {kernel.BlockThreads}, " +
+                                       $"shared {kernel.DynamicSharedBytes} B)");
     }
 
     // ---- elementwise.cu ----
+    private static readonly KernelLaunch FillF32 = new("elementwise", "fill_f32", BlockSize, 0);
+    private static readonly KernelLaunch UnaryForwardF32 = new("elementwise", "unary_forward_f32", BlockSize, 0);
+    private static readonly KernelLaunch UnaryBackwardF32 = new("elementwise", "unary_backward_f32", BlockSize, 0);
+    private static readonly KernelLaunch BinaryForwardF32 = new("elementwise", "binary_forward_f32", BlockSize, 0);
+    private static readonly KernelLaunch AxpbyF32 = new("elementwise", "axpby_f32", BlockSize, 0);
+    private static readonly KernelLaunch ClampF32 = new("elementwise", "clamp_f32", BlockSize, 0);
+    private static readonly KernelLaunch GatherRowsF32 = new("elementwise", "gather_rows_f32", BlockSize, 0);
+
     public void Fill(ulong y, float value, long n)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &y, &value, &n };
-        Launch("elementwise", "fill_f32", GridFor(n), BlockSize, 0, a);
+        Launch(FillF32, GridFor(n), a);
     }
 
     public void UnaryForward(ulong x, ulong y, long n, int op)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &y, &n, &op };
-        Launch("elementwise", "unary_forward_f32", GridFor(n), BlockSize, 0, a);
+        Launch(UnaryForwardF32, GridFor(n), a);
     }
 
     public void UnaryBackward(ulong x, ulong dy, ulong dx, long n, int op)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &dy, &dx, &n, &op };
-        Launch("elementwise", "unary_backward_f32", GridFor(n), BlockSize, 0, a);
+        Launch(UnaryBackwardF32, GridFor(n), a);
     }
 
     public void BinaryForward(ulong x, ulong y, ulong z, long n, int op)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &y, &z, &n, &op };
-        Launch("elementwise", "binary_forward_f32", GridFor(n), BlockSize, 0, a);
+        Launch(BinaryForwardF32, GridFor(n), a);
     }
 
     public void Axpby(ulong x, ulong y, float alpha, float beta, long n)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &y, &alpha, &beta, &n };
-        Launch("elementwise", "axpby_f32", GridFor(n), BlockSize, 0, a);
+        Launch(AxpbyF32, GridFor(n), a);
     }
 
     public void Clamp(ulong x, ulong y, float lo, float hi, long n)
     {
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &y, &lo, &hi, &n };
-        Launch("elementwise", "clamp_f32", GridFor(n), BlockSize, 0, a);
+        Launch(ClampF32, GridFor(n), a);
     }
 
     public void GatherRows(ulong src, ulong index, ulong dst, int rows, int d)
     {
         if ((long)rows * d == 0) return;
         void** a = stackalloc void*[] { &src, &index, &dst, &rows, &d };
-        Launch("elementwise", "gather_rows_f32", GridFor((long)rows * d), BlockSize, 0, a);
+        Launch(GatherRowsF32, GridFor((long)rows * d), a);
     }
 
     // ---- reduce.cu ----
+    private static readonly KernelLaunch ReduceRowsF32 = new("reduce", "reduce_rows_f32", BlockSize, 0);
+
     public void ReduceRows(ulong x, ulong y, long rows, int cols, int op)
     {
         if (rows == 0) return;
         void** a = stackalloc void*[] { &x, &y, &rows, &cols, &op };
-        Launch("reduce", "reduce_rows_f32", (uint)Math.Min(rows, 65535L * 32), BlockSize, 0, a);
+        Launch(ReduceRowsF32, (uint)Math.Min(rows, 65535L * 32), a);
     }
 }

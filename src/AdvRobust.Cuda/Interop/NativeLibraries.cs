@@ -19,7 +19,7 @@ public static class NativeLibraries
     private static readonly Dictionary<string, string[]> LinuxNames = new()
     {
         [Cuda] = ["libcuda.so.1", "libcuda.so"],
-        [Nvrtc] = ["libnvrtc.so.13", "libnvrtc.so.12"],
+        [Nvrtc] = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"],
         [Cublas] = ["libcublas.so.13", "libcublas.so.12"],
         [Cudnn] = ["libcudnn.so.9"],
     };
@@ -27,7 +27,7 @@ public static class NativeLibraries
     private static readonly Dictionary<string, string[]> WindowsNames = new()
     {
         [Cuda] = ["nvcuda.dll"],
-        [Nvrtc] = ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll"],
+        [Nvrtc] = ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll"],
         [Cublas] = ["cublas64_13.dll", "cublas64_12.dll"],
         [Cudnn] = ["cudnn64_9.dll"],
     };
@@ -35,7 +35,8 @@ public static class NativeLibraries
     private static readonly Dictionary<string, string> HowToGet = new()
     {
         [Cuda] = "install the NVIDIA driver (it ships libcuda)",
-        [Nvrtc] = "install the CUDA toolkit 12 or 13 runtime compiler (package cuda-nvrtc-13-0), or build kernels with nvcc",
+        [Nvrtc] = "install the CUDA toolkit 12 or 13 runtime compiler (package cuda-nvrtc-13-0; Debian non-free: " +
+            "libnvrtc11.2 and libnvrtc-builtins11.8, NVRTC 11.8, which compiles up to sm_90), or build kernels with nvcc",
         [Cublas] = "install cuBLAS 12 or 13 (package libcublas-13-0)",
         [Cudnn] = "install cuDNN 9 (package libcudnn9-cuda-13)",
     };

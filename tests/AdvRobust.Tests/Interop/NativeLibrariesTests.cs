@@ -16,10 +16,11 @@ public class NativeLibrariesTests
     }
 
     [Test]
-    public void CandidatesFor_Nvrtc_FallsBackToCuda12()
+    public void CandidatesFor_Nvrtc_FallsBackToCuda12ThenDebians11()
     {
         if (!OperatingSystem.IsLinux()) Assert.Ignore("Linux names");
-        Assert.That(NativeLibraries.CandidatesFor(NativeLibraries.Nvrtc), Is.EqualTo(new[] { "libnvrtc.so.13", "libnvrtc.so.12" }));
+        Assert.That(NativeLibraries.CandidatesFor(NativeLibraries.Nvrtc),
+            Is.EqualTo(new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2" }));
         Assert.That(NativeLibraries.CandidatesFor(NativeLibraries.Cublas), Is.EqualTo(new[] { "libcublas.so.13", "libcublas.so.12" }));
     }
 

@@ -151,6 +151,14 @@ public sealed partial class KernelCompileTests
     }
 
     [Test]
+    public void Expected_EveryEntryPoint_HasExactlyOneLauncher()
+    {
+        var launched = AdvRobust.Cuda.Kernels.Launches.Select(l => $"{l.Family}.cu {l.Name}").ToList();
+        Assert.That(launched, Is.Unique);
+        Assert.That(launched, Is.EquivalentTo(Expected.Select(e => $"{e.File} {e.Name}")));
+    }
+
+    [Test]
     public void Sources_NoKernelFile_IncludesCompatOrSystemHeaders()
     {
         var offenders = new List<string>();
