@@ -120,6 +120,17 @@ void workspace_find_and_errors(cudnnHandle_t h) {
         CHECK_EQ(g[0], 1);
     }
 
+    // Backward data's ALGO_0 likewise: dx at one pixel sums w·dy over 3 output channels of a 1×1 filter.
+    auto k3 = filter(3, 1, 1, 1);
+    auto x1 = tensor(1, 1, 1, 1), y13 = tensor(1, 3, 1, 1);
+    float* wk = dev({1e8f, 1.0f, -1e8f});
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(cudnnConvolutionBackwardData(h, &kOne, k3, wk, y13, ones, c1, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
+                                              nullptr, 0, &kZero, x1, g), CUDNN_STATUS_SUCCESS);
+        seen[i] = g[0];
+    }
+    CHECK(!(seen[0] == seen[1] && seen[1] == seen[2]));
+
     // Argument errors name what was wrong.
     CHECK_EQ(cudnnConvolutionForward(h, nullptr, xd, x, wd, w, cd, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, nullptr, 0,
                                      &kZero, yd, y), CUDNN_STATUS_BAD_PARAM);
