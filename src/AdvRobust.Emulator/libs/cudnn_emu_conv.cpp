@@ -79,9 +79,9 @@ const std::vector<Algo>& algorithms(Pass pass) {
 }
 
 int algo_count(Pass pass) {
-    return pass == Pass::Forward        ? CUDNN_CONVOLUTION_FWD_ALGO_COUNT
-           : pass == Pass::BackwardData ? CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT
-                                        : CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+    if (pass == Pass::Forward) return CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    if (pass == Pass::BackwardData) return CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+    return CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
 }
 
 const Algo* find_algo(Pass pass, int id) {
