@@ -15,5 +15,11 @@ for suite in cublas cudnn_conv cudnn_bn; do
     -L"$out" -ladvrobust-emu-$lib -Wl,-rpath,"$out"
   "$out/test_$suite" || status=1
 done
+if [[ -f "$out/libadvrobust-emu-cuda.so" ]]; then
+  "$cxx" "${flags[@]}" -o "$out/test_runtime_hooks" "$here/runtime_hooks.cpp" -ldl
+  "$out/test_runtime_hooks" "$out" || status=1
+else
+  echo "runtime_hooks: SKIPPED (no libadvrobust-emu-cuda.so in $out; src/AdvRobust.Emulator/build.sh builds it)"
+fi
 "$here/check_headers.sh" "$cxx" || status=1
 exit $status
