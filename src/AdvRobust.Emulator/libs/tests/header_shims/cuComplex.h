@@ -1,0 +1,3 @@
+#pragma once
+// Stand-in for a CUDA toolkit header that cuBLAS/cuDNN headers include; only what tests/check_headers.sh needs.
+typedef struct { float x, y; } cuFloatComplex; typedef struct { double x, y; } cuDoubleComplex; typedef cuFloatComplex cuComplex;
