@@ -20,7 +20,9 @@ internal static class ParseErrors
         bool afterUnknownOption = false;
         foreach (string token in result.UnmatchedTokens)
         {
-            if (token.StartsWith('-') && token.Length > 1 && !double.TryParse(token, CultureInfo.InvariantCulture, out _))
+            bool looksLikeOption = token.Length > 1 && token.StartsWith('-')
+                && !double.TryParse(token, CultureInfo.InvariantCulture, out _);
+            if (looksLikeOption)
             {
                 messages.Add($"unknown option {token}{Suggest(token, OptionNames(command))}");
                 afterUnknownOption = true;
@@ -32,7 +34,8 @@ internal static class ParseErrors
             else afterUnknownOption = false; // the unknown option's value
         }
         if (command.Subcommands.Count > 0 && command.Action is null && result.UnmatchedTokens.Count == 0)
-            messages.Add($"{Path(command)} needs a command: {string.Join(", ", command.Subcommands.Select(c => c.Name))}");
+            messages.Add($"{Path(command)} needs a command: " +
+                string.Join(", ", command.Subcommands.Select(c => c.Name)));
 
         foreach (var option in command.Options)
         {
@@ -42,8 +45,8 @@ internal static class ParseErrors
         {
             var r = result.GetResult(argument);
             if ((r is null || r.Tokens.Count == 0) && argument.Arity.MinimumNumberOfValues > 0)
-                messages.Add($"{Path(command)} needs {(argument.Arity.MaximumNumberOfValues > 1 ? "at least one " : "")}" +
-                    $"<{argument.Name}>");
+                messages.Add($"{Path(command)} needs " +
+                    $"{(argument.Arity.MaximumNumberOfValues > 1 ? "at least one " : "")}<{argument.Name}>");
         }
         if (messages.Count == 0) messages.AddRange(result.Errors.Select(e => e.Message).Distinct());
         return messages;
@@ -62,7 +65,7 @@ internal static class ParseErrors
         {
             if (Commands.OptionRules.Fault(option.ValueType, token.Value) is { } fault) return $"{option.Name}: {fault}";
         }
-        // Our own validators (OptionRules) already speak our words; the library's other messages are kept as they are.
+        // Our validators (OptionRules) already speak our words; the library's other messages are kept as they are.
         var errors = result.Errors.Where(e => e.SymbolResult == r || e.SymbolResult?.Parent == r).ToList();
         return errors.Count > 0 ? errors[0].Message : null;
     }
@@ -80,7 +83,8 @@ internal static class ParseErrors
     private static string Path(Command command)
     {
         var names = new List<string>();
-        for (Command? c = command; c is not null; c = Parent(c)) names.Insert(0, c is RootCommand ? "advrobust" : c.Name);
+        for (Command? c = command; c is not null; c = Parent(c))
+            names.Insert(0, c is RootCommand ? "advrobust" : c.Name);
         return string.Join(' ', names);
     }
 
