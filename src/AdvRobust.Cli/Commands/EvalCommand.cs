@@ -142,9 +142,11 @@ public static class EvalCommand
     {
         var meta = SafeTensors.Read(checkpoint).Metadata;
         if (meta.TryGetValue("normalize.mean", out var m) && meta.TryGetValue("normalize.std", out var s))
-            return (Parse(m), Parse(s));
+            return (Parse("normalize.mean", m), Parse("normalize.std", s));
         return DataNormalization.Default(images);
-        static float[] Parse(string csv) =>
-            csv.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        float[] Parse(string key, string csv) => csv.Split(',').Select(v =>
+            float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) ? x
+                : throw new InvalidDataException($"{checkpoint}: metadata '{key}' = {TextPreview.Quote(csv)}: " +
+                    $"{TextPreview.Quote(v)} is not a number (expected comma-separated numbers)")).ToArray();
     }
 }
