@@ -4,7 +4,7 @@ namespace AdvRobust.Tests.Cli;
 /// swapping Console.Error is safe).</summary>
 internal static class CliRun
 {
-    public static (int Code, string Error) Main(params string[] args)
+    public static (int Code, string Error) Run(params string[] args)
     {
         var error = new StringWriter();
         var saved = Console.Error;
@@ -23,7 +23,7 @@ internal static class CliRun
     /// or .NET type name.</summary>
     public static string AssertInvalid(string[] args, params string[] fragments)
     {
-        var (code, error) = Main(args);
+        var (code, error) = Run(args);
         Assert.That(code, Is.EqualTo(2), $"exit code of advrobust {string.Join(' ', args)}; stderr: {error}");
         foreach (string fragment in fragments) Assert.That(error, Does.Contain(fragment));
         Assert.That(error, Does.Not.Contain("System.").And.Not.Contain("   at "), "no .NET type names or stack trace");

@@ -57,9 +57,9 @@ public class ParseErrorTests
     [TestCase("--help")]
     [TestCase("--version")]
     public void Parse_HelpOrVersion_ExitsZero(string flag) =>
-        Assert.That(CliRun.Main(flag).Code, Is.Zero);
+        Assert.That(CliRun.Run(flag).Code, Is.Zero);
 
     [Test]
     public void Parse_HelpWithAnUnknownOption_StillShowsHelpAndExitsZero() =>
-        Assert.That(CliRun.Main("eval", "--help", "--nonsense").Code, Is.Zero);
+        Assert.That(CliRun.Run("eval", "--help", "--nonsense").Code, Is.Zero);
 }
