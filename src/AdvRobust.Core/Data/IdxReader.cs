@@ -30,8 +30,8 @@ public static class IdxReader
         {
             // GZipStream's own errors do not know the file name, and call every data error an "unsupported
             // compression method": say which it was.
-            string fault = GzipDiagnosis.Explain(path) ?? "corrupt gzip data: " + e.Message;
-            throw new InvalidDataException($"{path}: {fault}", e);
+            string fault = GzipDiagnosis.Explain(path) ?? "zlib reports: " + e.Message;
+            throw new InvalidDataException($"{path}: corrupt gzip data: {fault}", e);
         }
     }
 

@@ -18,10 +18,10 @@ internal static class GzipDiagnosis
     {
         byte[] bytes = File.ReadAllBytes(path);
         if (bytes.Length < 10 || bytes[0] != 0x1f || bytes[1] != 0x8b) return null;
-        if (bytes[2] != 8) return $"gzip compression method {bytes[2]} is not deflate (8)";
-        if ((bytes[3] & FlagReserved) != 0) return $"gzip header has reserved flag bits set (flags 0x{bytes[3]:X2})";
+        if (bytes[2] != 8) return $"the header's compression method {bytes[2]} is not deflate (8)";
+        if ((bytes[3] & FlagReserved) != 0) return $"the header has reserved flag bits set (flags 0x{bytes[3]:X2})";
         int start = DataStart(bytes);
-        if (start < 0 || start > bytes.Length - 8) return "truncated gzip header";
+        if (start < 0 || start > bytes.Length - 8) return "truncated header";
 
         long length = 0;
         uint crc;
@@ -37,15 +37,14 @@ internal static class GzipDiagnosis
         }
         catch (InvalidDataException)
         {
-            return "corrupt deflate data (the compressed bytes are damaged)";
+            return "damaged deflate data (the compressed bytes are corrupt)";
         }
         uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 8));
         uint storedLength = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4));
         if (storedCrc != crc)
-            return $"gzip CRC-32 mismatch: the trailer records 0x{storedCrc:X8}, the data inflates to 0x{crc:X8} " +
-                "(the file is corrupt)";
+            return $"CRC-32 mismatch: the trailer records 0x{storedCrc:X8}, the data inflates to 0x{crc:X8}";
         if (storedLength != (uint)length)
-            return $"gzip length mismatch: the trailer records {storedLength} bytes, the data inflates to {length}";
+            return $"length mismatch: the trailer records {storedLength} bytes, the data inflates to {length}";
         return null;
     }
 

@@ -43,9 +43,18 @@ public static class Npz
                         $"bytes, more than deflate can produce (at most {MaxDeflateRatio}:1): a zip bomb or a " +
                         "corrupt archive");
                 NpyArray array;
+                Stream opened;
                 try
                 {
-                    using var stream = new Crc32Stream(entry.Open());
+                    opened = entry.Open();
+                }
+                catch (InvalidDataException e) // a bad local header or a compression method other than stored/deflate
+                {
+                    throw new InvalidDataException($"{where}: cannot open the entry: {e.Message}", e);
+                }
+                try
+                {
+                    using var stream = new Crc32Stream(opened);
                     // Reads to the end (trailing bytes are an error) and allocates no more than the declared size.
                     array = Npy.Read(stream, where, entry.Length);
                     if (stream.Crc != entry.Crc32)
@@ -55,8 +64,10 @@ public static class Npz
                 }
                 catch (InvalidDataException e) when (!e.Message.StartsWith(where, StringComparison.Ordinal))
                 {
-                    // The zip layer's own errors (bad deflate data, bad local header) do not know the entry.
-                    throw new InvalidDataException($"{where}: corrupt entry: {e.Message}", e);
+                    // While reading, the zip layer's only error is damaged deflate data, which .NET words as "an
+                    // unsupported compression method"; say what it is.
+                    throw new InvalidDataException($"{where}: corrupt entry: the compressed data is damaged " +
+                        "(invalid deflate stream)", e);
                 }
                 if (!arrays.TryAdd(key, array)) throw new InvalidDataException($"{where}: duplicate key '{key}'");
             }

@@ -88,7 +88,7 @@ public class BadDataFileTests
         gz[^8] ^= 0x01;
         string dir = IdxFolder(gzip: true);
         File.WriteAllBytes(ImagesPath(gzip: true), gz);
-        string error = Eval(dir, AnyModel(), ImagesPath(gzip: true), "gzip CRC-32 mismatch");
+        string error = Eval(dir, AnyModel(), ImagesPath(gzip: true), "corrupt gzip data: CRC-32 mismatch");
         Assert.That(error, Does.Not.Contain("unsupported compression method"));
     }
 
@@ -99,7 +99,7 @@ public class BadDataFileTests
         gz[^4] ^= 0x01;
         string dir = IdxFolder(gzip: true);
         File.WriteAllBytes(ImagesPath(gzip: true), gz);
-        Eval(dir, AnyModel(), ImagesPath(gzip: true), "gzip length mismatch", "the trailer records 1585 bytes",
+        Eval(dir, AnyModel(), ImagesPath(gzip: true), "corrupt gzip data: length mismatch", "the trailer records 1585 bytes",
             "inflates to 1584");
     }
 
@@ -110,7 +110,7 @@ public class BadDataFileTests
         gz[2] = 7;
         string dir = IdxFolder(gzip: true);
         File.WriteAllBytes(ImagesPath(gzip: true), gz);
-        Eval(dir, AnyModel(), ImagesPath(gzip: true), "gzip compression method 7 is not deflate (8)");
+        Eval(dir, AnyModel(), ImagesPath(gzip: true), "corrupt gzip data: the header's compression method 7 is not deflate (8)");
     }
 
     [Test]

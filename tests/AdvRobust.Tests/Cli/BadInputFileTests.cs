@@ -107,6 +107,16 @@ public class BadInputFileTests
     }
 
     [Test]
+    public void Npz_DamagedDeflateData_SaysSoNotUnsupportedMethod()
+    {
+        byte[] zip = ZipBytes.Archive([("images.npy", Images("(2, 28, 28)", 1568))], ZipBytes.Deflated);
+        int dataStart = 30 + "images.npy".Length;
+        for (int i = dataStart; i < dataStart + 12; i++) zip[i] ^= 0xFF;
+        string error = Rank(_files.Write("set.npz", zip), "entry images.npy", "the compressed data is damaged");
+        Assert.That(error, Does.Not.Contain("unsupported compression method"));
+    }
+
+    [Test]
     public void Npz_CorruptEntry_ExitsTwoWithCrcMismatch()
     {
         byte[] npy = Images("(2, 28, 28)", 1568);
