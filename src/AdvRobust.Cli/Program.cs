@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using AdvRobust.Cli.Commands;
 using AdvRobust.Research.Training;
 using AdvRobust.Cuda;
@@ -27,14 +28,31 @@ public static class Program
             CertifyCommand.Create(),
             ProxyCommand.Create(),
         };
+        OptionRules.Apply(root);
         try
         {
-            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var result = root.Parse(args);
+            if (result.Action is ParseErrorAction) return ParseFailed(result);
+            return result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e)
         {
             return Fail(e);
         }
+    }
+
+    /// <summary>Bad command-line arguments: one line per fault in our words, where to find the usage, exit 2.
+    /// (--help and --version win over other errors and exit 0.)</summary>
+    private static int ParseFailed(ParseResult result)
+    {
+        foreach (string message in ParseErrors.Describe(result))
+            Console.Error.WriteLine($"advrobust: invalid arguments: {message}");
+        var names = new List<string>();
+        for (Command? c = result.CommandResult.Command; c is not null and not RootCommand;
+             c = c.Parents.OfType<Command>().FirstOrDefault())
+            names.Insert(0, c.Name);
+        Console.Error.WriteLine($"run 'advrobust {string.Join(' ', names.Append("--help"))}' for the usage");
+        return 2;
     }
 
     internal static int Fail(Exception e)

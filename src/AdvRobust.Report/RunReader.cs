@@ -29,7 +29,7 @@ public static class RunReader
             directory,
             File.Exists(manifest) ? ReadManifest(manifest) : null,
             File.Exists(metrics) ? ReadMetrics(metrics) : [],
-            File.Exists(detection) ? DetectionResult.FromJson(File.ReadAllText(detection), detection) : null,
+            File.Exists(detection) ? DetectionSchema.Read(detection) : null,
             File.Exists(evaluation) ? ReadEvaluation(evaluation) : null);
     }
 

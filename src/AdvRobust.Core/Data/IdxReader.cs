@@ -28,8 +28,10 @@ public static class IdxReader
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
-            // GZipStream's own errors (corrupt deflate data) do not know the file name.
-            throw new InvalidDataException($"{path}: corrupt gzip data: {e.Message}", e);
+            // GZipStream's own errors do not know the file name, and call every data error an "unsupported
+            // compression method": say which it was.
+            string fault = GzipDiagnosis.Explain(path) ?? "zlib reports: " + e.Message;
+            throw new InvalidDataException($"{path}: corrupt gzip data: {fault}", e);
         }
     }
 
@@ -52,6 +54,7 @@ public static class IdxReader
         int expectedHeight = 0, int expectedWidth = 0)
     {
         var (n, h, w, raw) = ReadImages(imagesPath);
+        if (n == 0) throw new InvalidDataException($"{imagesPath}: holds no images (the first dimension is 0)");
         if ((expectedHeight > 0 && h != expectedHeight) || (expectedWidth > 0 && w != expectedWidth))
             throw new InvalidDataException(
                 $"{imagesPath}: images are {h}×{w}, expected {expectedHeight}×{expectedWidth}");
@@ -124,12 +127,11 @@ public static class IdxReader
         }
 
         int headerBytes = 4 + dimBytes.Length;
-        var data = new byte[count];
-        got = Npy.ReadFully(stream, data);
-        if (got < count)
+        var (data, found) = ReadData(stream, count);
+        if (found < count)
             throw new InvalidDataException(
                 $"{path}: truncated: dimensions [{string.Join(", ", dims)}] need {count} data bytes after the " +
-                $"{headerBytes}-byte header, found {got}");
+                $"{headerBytes}-byte header, found {found}");
         long extra = CountRemaining(stream);
         if (extra > 0)
             throw new InvalidDataException(
@@ -138,6 +140,27 @@ public static class IdxReader
         return (dims, data);
     }
 
+    /// <summary>Up to <paramref name="count"/> bytes. A plain file's size is known, so a header that asks for more
+    /// than the file holds costs no allocation; gzip data is read in growing chunks, so memory follows what the data
+    /// really holds, not what the header claims.</summary>
+    private static (byte[] Data, long Got) ReadData(Stream stream, long count)
+    {
+        if (stream.CanSeek && count > stream.Length - stream.Position)
+            return ([], stream.Length - stream.Position);
+        if (stream.CanSeek || count <= 1 << 24)
+        {
+            var all = new byte[count];
+            return (all, Npy.ReadFully(stream, all));
+        }
+        var data = new byte[1 << 24];
+        long got = Npy.ReadFully(stream, data);
+        while (got == data.Length && got < count)
+        {
+            Array.Resize(ref data, (int)Math.Min(count, 2L * data.Length));
+            got += Npy.ReadFully(stream, data.AsSpan((int)got));
+        }
+        return (data, got);
+    }
 
     private static long CountRemaining(Stream stream)
     {

@@ -25,8 +25,9 @@ public static class Npy
     }
 
     /// <summary>Reads one array from <paramref name="stream"/>; <paramref name="name"/> is used in error
-    /// messages.</summary>
-    public static NpyArray Read(Stream stream, string name)
+    /// messages. <paramref name="declaredBytes"/> is the stream's length when it cannot seek (an .npz entry's
+    /// declared size): an array that needs more data than the stream has is refused before it is allocated.</summary>
+    public static NpyArray Read(Stream stream, string name, long? declaredBytes = null)
     {
         RequireLittleEndianHost();
         Span<byte> prefix = stackalloc byte[8];
@@ -64,11 +65,15 @@ public static class Npy
                 "(numpy.ascontiguousarray)");
         string dtype = descr switch { "<u1" or ">u1" or "u1" => NpyArray.UInt8, _ => descr };
         if (dtype.Length > 0 && dtype[0] == '>')
-            throw new InvalidDataException($"{name}: big-endian dtype '{descr}' is not supported (only little-endian)");
+            throw new InvalidDataException(
+                $"{name}: big-endian dtype '{TextPreview.Escape(descr)}' is not supported (only little-endian)");
         if (dtype is not (NpyArray.Float32 or NpyArray.UInt8 or NpyArray.Int32 or NpyArray.Int64 or NpyArray.Float64))
             throw new InvalidDataException(
-                $"{name}: dtype '{descr}' is not supported; expected one of {NpyArray.Supported}");
+                $"{name}: dtype '{TextPreview.Escape(descr)}' is not supported; expected one of {NpyArray.Supported}");
 
+        long headerEnd = 8 + lengthBytes + headerLength;
+        long? available = declaredBytes is long declared ? declared - headerEnd
+            : stream.CanSeek ? stream.Length - stream.Position : null;
         long count = 1;
         foreach (int d in shape)
         {
@@ -76,8 +81,12 @@ public static class Npy
             if (count > Array.MaxLength)
                 throw new InvalidDataException($"{name}: shape ({dims}) is too large for one array");
         }
-        var array = NpyArray.Allocate(dtype, shape, count);
         long expectedBytes = count * NpyArray.ElementSize(dtype);
+        if (available is long left && expectedBytes > left) // checked before allocating: the header may lie
+            throw new InvalidDataException(
+                $"{name}: truncated data: shape ({dims}) of '{dtype}' needs {expectedBytes} bytes, found " +
+                $"{Math.Max(left, 0)}{(declaredBytes is null ? "" : " (the entry's declared size after the header)")}");
+        var array = NpyArray.Allocate(dtype, shape, count);
         long read = ReadData(stream, array.Data);
         if (read < expectedBytes)
             throw new InvalidDataException(

@@ -29,7 +29,8 @@ internal static class NpyHeader
         p.ExpectEnd();
         foreach (string key in dict.Keys)
             if (key is not ("descr" or "fortran_order" or "shape"))
-                throw p.Error($"unexpected key '{key}' (expected exactly 'descr', 'fortran_order' and 'shape')");
+                throw p.Error($"unexpected key '{TextPreview.Escape(key)}' " +
+                    "(expected exactly 'descr', 'fortran_order' and 'shape')");
         string descr = dict.TryGetValue("descr", out var d) && d is string s
             ? s
             : throw p.Error(d is null
@@ -47,7 +48,7 @@ internal static class NpyHeader
         private int _pos;
 
         public InvalidDataException Error(string what) =>
-            new($"{name}: bad .npy header: {what} in {Quote(text.TrimEnd())}");
+            new($"{name}: bad .npy header: {what} in {TextPreview.Quote(text.TrimEnd())}");
 
         public Dictionary<string, object> ParseDict()
         {
@@ -60,7 +61,7 @@ internal static class NpyHeader
                 string key = ParseString();
                 Expect(':');
                 object value = ParseValue();
-                if (!dict.TryAdd(key, value)) throw Error($"duplicate key '{key}'");
+                if (!dict.TryAdd(key, value)) throw Error($"duplicate key '{TextPreview.Escape(key)}'");
                 SkipSpace();
                 if (Peek() == ',') { _pos++; continue; }
                 Expect('}');
@@ -71,7 +72,7 @@ internal static class NpyHeader
         public void ExpectEnd()
         {
             SkipSpace();
-            if (_pos != text.Length) throw Error($"unexpected '{text[_pos]}' after the dict at position {_pos}");
+            if (_pos != text.Length) throw Error($"unexpected '{Here}' after the dict at position {_pos}");
         }
 
         private object ParseValue()
@@ -83,7 +84,7 @@ internal static class NpyHeader
             if (Match("True")) return true;
             if (Match("False")) return false;
             if (c == '[') throw Error($"a list at position {_pos}: structured dtypes are not supported");
-            throw Error(c == '\0' ? "unexpected end" : $"unexpected '{c}' at position {_pos}");
+            throw Error(c == '\0' ? "unexpected end" : $"unexpected '{TextPreview.Escape([c])}' at position {_pos}");
         }
 
         private int[] ParseTuple()
@@ -128,7 +129,7 @@ internal static class NpyHeader
             if (Peek() != c)
                 throw Error(_pos >= text.Length
                     ? $"expected '{c}' but the header ended"
-                    : $"expected '{c}' at position {_pos}, found '{text[_pos]}'");
+                    : $"expected '{c}' at position {_pos}, found '{Here}'");
             _pos++;
         }
 
@@ -139,13 +140,14 @@ internal static class NpyHeader
             return true;
         }
 
+        /// <summary>The character at the cursor, escaped (a header may hold any byte).</summary>
+        private string Here => TextPreview.Escape(text.AsSpan(_pos, 1));
+
         private char Peek() => _pos < text.Length ? text[_pos] : '\0';
 
         private void SkipSpace()
         {
             while (_pos < text.Length && char.IsWhiteSpace(text[_pos])) _pos++;
         }
-
-        private static string Quote(string s) => s.Length <= 200 ? $"\"{s}\"" : $"\"{s[..200]}…\"";
     }
 }

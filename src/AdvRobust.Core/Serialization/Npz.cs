@@ -5,10 +5,15 @@ namespace AdvRobust.Core.Serialization;
 /// <summary>
 /// NumPy's .npz: a zip archive with one .npy file per array, named "&lt;key&gt;.npy" (numpy.savez writes stored
 /// entries, numpy.savez_compressed deflated ones). Reads both; writes deflated entries, atomically. Errors name the
-/// archive and the entry. Each entry's CRC-32 is checked (ZipArchive itself does not).
+/// archive and the entry. Each entry's CRC-32 is checked (ZipArchive itself does not). Zip bombs are refused without
+/// inflating them: an entry may not declare more than deflate can expand its compressed bytes to, and an array is
+/// allocated only when the entry's declared size holds it (and read no further than that).
 /// </summary>
 public static class Npz
 {
+    /// <summary>Deflate's largest expansion: one 258-byte match per 2 bits at best, i.e. about 1032:1.</summary>
+    private const long MaxDeflateRatio = 1032;
+
     /// <summary>The arrays of the archive by key (entry name without ".npy"), in archive order.</summary>
     public static IReadOnlyDictionary<string, NpyArray> Read(string path)
     {
@@ -32,11 +37,26 @@ public static class Npz
                 if (!entry.FullName.EndsWith(".npy", StringComparison.Ordinal))
                     throw new InvalidDataException($"{where}: not a .npy entry (an .npz holds only <key>.npy files)");
                 string key = entry.FullName[..^4];
+                if (entry.Length > entry.CompressedLength * MaxDeflateRatio + 1024)
+                    throw new InvalidDataException(
+                        $"{where}: declares {entry.Length} bytes inflated from {entry.CompressedLength} compressed " +
+                        $"bytes, more than deflate can produce (at most {MaxDeflateRatio}:1): a zip bomb or a " +
+                        "corrupt archive");
                 NpyArray array;
+                Stream opened;
                 try
                 {
-                    using var stream = new Crc32Stream(entry.Open());
-                    array = Npy.Read(stream, where); // reads to the end: trailing bytes are an error
+                    opened = entry.Open();
+                }
+                catch (InvalidDataException e) // a bad local header or a compression method other than stored/deflate
+                {
+                    throw new InvalidDataException($"{where}: cannot open the entry: {e.Message}", e);
+                }
+                try
+                {
+                    using var stream = new Crc32Stream(opened);
+                    // Reads to the end (trailing bytes are an error) and allocates no more than the declared size.
+                    array = Npy.Read(stream, where, entry.Length);
                     if (stream.Crc != entry.Crc32)
                         throw new InvalidDataException(
                             $"{where}: CRC-32 mismatch: the archive records 0x{entry.Crc32:X8}, " +
@@ -44,8 +64,10 @@ public static class Npz
                 }
                 catch (InvalidDataException e) when (!e.Message.StartsWith(where, StringComparison.Ordinal))
                 {
-                    // The zip layer's own errors (bad deflate data, bad local header) do not know the entry.
-                    throw new InvalidDataException($"{where}: corrupt entry: {e.Message}", e);
+                    // While reading, the zip layer's only error is damaged deflate data, which .NET words as "an
+                    // unsupported compression method"; say what it is.
+                    throw new InvalidDataException($"{where}: corrupt entry: the compressed data is damaged " +
+                        "(invalid deflate stream)", e);
                 }
                 if (!arrays.TryAdd(key, array)) throw new InvalidDataException($"{where}: duplicate key '{key}'");
             }

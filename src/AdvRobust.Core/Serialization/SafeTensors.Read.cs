@@ -87,7 +87,8 @@ public static partial class SafeTensors
             foreach (var property in doc.RootElement.EnumerateObject())
             {
                 string name = property.Name;
-                if (!seen.Add(name)) throw new InvalidDataException($"{path}: the header names '{name}' twice");
+                if (!seen.Add(name))
+                    throw new InvalidDataException($"{path}: the header names '{TextPreview.Escape(name)}' twice");
                 if (name == "__metadata__") ReadMetadata(path, property.Value, metadata);
                 else entries.Add(ReadEntry(path, name, property.Value, dataLength));
             }
@@ -133,7 +134,7 @@ public static partial class SafeTensors
 
     private static HeaderEntry ReadEntry(string path, string name, JsonElement value, long dataLength)
     {
-        string where = $"{path}: tensor '{name}'";
+        string where = $"{path}: tensor '{TextPreview.Escape(name)}'";
         if (value.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException(
                 $"{where}: expected an object with dtype, shape and data_offsets, found a {value.ValueKind}");
@@ -141,7 +142,8 @@ public static partial class SafeTensors
             throw new InvalidDataException($"{where}: missing or non-string \"dtype\"");
         string dtype = dt.GetString()!;
         if (!DTypes.TryGetValue(dtype, out var info))
-            throw new InvalidDataException($"{where}: dtype '{dtype}' is not supported (F32, I64, I32, U8)");
+            throw new InvalidDataException(
+                $"{where}: dtype '{TextPreview.Escape(dtype)}' is not supported (F32, I64, I32, U8)");
         if (!value.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException($"{where}: missing or non-array \"shape\"");
         var shape = new int[sh.GetArrayLength()];
@@ -174,5 +176,5 @@ public static partial class SafeTensors
     }
 
     private static string Preview(string text) =>
-        text.Length == 0 ? "an empty header" : $"'{text[..Math.Min(20, text.Length)]}'";
+        text.Length == 0 ? "an empty header" : TextPreview.Quote(text, 20);
 }

@@ -58,6 +58,7 @@ public static class ConfigSchema
         if (eq <= 0)
             throw new ArgumentException($"--set '{assignment}': expected key.path=value, e.g. optimizer.lr=0.05");
         string key = assignment[..eq].Trim(), text = assignment[(eq + 1)..];
+        DuplicateKeys.Check(text, $"--set {key}", key);
         string[] parts = key.Split('.');
         if (parts.Any(string.IsNullOrEmpty)) throw new ArgumentException($"--set '{assignment}': empty key segment");
         JsonObject node = root;

@@ -51,6 +51,7 @@ public sealed record TrainConfig
     /// <summary>As <see cref="Load"/>, from JSON text; <paramref name="source"/> names it in messages.</summary>
     public static TrainConfig Parse(string json, string source, IReadOnlyList<string>? overrides = null)
     {
+        DuplicateKeys.Check(json, source);
         JsonNode? node;
         try
         {

@@ -11,8 +11,10 @@ public static class ZipBytes
 {
     public const ushort Stored = 0, Deflated = 8;
 
+    /// <param name="declaredSize">when given, the uncompressed size every header records instead of the real one
+    /// (a lying archive: a zip bomb's huge claim, or less than the data inflates to).</param>
     public static byte[] Archive(IEnumerable<(string Name, byte[] Content)> entries, ushort method,
-        bool zip64Local = false)
+        bool zip64Local = false, uint? declaredSize = null)
     {
         var output = new List<byte>();
         var central = new List<byte>();
@@ -24,10 +26,11 @@ public static class ZipBytes
             uint crc = Crc32(content);
             int offset = output.Count;
             byte[] extra = zip64Local
-                ? [.. U16(1), .. U16(16), .. U64((ulong)content.Length), .. U64((ulong)data.Length)]
+                ? [.. U16(1), .. U16(16), .. U64(declaredSize ?? (ulong)content.Length), .. U64((ulong)data.Length)]
                 : [];
             uint localSize = zip64Local ? 0xFFFFFFFF : (uint)data.Length;
-            uint localRaw = zip64Local ? 0xFFFFFFFF : (uint)content.Length;
+            uint raw = declaredSize ?? (uint)content.Length;
+            uint localRaw = zip64Local ? 0xFFFFFFFF : raw;
             ushort version = zip64Local ? (ushort)45 : (ushort)20;
             // local file header: signature, version, flags, method, time, date, crc, sizes, name and extra lengths
             output.AddRange([.. U32(0x04034b50), .. U16(version), .. U16(0), .. U16(method), .. U16(0), .. U16(0x21),
@@ -35,7 +38,7 @@ public static class ZipBytes
                 .. U16((ushort)extra.Length), .. nameBytes, .. extra, .. data]);
             // central directory header: as above plus comment length, disk, attributes and the local header offset
             central.AddRange([.. U32(0x02014b50), .. U16(20), .. U16(20), .. U16(0), .. U16(method), .. U16(0),
-                .. U16(0x21), .. U32(crc), .. U32((uint)data.Length), .. U32((uint)content.Length),
+                .. U16(0x21), .. U32(crc), .. U32((uint)data.Length), .. U32(raw),
                 .. U16((ushort)nameBytes.Length), .. U16(0), .. U16(0), .. U16(0), .. U16(0), .. U32(0),
                 .. U32((uint)offset), .. nameBytes]);
             count++;
