@@ -25,10 +25,13 @@ public static class Npy
     }
 
     /// <summary>Reads one array from <paramref name="stream"/>; <paramref name="name"/> is used in error
-    /// messages.</summary>
-    public static NpyArray Read(Stream stream, string name)
+    /// messages. <paramref name="length"/> is the most bytes the stream can hold (-1: Length − Position when it can
+    /// seek, else unknown); a header or shape that needs more is an error before anything that size is allocated.
+    /// </summary>
+    public static NpyArray Read(Stream stream, string name, long length = -1)
     {
         RequireLittleEndianHost();
+        if (length < 0 && stream.CanSeek) length = stream.Length - stream.Position;
         Span<byte> prefix = stackalloc byte[8];
         int got = ReadFully(stream, prefix);
         if (got < 8 || !prefix[..6].SequenceEqual(Magic))
@@ -49,6 +52,9 @@ public static class Npy
             : BinaryPrimitives.ReadUInt32LittleEndian(lengthField);
         if (headerLength > 1 << 24)
             throw new InvalidDataException($"{name}: header length {headerLength} bytes is implausibly large");
+        if (length >= 0 && 8 + lengthBytes + headerLength > length)
+            throw new InvalidDataException(
+                $"{name}: truncated header: expected {headerLength} header bytes, found {Math.Max(0, length - 8 - lengthBytes)}");
         var headerBytes = new byte[headerLength];
         got = ReadFully(stream, headerBytes);
         if (got < headerLength)
@@ -76,8 +82,12 @@ public static class Npy
             if (count > Array.MaxLength)
                 throw new InvalidDataException($"{name}: shape ({dims}) is too large for one array");
         }
-        var array = NpyArray.Allocate(dtype, shape, count);
         long expectedBytes = count * NpyArray.ElementSize(dtype);
+        long available = length - 8 - lengthBytes - headerLength;
+        if (length >= 0 && available < expectedBytes)
+            throw new InvalidDataException(
+                $"{name}: truncated data: shape ({dims}) of '{dtype}' needs {expectedBytes} bytes, found {Math.Max(0, available)}");
+        var array = NpyArray.Allocate(dtype, shape, count);
         long read = ReadData(stream, array.Data);
         if (read < expectedBytes)
             throw new InvalidDataException(

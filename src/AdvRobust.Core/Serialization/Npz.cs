@@ -36,7 +36,8 @@ public static class Npz
                 try
                 {
                     using var stream = new Crc32Stream(entry.Open());
-                    array = Npy.Read(stream, where); // reads to the end: trailing bytes are an error
+                    // reads to the end: trailing bytes are an error
+                    array = Npy.Read(stream, where, MaxEntryBytes(entry, file.Length));
                     if (stream.Crc != entry.Crc32)
                         throw new InvalidDataException(
                             $"{where}: CRC-32 mismatch: the archive records 0x{entry.Crc32:X8}, " +
@@ -52,6 +53,15 @@ public static class Npz
             return arrays;
         }
     }
+
+    /// <summary>The most bytes a deflate stream inflates to per compressed byte (RFC 1951: 258 bytes from a
+    /// 2-bit code, about 1032:1 in the limit).</summary>
+    internal const long MaxDeflateRatio = 1032;
+
+    /// <summary>An upper bound on an entry's uncompressed size that a lying directory cannot inflate: the size it
+    /// records, but no more than deflate can make from its compressed bytes, which lie within the archive.</summary>
+    private static long MaxEntryBytes(ZipArchiveEntry entry, long archiveLength) =>
+        Math.Min(entry.Length, Math.Min(entry.CompressedLength, archiveLength) * MaxDeflateRatio + 64);
 
     /// <summary>Writes the arrays as deflated "&lt;key&gt;.npy" entries, in the order given.</summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, NpyArray>> arrays)
