@@ -162,17 +162,20 @@ function Invoke-Fuzz {
         $work = Join-Path $fuzzRoot "corpus/$t"
         $findings = Join-Path $fuzzRoot "findings/$t"
         $log = Join-Path $fuzzRoot "logs/$t.log"
+        if (Test-Path $findings) { Remove-Item -Recurse -Force $findings }  # this run's findings only
         New-Item -ItemType Directory -Force $work, $findings, (Split-Path $log) | Out-Null
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
         & $driver "--target_path=$harness" "--target_arg=$t" "-max_total_time=$seconds" -timeout=10 `
             -print_final_stats=1 "-artifact_prefix=$findings/" $work "tests/AdvRobust.Fuzz/corpus/$t" *> $log
         $code = $LASTEXITCODE
+        $elapsed = [int]$clock.Elapsed.TotalSeconds
         $text = Get-Content -Raw $log
         $runs = if ($text -match 'stat::number_of_executed_units:\s*(\d+)') { $Matches[1] } else { '?' }
         $corpus = [regex]::Matches($text, 'corp: (\d+)/(\d+\w*)') | Select-Object -Last 1
         $corpusText = if ($corpus) { "$($corpus.Groups[1].Value) inputs ($($corpus.Groups[2].Value))" } else { '?' }
         $found = @(Get-ChildItem $findings -File | Where-Object { $_.Name -match '^(crash|timeout|oom|leak)-' })
         $status = if ($code -eq 0 -and $found.Count -eq 0) { 'no findings' } else { "FINDING (libFuzzer exit $code)" }
-        Write-Host ("fuzz {0,-12} {1,9} executions in {2} s, corpus {3}: {4}" -f $t, $runs, $seconds, $corpusText, $status)
+        Write-Host ("fuzz {0,-12} {1,9} executions in {2,3} s, corpus {3}: {4}" -f $t, $runs, $elapsed, $corpusText, $status)
         if ($code -ne 0 -or $found.Count -gt 0) {
             $failed += $t
             foreach ($f in $found) { Write-Host "    $($f.FullName)" }
