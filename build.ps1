@@ -16,7 +16,8 @@
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick)
         loc      lines of code per project; fails when a project exceeds its budget
         fuzz     SharpFuzz + libFuzzer on the readers of untrusted bytes (tests/AdvRobust.Fuzz/README.md):
-                 `fuzz [TARGET|all] [SECONDS]` (default all, 300 s each); `fuzz ci` is CI's bounded run (15 s each).
+                 `fuzz [TARGET|all] [SECONDS]` (default all, 300 s each); `fuzz ci` is CI's bounded run
+                 (13 s each, about 3 minutes).
                  Prints a line per target (executions, corpus size); exits non-zero on a finding.
 #>
 [CmdletBinding()]
@@ -131,7 +132,7 @@ function Invoke-Fuzz {
     # tests/AdvRobust.Fuzz/corpus. Findings (crash-*, timeout-*) go to artifacts/fuzz/findings/TARGET/.
     $ci = $Rest.Count -gt 0 -and $Rest[0] -eq 'ci'
     $which = if ($Rest.Count -gt 0 -and -not $ci) { $Rest[0] } else { 'all' }
-    $seconds = if ($ci) { 15 } elseif ($Rest.Count -gt 1) { [int]$Rest[1] } else { 300 }
+    $seconds = if ($ci) { 13 } elseif ($Rest.Count -gt 1) { [int]$Rest[1] } else { 300 }
     $fuzzRoot = Join-Path $root 'artifacts/fuzz'
     $bin = Join-Path $fuzzRoot 'bin'
     $driver = Join-Path $fuzzRoot 'libfuzzer-dotnet'
@@ -175,17 +176,21 @@ function Invoke-Fuzz {
         $corpusText = if ($corpus) { "$($corpus.Groups[1].Value) inputs ($($corpus.Groups[2].Value))" } else { '?' }
         $found = @(Get-ChildItem $findings -File | Where-Object { $_.Name -match '^(crash|timeout|oom|leak)-' })
         $status = if ($code -eq 0 -and $found.Count -eq 0) { 'no findings' } else { "FINDING (libFuzzer exit $code)" }
-        Write-Host ("fuzz {0,-12} {1,9} executions in {2,3} s, corpus {3}: {4}" -f $t, $runs, $elapsed, $corpusText, $status)
+        Write-Host ("fuzz {0,-12} {1,9} executions in {2,3} s, corpus {3}: {4}" -f
+            $t, $runs, $elapsed, $corpusText, $status)
         if ($code -ne 0 -or $found.Count -gt 0) {
             $failed += $t
             foreach ($f in $found) { Write-Host "    $($f.FullName)" }
-            $text -split "`n" | Where-Object { $_ -match 'FuzzFindingException|Exception:|libfuzzer-dotnet:|ERROR: libFuzzer' } |
+            $text -split "`n" |
+                Where-Object { $_ -match 'FuzzFindingException|Exception:|libfuzzer-dotnet:|ERROR: libFuzzer' } |
                 Select-Object -First 5 | ForEach-Object { Write-Host "    $_" }
         }
     }
-    Write-Host ("fuzzed {0} targets in {1:N0} s; logs in {2}" -f $targets.Count, ((Get-Date) - $started).TotalSeconds, (Join-Path $fuzzRoot 'logs'))
+    Write-Host ("fuzzed {0} targets in {1:N0} s; logs in {2}" -f
+        $targets.Count, ((Get-Date) - $started).TotalSeconds, (Join-Path $fuzzRoot 'logs'))
     if ($failed.Count -gt 0) {
-        Write-Host "findings in: $($failed -join ', '); replay with tests/AdvRobust.Fuzz/bin/$Configuration/net10.0/AdvRobust.Fuzz replay TARGET FILE"
+        Write-Host ("findings in: $($failed -join ', '); replay one with " +
+            "tests/AdvRobust.Fuzz/bin/$Configuration/net10.0/AdvRobust.Fuzz replay TARGET FILE")
         exit 1
     }
 }

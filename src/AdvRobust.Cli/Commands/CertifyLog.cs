@@ -103,7 +103,7 @@ internal sealed class CertifyLog : IDisposable
         if (end == 0) return 0;
         var text = Encoding.UTF8.GetString(bytes, 0, end).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (text.Length == 0)
-            throw new InvalidDataException($"{path}:1: not an advrobust certify file (it has only empty lines)");
+            throw new InvalidDataException($"{path}:1: not an advrobust certify file (only empty lines)");
         var header = Parse<CertifyHeader>(path, 1, text[0]);
         if (header.Kind != Kind || header.Settings is null)
             throw new InvalidDataException($"{path}:1: not an advrobust certify file (its first line has no \"{Kind}\" header)");

@@ -53,8 +53,8 @@ public static class Npy
         if (headerLength > 1 << 24)
             throw new InvalidDataException($"{name}: header length {headerLength} bytes is implausibly large");
         if (length >= 0 && 8 + lengthBytes + headerLength > length)
-            throw new InvalidDataException(
-                $"{name}: truncated header: expected {headerLength} header bytes, found {Math.Max(0, length - 8 - lengthBytes)}");
+            throw new InvalidDataException($"{name}: truncated header: expected {headerLength} header bytes, " +
+                $"found {Math.Max(0, length - 8 - lengthBytes)}");
         var headerBytes = new byte[headerLength];
         got = ReadFully(stream, headerBytes);
         if (got < headerLength)
@@ -85,8 +85,8 @@ public static class Npy
         long expectedBytes = count * NpyArray.ElementSize(dtype);
         long available = length - 8 - lengthBytes - headerLength;
         if (length >= 0 && available < expectedBytes)
-            throw new InvalidDataException(
-                $"{name}: truncated data: shape ({dims}) of '{dtype}' needs {expectedBytes} bytes, found {Math.Max(0, available)}");
+            throw new InvalidDataException($"{name}: truncated data: shape ({dims}) of '{dtype}' needs " +
+                $"{expectedBytes} bytes, found {Math.Max(0, available)}");
         var array = NpyArray.Allocate(dtype, shape, count);
         long read = ReadData(stream, array.Data);
         if (read < expectedBytes)

@@ -33,7 +33,8 @@ public static class FuzzContract
         }
         catch (Exception e) when (e is not FuzzFindingException)
         {
-            throw new FuzzFindingException($"{target.Name}: {e.GetType().FullName} is not a bad-input error: {e.Message}", e);
+            throw new FuzzFindingException(
+                $"{target.Name}: {e.GetType().FullName} is not a bad-input error: {e.Message}", e);
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         if (allocated > AllocationLimit(data.Length))

@@ -66,7 +66,8 @@ public static class FuzzTargets
                     "I32" => t.ToInt32().Length,
                     _ => t.Data.Length,
                 };
-                if (count != t.Count) throw new FuzzFindingException($"tensor '{t.Name}': {count} elements, shape says {t.Count}");
+                if (count != t.Count)
+                    throw new FuzzFindingException($"tensor '{t.Name}': {count} elements, its shape says {t.Count}");
             }
         });
         Expect("SafeTensors.ReadFloats", () => SafeTensors.ReadFloats(path));

@@ -3,7 +3,8 @@ using System.Globalization;
 namespace AdvRobust.Fuzz;
 
 /// <summary>Files the file-based readers are given: one folder per process and thread under the temp folder (the
-/// fuzz script points TMPDIR at /dev/shm), each file rewritten for every input and the folder deleted at exit.</summary>
+/// fuzz script points TMPDIR at /dev/shm), each file rewritten for every input and the folder deleted at exit.
+/// </summary>
 internal static class Scratch
 {
     private static readonly string Root = Directory.CreateTempSubdirectory("advrobust-fuzz-").FullName;

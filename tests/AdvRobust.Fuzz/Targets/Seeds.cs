@@ -80,7 +80,8 @@ public static class Seeds
         {
             using var stream = new MemoryStream();
             Npy.Write(stream, a);
-            yield return ($"{a.DType[1..]}-{string.Join('x', a.Shape)}.npy", stream.ToArray());
+            string shape = a.Shape.Length == 0 ? "scalar" : string.Join('x', a.Shape);
+            yield return ($"{a.DType[1..]}-{shape}.npy", stream.ToArray());
         }
     }
 

@@ -48,7 +48,8 @@ public class FuzzCorpusTests
     [Test]
     public void Seeds_MadeByTheWriters_MatchTheCommittedCorpus()
     {
-        foreach (var (target, name, bytes) in Seeds.All(Path.Combine(TestContext.CurrentContext.TestDirectory, "configs")))
+        string configs = Path.Combine(TestContext.CurrentContext.TestDirectory, "configs");
+        foreach (var (target, name, bytes) in Seeds.All(configs))
         {
             string committed = Path.Combine(FuzzDir("corpus"), target, name);
             Assert.That(File.Exists(committed), Is.True, $"{committed} is missing: regenerate the corpus");
