@@ -167,7 +167,7 @@ function Invoke-Fuzz {
         New-Item -ItemType Directory -Force $work, $findings, (Split-Path $log) | Out-Null
         # The JSON readers get a dictionary of JSON tokens and the keys they know (tests/AdvRobust.Fuzz/dict).
         $dict = "tests/AdvRobust.Fuzz/dict/$t.dict"
-        $dictArg = if (Test-Path $dict) { @("-dict=$dict") } else { @() }
+        $dictArg = @(if (Test-Path $dict) { "-dict=$dict" })  # an array even with one element, to splat
         $clock = [System.Diagnostics.Stopwatch]::StartNew()
         & $driver "--target_path=$harness" "--target_arg=$t" "-max_total_time=$seconds" -timeout=10 @dictArg `
             -print_final_stats=1 "-artifact_prefix=$findings/" $work "tests/AdvRobust.Fuzz/corpus/$t" *> $log
