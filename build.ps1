@@ -18,17 +18,21 @@
         demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick). Installs
                  Fashion-MNIST first where it is missing (Debian, as root), or says exactly what to run
-        setup    install what a fresh Debian machine lacks (the data set, clang-14); what CI runs first
+        setup    install what a fresh Debian machine lacks (the data set, clang-14, libFuzzer); what CI runs first
         gpu-check
                  prepare the one GPU check (benchmarks/gpu-check.sh) in the git-ignored .gpu/: the .NET runtime, the
                  tests, benchmarks and CLI, and a Fashion-MNIST subset, within the device tool's 64 MiB carry limit;
                  --rehearse then runs the check here against the CUDA emulator, small (CI does this)
         loc      lines of code per project; fails when a project exceeds its budget
+        fuzz     SharpFuzz + libFuzzer on the readers of untrusted bytes (tests/AdvRobust.Fuzz/README.md):
+                 `fuzz [TARGET|all] [SECONDS]` (default all, 300 s each); `fuzz ci` is CI's bounded run
+                 (13 s each, about 3 minutes).
+                 Prints a line per target (executions, corpus size); exits non-zero on a finding.
 #>
 # A plain script, not an advanced one ([CmdletBinding] or [Parameter]): an advanced script adds PowerShell's common
 # parameters, and `--out DIR` would then be read as an ambiguous -OutVariable/-OutBuffer instead of reaching advrobust.
 param(
-    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc')]
+    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc', 'fuzz')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -149,7 +153,11 @@ function Test-FashionMnist([string[]] $demoArgs) {
 function Invoke-Setup {
     Test-FashionMnist @()
     if (-not (Get-Command clang-14 -ErrorAction SilentlyContinue)) {
-        Install-DebianPackage 'clang-14' "the kernels' PTX compile gate"
+        Install-DebianPackage 'clang-14' "the kernels' PTX compile gate, the fuzz driver and the CUDA emulator"
+    }
+    if ($IsLinux -and (Get-Command dpkg -ErrorAction SilentlyContinue)) {
+        & dpkg -s libclang-rt-14-dev 2>&1 | Out-Null
+        if ($LASTEXITCODE -ne 0) { Install-DebianPackage 'libclang-rt-14-dev' 'libFuzzer, for build.ps1 fuzz' }
     }
 }
 
@@ -231,6 +239,78 @@ function Invoke-Loc {
     if ($over) { throw 'a project is over its line budget' }
 }
 
+function Invoke-Fuzz {
+    # `fuzz ci` | `fuzz [TARGET|all] [SECONDS]`: build the harness, instrument the engine's assemblies (SharpFuzz),
+    # build the libFuzzer driver (clang-14), then fuzz each target for SECONDS on a working corpus seeded from
+    # tests/AdvRobust.Fuzz/corpus. Findings (crash-*, timeout-*) go to artifacts/fuzz/findings/TARGET/.
+    $ci = $Rest.Count -gt 0 -and $Rest[0] -eq 'ci'
+    $which = if ($Rest.Count -gt 0 -and -not $ci) { $Rest[0] } else { 'all' }
+    $seconds = if ($ci) { 13 } elseif ($Rest.Count -gt 1) { [int]$Rest[1] } else { 300 }
+    $fuzzRoot = Join-Path $root 'artifacts/fuzz'
+    $bin = Join-Path $fuzzRoot 'bin'
+    $driver = Join-Path $fuzzRoot 'libfuzzer-dotnet'
+    New-Item -ItemType Directory -Force $fuzzRoot | Out-Null
+    Invoke-Checked 'clang-14 libfuzzer-dotnet.c (needs clang-14 and libclang-rt-14-dev)' {
+        clang-14 -O1 -Wall -Wextra -Werror -fsanitize=fuzzer tests/AdvRobust.Fuzz/libfuzzer-dotnet.c -o $driver
+    }
+    Invoke-Checked 'dotnet build AdvRobust.Fuzz' {
+        dotnet build tests/AdvRobust.Fuzz -c $Configuration --nologo -v:quiet
+    }
+    if (Test-Path $bin) { Remove-Item -Recurse -Force $bin }
+    Copy-Item -Recurse "tests/AdvRobust.Fuzz/bin/$Configuration/net10.0" $bin
+    # Coverage comes from the engine's own assemblies; the harness, SharpFuzz and the framework stay as they are.
+    foreach ($dll in 'AdvRobust.Core', 'AdvRobust.Cpu', 'AdvRobust.Research', 'AdvRobust.Report', 'advrobust') {
+        Invoke-Checked "sharpfuzz $dll.dll" { dotnet sharpfuzz (Join-Path $bin "$dll.dll") }
+    }
+    $harness = Join-Path $bin 'AdvRobust.Fuzz'
+    $targets = @(& $harness list | ForEach-Object { ($_ -split '\s+')[0] })
+    if ($which -ne 'all') {
+        if ($which -notin $targets) { throw "no fuzz target '$which'; the targets are $($targets -join ', ')" }
+        $targets = @($which)
+    }
+    $env:TMPDIR = if (Test-Path /dev/shm) { '/dev/shm' } else { [System.IO.Path]::GetTempPath() }
+    $env:DOTNET_GCHeapHardLimit = '0x80000000'  # a 2 GiB heap: a runaway allocation is an OutOfMemoryException
+    $failed = @()
+    $started = Get-Date
+    foreach ($t in $targets) {
+        $work = Join-Path $fuzzRoot "corpus/$t"
+        $findings = Join-Path $fuzzRoot "findings/$t"
+        $log = Join-Path $fuzzRoot "logs/$t.log"
+        if (Test-Path $findings) { Remove-Item -Recurse -Force $findings }  # this run's findings only
+        New-Item -ItemType Directory -Force $work, $findings, (Split-Path $log) | Out-Null
+        # The JSON readers get a dictionary of JSON tokens and the keys they know (tests/AdvRobust.Fuzz/dict).
+        $dict = "tests/AdvRobust.Fuzz/dict/$t.dict"
+        $dictArg = @(if (Test-Path $dict) { "-dict=$dict" })  # an array even with one element, to splat
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        & $driver "--target_path=$harness" "--target_arg=$t" "-max_total_time=$seconds" -timeout=10 @dictArg `
+            -print_final_stats=1 "-artifact_prefix=$findings/" $work "tests/AdvRobust.Fuzz/corpus/$t" *> $log
+        $code = $LASTEXITCODE
+        $elapsed = [int]$clock.Elapsed.TotalSeconds
+        $text = Get-Content -Raw $log
+        $runs = if ($text -match 'stat::number_of_executed_units:\s*(\d+)') { $Matches[1] } else { '?' }
+        $corpus = [regex]::Matches($text, 'corp: (\d+)/(\d+\w*)') | Select-Object -Last 1
+        $corpusText = if ($corpus) { "$($corpus.Groups[1].Value) inputs ($($corpus.Groups[2].Value))" } else { '?' }
+        $found = @(Get-ChildItem $findings -File | Where-Object { $_.Name -match '^(crash|timeout|oom|leak)-' })
+        $status = if ($code -eq 0 -and $found.Count -eq 0) { 'no findings' } else { "FINDING (libFuzzer exit $code)" }
+        Write-Host ("fuzz {0,-12} {1,9} executions in {2,3} s, corpus {3}: {4}" -f
+            $t, $runs, $elapsed, $corpusText, $status)
+        if ($code -ne 0 -or $found.Count -gt 0) {
+            $failed += $t
+            foreach ($f in $found) { Write-Host "    $($f.FullName)" }
+            $text -split "`n" |
+                Where-Object { $_ -match 'FuzzFindingException|Exception:|libfuzzer-dotnet:|ERROR: libFuzzer' } |
+                Select-Object -First 5 | ForEach-Object { Write-Host "    $_" }
+        }
+    }
+    Write-Host ("fuzzed {0} targets in {1:N0} s; logs in {2}" -f
+        $targets.Count, ((Get-Date) - $started).TotalSeconds, (Join-Path $fuzzRoot 'logs'))
+    if ($failed.Count -gt 0) {
+        Write-Host ("findings in: $($failed -join ', '); replay one with " +
+            "tests/AdvRobust.Fuzz/bin/$Configuration/net10.0/AdvRobust.Fuzz replay TARGET FILE")
+        exit 1
+    }
+}
+
 switch ($Task) {
     'build' { Invoke-Build }
     'test' { Invoke-Test }
@@ -247,4 +327,5 @@ switch ($Task) {
         Invoke-Checked 'advrobust demo' { dotnet run -c $Configuration --no-build --project src/AdvRobust.Cli -- demo @Rest }
     }
     'loc' { Invoke-Loc }
+    'fuzz' { Invoke-Fuzz }
 }

@@ -102,6 +102,8 @@ internal sealed class CertifyLog : IDisposable
         int end = Array.LastIndexOf(bytes, (byte)'\n') + 1;  // complete lines only; a torn tail is dropped
         if (end == 0) return 0;
         var text = Encoding.UTF8.GetString(bytes, 0, end).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (text.Length == 0)
+            throw new InvalidDataException($"{path}:1: not an advrobust certify file (only empty lines)");
         var header = Parse<CertifyHeader>(path, 1, text[0]);
         if (header.Kind != Kind || header.Settings is null)
             throw new InvalidDataException($"{path}:1: not an advrobust certify file (its first line has no \"{Kind}\" header)");

@@ -24,7 +24,11 @@ public static class IdxReader
         using var stream = OpenMaybeGzip(path);
         try
         {
-            return ReadFrom(stream, path, expectedRank);
+            // The most bytes the file can hold once decompressed, so that dimensions claiming more are an error
+            // before the reader allocates them: the file itself, or what deflate can make of it.
+            long length = new FileInfo(path).Length;
+            long maxBytes = stream is GZipStream ? length * Npz.MaxDeflateRatio : length;
+            return ReadFrom(stream, path, expectedRank, maxBytes);
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
@@ -87,7 +91,7 @@ public static class IdxReader
         return file;
     }
 
-    private static (int[] Dims, byte[] Data) ReadFrom(Stream stream, string path, int expectedRank)
+    private static (int[] Dims, byte[] Data) ReadFrom(Stream stream, string path, int expectedRank, long maxBytes)
     {
         Span<byte> head = stackalloc byte[4];
         int got = Npy.ReadFully(stream, head);
@@ -127,6 +131,12 @@ public static class IdxReader
         }
 
         int headerBytes = 4 + dimBytes.Length;
+        if (count > maxBytes - headerBytes) // before anything that size is read or allocated: the header may lie
+            throw new InvalidDataException(
+                $"{path}: truncated: dimensions [{string.Join(", ", dims)}] need {count} data bytes after the " +
+                $"{headerBytes}-byte header, " + (stream is GZipStream
+                    ? $"more than a {maxBytes / Npz.MaxDeflateRatio}-byte gzip file can inflate to ({maxBytes})"
+                    : $"found {Math.Max(0, maxBytes - headerBytes)}"));
         var (data, found) = ReadData(stream, count);
         if (found < count)
             throw new InvalidDataException(

@@ -30,6 +30,9 @@ public static class Npy
     public static NpyArray Read(Stream stream, string name, long? declaredBytes = null)
     {
         RequireLittleEndianHost();
+        // The most bytes this array can have (the npz entry's declared size, or what a seekable stream holds), so
+        // that a header or shape claiming more is refused before anything that large is allocated.
+        long? limit = declaredBytes ?? (stream.CanSeek ? stream.Length - stream.Position : null);
         Span<byte> prefix = stackalloc byte[8];
         int got = ReadFully(stream, prefix);
         if (got < 8 || !prefix[..6].SequenceEqual(Magic))
@@ -50,6 +53,9 @@ public static class Npy
             : BinaryPrimitives.ReadUInt32LittleEndian(lengthField);
         if (headerLength > 1 << 24)
             throw new InvalidDataException($"{name}: header length {headerLength} bytes is implausibly large");
+        if (limit is long most && 8 + lengthBytes + headerLength > most)
+            throw new InvalidDataException($"{name}: truncated header: expected {headerLength} header bytes, " +
+                $"found {Math.Max(0, most - 8 - lengthBytes)}");
         var headerBytes = new byte[headerLength];
         got = ReadFully(stream, headerBytes);
         if (got < headerLength)

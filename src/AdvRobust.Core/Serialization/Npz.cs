@@ -12,7 +12,7 @@ namespace AdvRobust.Core.Serialization;
 public static class Npz
 {
     /// <summary>Deflate's largest expansion: one 258-byte match per 2 bits at best, i.e. about 1032:1.</summary>
-    private const long MaxDeflateRatio = 1032;
+    internal const long MaxDeflateRatio = 1032;
 
     /// <summary>The arrays of the archive by key (entry name without ".npy"), in archive order.</summary>
     public static IReadOnlyDictionary<string, NpyArray> Read(string path)
