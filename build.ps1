@@ -228,7 +228,7 @@ function Invoke-Loc {
     $dirs = @(Get-ChildItem src -Directory) + @(Get-Item kernels) + @(Get-ChildItem tests, benchmarks -Directory)
     foreach ($dir in $dirs) {
         $rel = [System.IO.Path]::GetRelativePath($root, $dir.FullName).Replace('\', '/')
-        $files = Get-ChildItem $dir.FullName -Recurse -File -Include '*.cs', '*.cu', '*.cuh', '*.h' |
+        $files = Get-ChildItem $dir.FullName -Recurse -File -Include '*.cs', '*.cu', '*.cuh', '*.h', '*.c', '*.cpp' |
             Where-Object { $_.FullName -notmatch '[\\/](bin|obj|build)[\\/]' }
         $lines = 0
         foreach ($f in $files) { $lines += @(Get-Content $f.FullName).Count }
