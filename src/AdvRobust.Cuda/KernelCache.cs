@@ -140,7 +140,8 @@ public sealed class KernelCache : IDisposable
             NvrtcException.Check(Nvrtc.nvrtcCreateProgram(out nint raw, Utf8(source), Utf8(fileName), headers.Count,
                 headerTexts, headerNames));
             using var program = NvrtcProgramHandle.FromRaw(raw);
-            string[] options = [$"--gpu-arch={arch}", .. NvrtcOptions];
+            // -arch (not --gpu-arch, which NVRTC 11.8 rejects) is understood by every NVRTC from 11 to 13.
+            string[] options = [$"-arch={arch}", .. NvrtcOptions];
             byte** opts = stackalloc byte*[options.Length];
             for (int i = 0; i < options.Length; i++) opts[i] = Utf8(options[i]);
             var result = Nvrtc.nvrtcCompileProgram(raw, options.Length, opts);
