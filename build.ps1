@@ -15,11 +15,13 @@
         demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick)
         loc      lines of code per project; fails when a project exceeds its budget
+        emulator build the CUDA emulator (src/AdvRobust.Emulator/build.sh: libcuda/cuBLAS/cuDNN stand-ins and the kernels
+                 compiled for the host); then `ADVROBUST_CUDA=emulator dotnet pwsh ./build.ps1 test` runs the Gpu tests on it
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'loc')]
+    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'loc', 'emulator')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release',
     [Parameter(ValueFromRemainingArguments = $true)]
@@ -135,4 +137,6 @@ switch ($Task) {
         Invoke-Checked 'advrobust demo' { dotnet run -c $Configuration --no-build --project src/AdvRobust.Cli -- demo @Rest }
     }
     'loc' { Invoke-Loc }
+    # ---- CUDA emulator (issue 12 §2-3) ----
+    'emulator' { Invoke-Checked 'emulator build' { bash src/AdvRobust.Emulator/build.sh @Rest } }
 }

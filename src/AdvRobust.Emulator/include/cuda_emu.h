@@ -1,7 +1,8 @@
 // cuda_emu.h — force-included (`-include cuda_emu.h`) when kernels/*.cu are compiled for the host into the emulator's
 // kernels library. It supplies what nvcc/NVRTC provide implicitly, mapped onto the emulator runtime:
 // - execution-space keywords vanish; __shared__ becomes `static thread_local`: one OS thread runs one block at a time,
-//   so the block's fibers share it, and the runtime poisons the library's TLS (0xFF = NaN) at every block start;
+//   so the block's fibers share it, and the runtime poisons the library's TLS (0xFF = NaN) at every block start
+//   (limit: an array that nothing in its kernel ever writes may be folded to zeros by the host compiler);
 // - threadIdx/blockIdx/blockDim/gridDim read the running fiber's variables;
 // - __syncthreads and warp shuffles/votes are real rendezvous in the runtime's scheduler, checked there;
 // - math built-ins map onto libm (no fast-math approximations: __expf is expf);

@@ -163,7 +163,8 @@ struct Pool
     std::string fail_message;
     std::vector<std::thread> threads;
 };
-Pool g_pool;
+// Never destroyed: the workers wait on its condition variable for the life of the process.
+Pool& g_pool = *new Pool();
 
 void worker_loop()
 {

@@ -56,9 +56,12 @@ extern "C" __global__ void emu_test_copy(const float* in, float* out, int n)
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) out[i] = in[i];
 }
 
+// Writes only the first half of a shared array, then every thread reads its own slot: the second half is unwritten.
 extern "C" __global__ void emu_test_shared_unwritten(float* out)
 {
     __shared__ float s[64];
+    if (threadIdx.x < 32) s[threadIdx.x] = 1.0f;
+    __syncthreads();
     out[threadIdx.x] = s[threadIdx.x];
 }
 
