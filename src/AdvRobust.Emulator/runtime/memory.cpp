@@ -3,7 +3,9 @@
 // poisoned with 0xFF bytes (a NaN as float) so that reading memory nothing wrote shows up. The few slack bytes between
 // the end and the guard page, and 64 bytes before the start, hold a canary checked after every launch. Freed memory is
 // unmapped, so a later access faults (use after free). Copies and memsets check that their device range lies inside
-// one live allocation. The stream-ordered pool is the same allocator (its counters report live bytes).
+// one live allocation. The stream-ordered pool is the same allocator (its counters report live bytes). Freed mappings
+// are kept inaccessible (so a use after free still faults) and reused for a later allocation of the same size, which
+// spares the host's page faults and zeroing; at most 512 MiB are kept.
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <vector>
 #include "emu_runtime.h"
 
 namespace
@@ -27,6 +30,36 @@ constexpr unsigned char kPoison = 0xFF, kCanary = 0xA5;
 std::shared_mutex g_gate;
 std::map<uintptr_t, Allocation> g_allocations;  // by start address
 uint64_t g_used = 0;
+std::map<size_t, std::vector<char*>> g_unused;  // inaccessible mappings by length, for reuse
+size_t g_unused_bytes = 0;
+constexpr size_t kKeepUnused = 512u << 20;
+
+// A mapping of `len` bytes whose middle `span` bytes are read-write; reuses a freed one of that length if any.
+char* map_region(size_t len, size_t span)
+{
+    char* base = nullptr;
+    {
+        std::unique_lock<std::shared_mutex> lock(g_gate);
+        auto it = g_unused.find(len);
+        if (it != g_unused.end() && !it->second.empty())
+        {
+            base = it->second.front();
+            it->second.erase(it->second.begin());
+            g_unused_bytes -= len;
+        }
+    }
+    if (!base)
+    {
+        base = (char*)mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED) return nullptr;
+    }
+    if (mprotect(base + kPage, span, PROT_READ | PROT_WRITE) != 0)
+    {
+        munmap(base, len);
+        return nullptr;
+    }
+    return base;
+}
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
@@ -59,12 +92,8 @@ int allocate(uint64_t* dptr, size_t bytes, const char* call)
                         (unsigned long long)emu_device_total_bytes());
     size_t span = round_up(round_up(bytes, kAlign) + kFront, kPage);
     size_t len = span + 2 * kPage;
-    char* base = (char*)mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + kPage, span, PROT_READ | PROT_WRITE) != 0)
-    {
-        if (base != MAP_FAILED) munmap(base, len);
-        return emu_fail(EMU_OUT_OF_MEMORY, "%s: the host could not map %zu bytes", call, len);
-    }
+    char* base = map_region(len, span);
+    if (!base) return emu_fail(EMU_OUT_OF_MEMORY, "%s: the host could not map %zu bytes", call, len);
     char* data = base + kPage + span - round_up(bytes, kAlign);
     memset(data - kFront, kCanary, kFront);
     memset(data, kPoison, bytes);
@@ -87,7 +116,15 @@ int release(uint64_t p, const char* call)
     if (it == g_allocations.end())
         return emu_fail(EMU_INVALID_VALUE, "%s: 0x%llx is not the start of a live device allocation (double free?)",
                         call, (unsigned long long)p);
-    munmap(it->second.map_base, it->second.map_len);
+    Allocation a = it->second;
+    if (g_unused_bytes + a.map_len <= kKeepUnused)
+    {
+        mprotect(a.map_base, a.map_len, PROT_NONE);
+        g_unused[a.map_len].push_back(a.map_base);
+        g_unused_bytes += a.map_len;
+    }
+    else
+        munmap(a.map_base, a.map_len);
     g_used -= it->second.bytes;
     g_allocations.erase(it);
     emu_count(C_FREES);
