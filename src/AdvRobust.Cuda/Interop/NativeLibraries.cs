@@ -80,9 +80,12 @@ public static class NativeLibraries
         NativeLibrary.SetDllImportResolver(typeof(NativeLibraries).Assembly, Resolve);
 
     /// <summary>The candidate file names for a logical library on this OS, newest first.</summary>
-    public static IReadOnlyList<string> CandidatesFor(string logicalName)
+    public static IReadOnlyList<string> CandidatesFor(string logicalName) => CandidatesFor(logicalName, EmulatorSelected);
+
+    /// <summary>The candidates with or without the emulator selected (tests check both, whatever the environment).</summary>
+    internal static IReadOnlyList<string> CandidatesFor(string logicalName, bool emulator)
     {
-        if (EmulatorSelected && EmulatorFiles.TryGetValue(logicalName, out var file))
+        if (emulator && EmulatorFiles.TryGetValue(logicalName, out var file))
             return [Path.Combine(EmulatorDirectory ?? "src/AdvRobust.Emulator/build", file)];
         return (OperatingSystem.IsWindows() ? WindowsNames : LinuxNames).TryGetValue(logicalName, out var names)
             ? names
@@ -106,7 +109,10 @@ public static class NativeLibraries
 
     /// <summary>The message for a library that could not be loaded; public so tests can check its wording.</summary>
     public static string MissingMessage(string logicalName, IEnumerable<string> tried) =>
-        EmulatorSelected && EmulatorFiles.ContainsKey(logicalName)
+        MissingMessage(logicalName, tried, EmulatorSelected);
+
+    internal static string MissingMessage(string logicalName, IEnumerable<string> tried, bool emulator) =>
+        emulator && EmulatorFiles.ContainsKey(logicalName)
             ? $"CUDA emulator library '{logicalName}' not found (tried {string.Join(", ", tried)}; ADVROBUST_CUDA=emulator): " +
               "build it with `src/AdvRobust.Emulator/build.sh` (or `./build.ps1 emulator`), or set ADVROBUST_EMULATOR_DIR " +
               "to its folder. The CPU backend (--device cpu) works without it."

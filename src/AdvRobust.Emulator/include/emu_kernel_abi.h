@@ -31,7 +31,9 @@ enum EmuWarpOp
 
 extern "C"
 {
-    const EmuThreadVars* emu_thread_vars(void);
+    // `const`: for the fiber that calls it the answer never changes (each CUDA thread is its own fiber and sees only
+    // its own variables), so the compiler may hoist it out of grid-stride loops instead of calling it per element.
+    const EmuThreadVars* emu_thread_vars(void) __attribute__((const));
     // A block-wide barrier; `site` is "file:line" of the __syncthreads.
     void emu_syncthreads(const char* site);
     // A warp collective: waits for every lane named in mask, then returns this lane's result.
