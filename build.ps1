@@ -28,11 +28,13 @@
                  `fuzz [TARGET|all] [SECONDS]` (default all, 300 s each); `fuzz ci` is CI's bounded run
                  (13 s each, about 3 minutes).
                  Prints a line per target (executions, corpus size); exits non-zero on a finding.
+        emulator build the CUDA emulator (src/AdvRobust.Emulator/build.sh: libcuda/cuBLAS/cuDNN stand-ins and the kernels
+                 compiled for the host); then `ADVROBUST_CUDA=emulator dotnet pwsh ./build.ps1 test` runs the Gpu tests on it
 #>
 # A plain script, not an advanced one ([CmdletBinding] or [Parameter]): an advanced script adds PowerShell's common
 # parameters, and `--out DIR` would then be read as an ambiguous -OutVariable/-OutBuffer instead of reaching advrobust.
 param(
-    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc', 'fuzz')]
+    [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc', 'fuzz', 'emulator')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -328,4 +330,6 @@ switch ($Task) {
     }
     'loc' { Invoke-Loc }
     'fuzz' { Invoke-Fuzz }
+    # ---- CUDA emulator (issue 12 §2-3) ----
+    'emulator' { Invoke-Checked 'emulator build' { bash src/AdvRobust.Emulator/build.sh @Rest } }
 }

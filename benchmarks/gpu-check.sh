@@ -43,6 +43,7 @@ dotnet --list-runtimes > "$out/dotnet.txt" 2>&1 || die "the carried .NET runtime
 if [ "$mode" = rehearse ]; then
   # Small everything, on the emulator where it is built (src/AdvRobust.Emulator); the peer needs PyTorch with CUDA.
   export ADVROBUST_CUDA=emulator
+  export ADVROBUST_EMULATOR_DIR="${ADVROBUST_EMULATOR_DIR:-$root/src/AdvRobust.Emulator/build}"
   test_filter="TestCategory=Gpu&FullyQualifiedName~Parity.Elementwise"
   smoke_only="PgdStep,Distance"
   train_sets=(--set data.trainSize=100 --set data.evalSize=20 --set batchSize=50 --set evaluation.steps=1)

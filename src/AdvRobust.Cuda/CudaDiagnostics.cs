@@ -53,7 +53,10 @@ public static class CudaDiagnostics
         {
             CudaException.Check(CudaDriver.cuInit(0));
             int v = CudaContext.DriverVersion();
-            items.Add(new("CUDA driver", true, $"{file}, CUDA {v / 1000}.{v % 1000 / 10}"));
+            string emulator = NativeLibraries.EmulatorSelected
+                ? "CUDA EMULATOR in use (ADVROBUST_CUDA=emulator; kernels run on the CPU, checked, slowly): "
+                : "";
+            items.Add(new("CUDA driver", true, $"{emulator}{file}, CUDA {v / 1000}.{v % 1000 / 10}"));
             CudaException.Check(CudaDriver.cuDeviceGetCount(out int count));
             if (count == 0)
             {

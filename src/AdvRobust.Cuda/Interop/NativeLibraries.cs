@@ -41,6 +41,35 @@ public static class NativeLibraries
         [Cudnn] = "install cuDNN 9 (package libcudnn9-cuda-13)",
     };
 
+    // ADVROBUST_CUDA=emulator: the CUDA emulator's stand-ins (src/AdvRobust.Emulator) replace the driver, cuBLAS and
+    // cuDNN; NVRTC stays NVIDIA's, so kernels are still compiled by the real compiler.
+    private static readonly Dictionary<string, string> EmulatorFiles = new()
+    {
+        [Cuda] = "libadvrobust-emu-cuda.so",
+        [Cublas] = "libadvrobust-emu-cublas.so",
+        [Cudnn] = "libadvrobust-emu-cudnn.so",
+    };
+
+    /// <summary>True when ADVROBUST_CUDA=emulator selects the CUDA emulator for the driver, cuBLAS and cuDNN.</summary>
+    public static bool EmulatorSelected =>
+        string.Equals(Environment.GetEnvironmentVariable("ADVROBUST_CUDA"), "emulator", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Where the emulator's libraries are: ADVROBUST_EMULATOR_DIR, else the first
+    /// src/AdvRobust.Emulator/build found walking up from the application's folder (a source checkout), else null.</summary>
+    public static string? EmulatorDirectory
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("ADVROBUST_EMULATOR_DIR") is { Length: > 0 } d) return d;
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "src", "AdvRobust.Emulator", "build");
+                if (Directory.Exists(candidate)) return candidate;
+            }
+            return null;
+        }
+    }
+
     private static readonly Dictionary<string, (nint Handle, string? Error, string? File)> Loaded = new();
     private static readonly Lock Gate = new();
 
@@ -52,10 +81,17 @@ public static class NativeLibraries
         NativeLibrary.SetDllImportResolver(typeof(NativeLibraries).Assembly, Resolve);
 
     /// <summary>The candidate file names for a logical library on this OS, newest first.</summary>
-    public static IReadOnlyList<string> CandidatesFor(string logicalName) =>
-        (OperatingSystem.IsWindows() ? WindowsNames : LinuxNames).TryGetValue(logicalName, out var names)
+    public static IReadOnlyList<string> CandidatesFor(string logicalName) => CandidatesFor(logicalName, EmulatorSelected);
+
+    /// <summary>The candidates with or without the emulator selected (tests check both, whatever the environment).</summary>
+    internal static IReadOnlyList<string> CandidatesFor(string logicalName, bool emulator)
+    {
+        if (emulator && EmulatorFiles.TryGetValue(logicalName, out var file))
+            return [Path.Combine(EmulatorDirectory ?? "src/AdvRobust.Emulator/build", file)];
+        return (OperatingSystem.IsWindows() ? WindowsNames : LinuxNames).TryGetValue(logicalName, out var names)
             ? names
             : throw new ArgumentException($"unknown native library '{logicalName}'");
+    }
 
     /// <summary>Loads a library (once) and returns its handle, or throws <see cref="DllNotFoundException"/>
     /// with a message that names every file tried and how to get the library.</summary>
@@ -74,7 +110,14 @@ public static class NativeLibraries
 
     /// <summary>The message for a library that could not be loaded; public so tests can check its wording.</summary>
     public static string MissingMessage(string logicalName, IEnumerable<string> tried) =>
-        $"NVIDIA library '{logicalName}' not found (tried {string.Join(", ", tried)}): {HowToGet[logicalName]}. " +
+        MissingMessage(logicalName, tried, EmulatorSelected);
+
+    internal static string MissingMessage(string logicalName, IEnumerable<string> tried, bool emulator) =>
+        emulator && EmulatorFiles.ContainsKey(logicalName)
+            ? $"CUDA emulator library '{logicalName}' not found (tried {string.Join(", ", tried)}; ADVROBUST_CUDA=emulator): " +
+              "build it with `src/AdvRobust.Emulator/build.sh` (or `./build.ps1 emulator`), or set ADVROBUST_EMULATOR_DIR " +
+              "to its folder. The CPU backend (--device cpu) works without it."
+            : $"NVIDIA library '{logicalName}' not found (tried {string.Join(", ", tried)}): {HowToGet[logicalName]}. " +
         "Set LD_LIBRARY_PATH (or PATH on Windows) to its folder if it is installed elsewhere. " +
         "The CPU backend (--device cpu) works without it.";
 

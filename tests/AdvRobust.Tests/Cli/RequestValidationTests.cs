@@ -130,8 +130,9 @@ public class RequestValidationTests
     [TestCase("certify", "--n", "0")]
     [TestCase("certify", "--n0", "-1")]
     public void ZeroOrNegativeCount_IsRefusedNamingTheOption(string command, string option, string value) =>
+        // A negative value is refused by the parser (exit 2, "must be >= 0"), zero by the command's own check.
         AssertRefused(CliFixtures.Run(With(Command(command, _model), option, value)),
-            $"{option} must be at least 1, got {value}");
+            value.StartsWith('-') ? $"{option}: must be >= 0, got {value}" : $"{option} must be at least 1, got {value}");
 
     [TestCase("eval")]
     [TestCase("certify")]
@@ -170,7 +171,8 @@ public class RequestValidationTests
     {
         string[] args = With(Command(command, _model), option, value);
         if (norm != "") args = With(args, "--norm", norm);
-        AssertRefused(CliFixtures.Run(args), option, range, $"got {value}");
+        // A negative value is refused by the parser already ("must be >= 0"); the range check names the rest.
+        AssertRefused(CliFixtures.Run(args), option, value.StartsWith('-') ? "must be >= 0" : range, $"got {value}");
     }
 
     [Test]

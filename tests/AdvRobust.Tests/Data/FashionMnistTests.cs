@@ -37,7 +37,7 @@ public class FashionMnistTests
 
         TestFiles.Throws<FileNotFoundException>(() => FashionMnist.Load(null, false, root, system),
             "Fashion-MNIST", "test split", "t10k-images-idx3-ubyte", Path.Combine(root, "fashion-mnist"), system,
-            "apt-get install dataset-fashion-mnist", "--data DIR");
+            "apt-get install -y dataset-fashion-mnist", "--data DIR");
     }
 
     [Test]
@@ -48,7 +48,7 @@ public class FashionMnistTests
         string empty = files.PathOf("empty");
 
         TestFiles.Throws<FileNotFoundException>(() => FashionMnist.Load(empty, false, null, files.PathOf("system")),
-            empty, "apt-get install dataset-fashion-mnist");
+            empty, "apt-get install -y dataset-fashion-mnist");
     }
 
     [Test]
