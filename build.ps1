@@ -33,13 +33,19 @@
 #>
 # A plain script, not an advanced one ([CmdletBinding] or [Parameter]): an advanced script adds PowerShell's common
 # parameters, and `--out DIR` would then be read as an ambiguous -OutVariable/-OutBuffer instead of reaching advrobust.
+# The task is the only positional parameter: everything after it (`fuzz ci`, `demo --quick`, `test --filter X`) is
+# passed through, except `-Configuration NAME`, read here (a second positional parameter would swallow `ci`).
 param(
     [ValidateSet('build', 'test', 'kernels', 'bench', 'demo', 'setup', 'gpu-check', 'loc', 'fuzz', 'emulator')]
-    [string] $Task = 'build',
-    [string] $Configuration = 'Release'
+    [string] $Task = 'build'
 )
-# Everything after the task (and -Configuration) is passed through to the tool the task runs.
-$Rest = [string[]]@($args)
+$Configuration = 'Release'
+$Rest = [System.Collections.Generic.List[string]]::new()
+for ($i = 0; $i -lt $args.Count; $i++) {
+    if ("$($args[$i])" -eq '-Configuration' -and $i + 1 -lt $args.Count) { $Configuration = "$($args[++$i])" }
+    else { $Rest.Add("$($args[$i])") }
+}
+$Rest = [string[]]$Rest
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
