@@ -192,9 +192,9 @@ function Write-IdxSubset([string] $from, [string] $to, [int] $count) {
 
 function Invoke-GpuCheck([string[]] $checkArgs) {
     $rehearse = $checkArgs -contains '--rehearse'
-    $stage = Join-Path $root '../shared/gpu/stage.sh'
-    if (-not (Test-Path $stage)) { throw "$stage is missing: the GPU check packs the .NET runtime with shared/gpu/stage.sh" }
-    Invoke-Checked 'stage.sh' { bash $stage }
+    # benchmarks/gpu-stage.sh packs the .NET runtime and writes .gpu/activate.sh (our copy of shared/gpu/stage.sh,
+    # which needs a .git/info folder that a CI checkout may lack).
+    Invoke-Checked 'gpu-stage.sh' { bash (Join-Path $root 'benchmarks/gpu-stage.sh') }
     $gpu = Join-Path $root '.gpu'
     # One output folder for the three programs: they share most assemblies, so it packs to about 14 MB.
     $app = Join-Path $root 'artifacts/gpu-app'
