@@ -2,7 +2,8 @@
 //
 // Two users:
 // - the cuBLAS/cuDNN stand-ins (libs/), which declare the first five functions weak themselves and call them only
-//   when they are non-null: range checks of device pointers, call counters, "this library wrote device memory";
+//   when they are non-null: range checks of device pointers, call counters, "this library wrote device memory", and
+//   handing their work to a stream that captures a graph;
 // - the engine's C# reader (src/AdvRobust.Cuda/EmulatorCounters.cs) of the launch/copy/sync counters and regions.
 #ifndef ADVROBUST_EMU_API_H
 #define ADVROBUST_EMU_API_H

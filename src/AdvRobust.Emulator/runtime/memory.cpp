@@ -5,7 +5,8 @@
 // unmapped, so a later access faults (use after free). Copies and memsets check that their device range lies inside
 // one live allocation. The stream-ordered pool is the same allocator (its counters report live bytes). Freed mappings
 // are kept inaccessible (so a use after free still faults) and reused for a later allocation of the same size, which
-// spares the host's page faults and zeroing; at most 512 MiB are kept.
+// spares the host's page faults and zeroing; at most 512 MiB are kept. Under stream capture (graph.cpp) allocations
+// and frees become graph memory nodes, and copies and memsets graph nodes.
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

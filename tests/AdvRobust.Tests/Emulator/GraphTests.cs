@@ -179,6 +179,27 @@ public class GraphTests
     }
 
     [Test]
+    public void Capture_StreamReportsCapturingOnlyInsideTheStep()
+    {
+        using var graph = new StepGraph(_gpu);
+        var seen = new List<(CUstreamCaptureStatus, bool)>();
+        nint stream = _gpu.Context.Stream.DangerousGetHandle();
+        for (int call = 0; call < 3; call++)
+            graph.Run(() =>
+            {
+                CudaException.Check(CudaDriver.cuStreamIsCapturing(stream, out var status));
+                seen.Add((status, _gpu.Context.IsCapturing));
+            });
+        CudaException.Check(CudaDriver.cuStreamIsCapturing(stream, out var after));
+        Assert.That(seen, Is.EqualTo(new[]
+        {
+            (CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE, false),
+            (CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_ACTIVE, true),
+        }), "host code runs on the eager and the capturing call only; a replay does not run it");
+        Assert.That(after, Is.EqualTo(CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE));
+    }
+
+    [Test]
     public void GraphsOff_EveryCallRunsEagerly()
     {
         using var y = Tensor.Empty(_gpu, DType.Float32, 32);
