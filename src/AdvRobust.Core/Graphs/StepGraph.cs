@@ -68,11 +68,15 @@ public sealed class StepGraph : IDisposable
             Capture(key, entry, step);
     }
 
-    public void Dispose()
+    /// <summary>Drops every recorded graph (call it when a step's buffers move, e.g. reallocated parameters): the next
+    /// call per key runs eagerly again, then captures anew.</summary>
+    public void Reset()
     {
         foreach (var e in _entries.Values) e.Graph?.Dispose();
         _entries.Clear();
     }
+
+    public void Dispose() => Reset();
 
     private void Eager(Action step)
     {

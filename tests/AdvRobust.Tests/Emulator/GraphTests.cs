@@ -200,6 +200,29 @@ public class GraphTests
     }
 
     [Test]
+    public void GraphMemory_AllocatedOnceAtCapture_KeptUntilTheGraphIsDisposed()
+    {
+        using var sum = Tensor.Zeros(_gpu, 8);
+        var graph = new StepGraph(_gpu);
+        void Step()
+        {
+            using var t = Tensor.Empty(_gpu, DType.Float32, 8);
+            Ops.Fill(t, 1f);
+            Ops.Axpby(1f, t, 1f, sum);
+        }
+        graph.Run(Step);
+        EmulatorCounters.Reset();
+        for (int call = 0; call < 3; call++) graph.Run(Step);
+        var c = EmulatorCounters.Total;
+        Assert.That((c.Allocations, c.Frees), Is.EqualTo((1L, 0L)),
+            "the capture allocates once; the free inside the step hands the memory to the graph");
+        Assert.That((c.GraphLaunches, c.KernelLaunches), Is.EqualTo((3L, 6L)));
+        graph.Dispose();
+        Assert.That(EmulatorCounters.Total.Frees, Is.EqualTo(1), "the graph's memory is released with it");
+        Assert.That(sum.ToArray(), Is.All.EqualTo(4f));
+    }
+
+    [Test]
     public void GraphsOff_EveryCallRunsEagerly()
     {
         using var y = Tensor.Empty(_gpu, DType.Float32, 32);
@@ -250,6 +273,10 @@ public class GraphTests
         Assert.That((graph.EagerRuns, graph.Captures, graph.Replays), Is.EqualTo((2, 2, 2)));
         Assert.That(a.ToArray(), Is.All.EqualTo(1f));
         Assert.That(b.ToArray(), Is.All.EqualTo(2f));
+        graph.Reset();
+        graph.Run(10, () => Ops.Fill(a, 5f));
+        Assert.That(graph.EagerRuns, Is.EqualTo(3), "after Reset a key starts over with an eager call");
+        Assert.That(a.ToArray(), Is.All.EqualTo(5f));
     }
 
     [Test]
