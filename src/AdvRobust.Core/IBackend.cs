@@ -1,3 +1,4 @@
+using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Core;
@@ -24,6 +25,9 @@ public interface IBackend : IDisposable
     /// <summary>dst[dstOffset .. +count) = src[srcOffset .. +count), in elements, on the device (row ranges).</summary>
     void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count);
     void Synchronize();
+
+    /// <summary>Records and replays steps as graphs (<see cref="StepGraph"/>); null when the backend has none.</summary>
+    IGraphCapture? GraphCapture => null;
 
     // ---- elementwise (same shapes) ----
     void Fill(Tensor y, float value);
