@@ -13,7 +13,7 @@
 // above; act is RELU or IDENTITY (others NOT_SUPPORTED), and IDENTITY only with IMPLICIT_PRECOMP_GEMM, as documented.
 // z may alias y; alpha2 = 0 never reads z. The convolution goes to a host buffer first, then one pass adds
 // alpha2·z and the bias (in that order, in float) and applies the activation (RELU: v > 0 ? v : 0, NaN kept with
-// CUDNN_PROPAGATE_NAN).
+// CUDNN_PROPAGATE_NAN). Under stream capture the call is recorded as a graph node, like the three passes.
 #include <algorithm>
 #include <vector>
 
@@ -197,26 +197,35 @@ cudnnStatus_t fused(const Call& c, int algo, float alpha1, float alpha2, const c
         if ((s = check(z, zd->bytes(), c.fn, "z")) != CUDNN_STATUS_SUCCESS) return s;
     }
     // The convolution into a host buffer laid out like y (z may be y), then the epilogue element by element.
-    std::vector<float> conv(c.yd->bytes() / sizeof(float));
-    ConvArgs args{&g, c.xd, c.wd, c.yd, alpha1, 0.0f, a->tensor_op && c.conv->math != CUDNN_FMA_MATH, workspace};
-    auto x = static_cast<const float*>(c.x), w = static_cast<const float*>(c.w);
-    if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM) forward_direct(args, x, w, conv.data());
-    else if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) forward_precomp(args, x, w, conv.data());
-    else forward_gemm(args, x, w, conv.data());
-    auto zf = static_cast<const float*>(z), bf = static_cast<const float*>(bias);
-    auto y = static_cast<float*>(const_cast<void*>(c.y));
-    for (int n = 0; n < g.n; n++)
-        for (int k = 0; k < g.k; k++)
-            for (int p = 0; p < g.p; p++)
-                for (int q = 0; q < g.q; q++) {
-                    float v = conv[c.yd->offset(n, k, p, q)];
-                    if (alpha2 != 0.0f) v = v + alpha2 * zf[zd->offset(n, k, p, q)];
-                    v = v + bf[bd->offset(0, k, 0, 0)];
-                    if (act->mode == CUDNN_ACTIVATION_RELU && !(act->nan == CUDNN_PROPAGATE_NAN && v != v))
-                        v = v > 0.0f ? v : 0.0f;
-                    y[c.yd->offset(n, k, p, q)] = v;
-                }
-    emu::mark_written(y, c.yd->bytes());
+    // Recordable into a graph: the work holds copies of the descriptors, the activation and the scalars.
+    const bool tf32 = a->tensor_op && c.conv->math != CUDNN_FMA_MATH;
+    const cudnnActivationMode_t mode = act->mode;
+    const bool keep_nan = act->nan == CUDNN_PROPAGATE_NAN;
+    auto work = [c, xd = *c.xd, wd = *c.wd, yd = *c.yd, zdc = *zd, bdc = *bd, g, algo, alpha1, alpha2, tf32, mode,
+                 keep_nan, z, bias, workspace]() {
+        std::vector<float> conv(yd.bytes() / sizeof(float));
+        ConvArgs args{&g, &xd, &wd, &yd, alpha1, 0.0f, tf32, workspace};
+        auto x = static_cast<const float*>(c.x), w = static_cast<const float*>(c.w);
+        if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM) forward_direct(args, x, w, conv.data());
+        else if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) forward_precomp(args, x, w, conv.data());
+        else forward_gemm(args, x, w, conv.data());
+        auto zf = static_cast<const float*>(z), bf = static_cast<const float*>(bias);
+        auto y = static_cast<float*>(const_cast<void*>(c.y));
+        for (int n = 0; n < g.n; n++)
+            for (int k = 0; k < g.k; k++)
+                for (int p = 0; p < g.p; p++)
+                    for (int q = 0; q < g.q; q++) {
+                        float v = conv[yd.offset(n, k, p, q)];
+                        if (alpha2 != 0.0f) v = v + alpha2 * zf[zdc.offset(n, k, p, q)];
+                        v = v + bf[bdc.offset(0, k, 0, 0)];
+                        if (mode == CUDNN_ACTIVATION_RELU && !(keep_nan && v != v)) v = v > 0.0f ? v : 0.0f;
+                        y[yd.offset(n, k, p, q)] = v;
+                    }
+        emu::mark_written(y, yd.bytes());
+        return (int)CUDNN_STATUS_SUCCESS;
+    };
+    if (emu::submit(c.handle->stream, "cudnn", c.fn, work) == emu::CaptureInvalidated)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, c.fn, "the stream's graph capture was invalidated");
     return CUDNN_STATUS_SUCCESS;
 }
 
