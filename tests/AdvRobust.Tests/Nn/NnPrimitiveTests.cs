@@ -102,6 +102,8 @@ public class NnPrimitiveTests
         Check("an Ops.Copy into β");
         EvalPass(bn, x, dy, dims, cached: true);
         Assert.That(bn.EvalConstantComputations, Is.EqualTo(expected), "no write, no recomputation");
+        bn.MarkStateWritten();  // what a trainer calls after replaying a captured step
+        Check("MarkStateWritten");
     }
 
     [Test]
