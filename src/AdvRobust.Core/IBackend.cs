@@ -22,6 +22,8 @@ public interface IBackend : IDisposable
     void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged;
     void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged;
     void Copy(Tensor src, Tensor dst);
+    /// <summary>dst[dstOffset .. +count) = src[srcOffset .. +count), in elements, on the device (row ranges).</summary>
+    void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count);
     void Synchronize();
 
     /// <summary>Records and replays steps as graphs (<see cref="StepGraph"/>); null when the backend has none.</summary>
@@ -65,6 +67,9 @@ public interface IBackend : IDisposable
 
     // ---- convolution, pooling, normalization (NCHW; x N×C×H×W, w K×C×R×S) ----
     void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y);
+    /// <summary>y = relu(conv(x, w) + bias[k]) in one pass where the library fuses it (cuDNN); the CPU runs the three
+    /// steps in the unfused order.</summary>
+    void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y);
     void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx);
     void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw);
     void Pool2dForward(PoolParams p, Tensor x, Tensor y);
@@ -78,6 +83,8 @@ public interface IBackend : IDisposable
     void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y);
     /// <summary>y[c] = sum of x over every axis but axis 1 (bias and affine gradients).</summary>
     void ChannelSum(Tensor x, Tensor y);
+    /// <summary>y[n, c, ...] = value[c]: broadcasts one value per channel (the backward of a sum).</summary>
+    void ChannelFill(Tensor value, Tensor y);
 
     // ---- losses over logits N×K with Int32 labels N ----
     void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs);

@@ -28,6 +28,8 @@ public sealed class NoBackwardBackend : IBackend
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
+        _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
     public void Synchronize() => _cpu.Synchronize();
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
@@ -65,6 +67,12 @@ public sealed class NoBackwardBackend : IBackend
         _cpu.Conv2dForward(p, x, w, y);
     }
 
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y)
+    {
+        Count();
+        _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
+    }
+
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
         throw Forbidden(nameof(Conv2dBackwardData));
     public void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw) =>
@@ -79,6 +87,7 @@ public sealed class NoBackwardBackend : IBackend
         Tensor savedInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) => throw Forbidden(nameof(BatchNormBackward));
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y) =>
         _cpu.ChannelAffine(x, scale, shift, y);
+    public void ChannelFill(Tensor value, Tensor y) => throw Forbidden(nameof(ChannelFill) + " (only gradients use it)");
     public void ChannelSum(Tensor x, Tensor y) => throw Forbidden(nameof(ChannelSum) + " (only gradients use it)");
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>
         _cpu.SoftmaxCrossEntropy(logits, labels, labelSmoothing, loss, probs);

@@ -68,6 +68,7 @@ public sealed partial class KernelCompileTests
         ("channel.cu", "channel_affine_f32",
             "const float* x, const float* scale, const float* shift, float* y, long long n, int channels, int inner"),
         ("channel.cu", "channel_sum_f32", "const float* x, float* y, int batch, int channels, int inner"),
+        ("channel.cu", "channel_fill_f32", "const float* value, float* y, long long n, int channels, int inner"),
         ("loss.cu", "softmax_cross_entropy_forward_f32",
             "const float* logits, const int* labels, float* loss, float* probs, int n, int k, float smoothing"),
         ("loss.cu", "softmax_cross_entropy_backward_f32",

@@ -32,6 +32,8 @@ public sealed class TrackingBackend : IBackend
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
+        _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
     public void Synchronize() => _cpu.Synchronize();
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
@@ -59,6 +61,8 @@ public sealed class TrackingBackend : IBackend
         _cpu.TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => _cpu.Conv2dForward(p, x, w, y);
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
+        _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
         _cpu.Conv2dBackwardData(p, dy, w, dx);
 
@@ -79,6 +83,7 @@ public sealed class TrackingBackend : IBackend
         _cpu.BatchNormBackward(p, x, dy, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y) =>
         _cpu.ChannelAffine(x, scale, shift, y);
+    public void ChannelFill(Tensor value, Tensor y) => _cpu.ChannelFill(value, y);
     public void ChannelSum(Tensor x, Tensor y) => _cpu.ChannelSum(x, y);
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>
         _cpu.SoftmaxCrossEntropy(logits, labels, labelSmoothing, loss, probs);
