@@ -35,7 +35,7 @@ namespace AdvRobust.Core.Attacks;
 /// own length and border-crossing windows are skipped, which is the reference's layout on every square image it
 /// accepts. <see cref="Side"/> is capped at min(H, W) (the reference fails for larger squares).
 /// </summary>
-internal static class SquareL2
+public static class SquareL2
 {
     /// <summary>Query side: max(round(√(p·H·W)), 3), made odd by adding 1, at most min(H, W) (round half to even).
     /// </summary>
