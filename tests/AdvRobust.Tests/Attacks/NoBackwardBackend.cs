@@ -26,7 +26,13 @@ public sealed class NoBackwardBackend : IBackend
 
     public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
+    /// <summary>Device→host copies so far (CopyOut calls).</summary>
+    public int CopyOuts { get; private set; }
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        CopyOuts++;
+        _cpu.CopyOut(src, dst);
+    }
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
     public void Synchronize() => _cpu.Synchronize();
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
