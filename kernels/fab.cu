@@ -29,6 +29,7 @@
 #define FAB_L2_MIN_WEIGHT 1e-8  // FabProjection.L2MinWeight
 #define FAB_NO_LEVEL 1e300      // "λ = ∞": λ·|w_i| > room_i for every moving coordinate (|w_i| > 1e-8, room_i ≤ 1)
 
+// ---- device helpers ----
 struct FabSum
 {
     static __device__ __forceinline__ double apply(double a, double b) { return a + b; }
@@ -143,6 +144,7 @@ __device__ double fab_length(bool l2, const float* t, const float* w, double sig
     return l2 ? sqrt(fab_block_reduce<FabSum>(acc, buf)) : fab_block_reduce<FabMax>(acc, buf);
 }
 
+// ---- kernels ----
 // grid = N blocks: block i owns row i. Every read of x precedes the last reduction's barriers, and the final pass
 // reads and writes each element from one thread, so the in-place update is race-free.
 extern "C" __global__ void fab_step_f32(float* __restrict__ x, const float* __restrict__ x0,

@@ -29,6 +29,7 @@
 #define SQUARE_MAX_SIDE 1024      // Ops.SquareMaxSide
 #define SQUARE_BLOCK 256
 
+// ---- device helpers ----
 // Sum over the block in double by a shared-memory tree (buf holds blockDim.x values, blockDim.x a power of two);
 // every thread must call it and gets the total. The leading barrier lets calls follow each other on one buffer.
 __device__ __forceinline__ double square_block_sum(double v, double* buf)
@@ -46,6 +47,24 @@ __device__ __forceinline__ double square_block_sum(double v, double* buf)
 
 __device__ __forceinline__ float square_clamp01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
+__device__ __forceinline__ bool square_inside(int py, int px, int vh, int vw, int s)
+{
+    return py >= vh && py < vh + s && px >= vw && px < vw + s;
+}
+
+// η(s)_ij (not transposed) from the tail sums T: rows above ⌊s/2⌋ are the positive part, the rest the negative one.
+__device__ __forceinline__ double square_eta(int i, int j, int s, const double* tail, double norm_top,
+    double norm_bottom, double parts)
+{
+    const int top = s / 2, cj = s / 2;
+    const bool upper = i < top;
+    const int a = upper ? top : s - top, ii = upper ? i : i - top, ci = a / 2;
+    const int di = ii > ci ? ii - ci : ci - ii, dj = j > cj ? j - cj : cj - j;
+    const double v = tail[di > dj ? di : dj] / (upper ? norm_top : norm_bottom);
+    return (upper ? v : -v) / parts;
+}
+
+// ---- kernels ----
 extern "C" __global__ void square_linf_candidates_f32(const float* __restrict__ x0, const float* __restrict__ best,
     const float* __restrict__ margin_min, const int* __restrict__ ids, float* __restrict__ cand, int c, int h, int w,
     int s, float eps, unsigned long long seed, unsigned int stream, int query, long long n)
@@ -72,23 +91,6 @@ extern "C" __global__ void square_linf_candidates_f32(const float* __restrict__ 
         }
         cand[e] = v;
     }
-}
-
-__device__ __forceinline__ bool square_inside(int py, int px, int vh, int vw, int s)
-{
-    return py >= vh && py < vh + s && px >= vw && px < vw + s;
-}
-
-// η(s)_ij (not transposed) from the tail sums T: rows above ⌊s/2⌋ are the positive part, the rest the negative one.
-__device__ __forceinline__ double square_eta(int i, int j, int s, const double* tail, double norm_top,
-    double norm_bottom, double parts)
-{
-    const int top = s / 2, cj = s / 2;
-    const bool upper = i < top;
-    const int a = upper ? top : s - top, ii = upper ? i : i - top, ci = a / 2;
-    const int di = ii > ci ? ii - ci : ci - ii, dj = j > cj ? j - cj : cj - j;
-    const double v = tail[di > dj ? di : dj] / (upper ? norm_top : norm_bottom);
-    return (upper ? v : -v) / parts;
 }
 
 // grid = N blocks: block i owns row i. δ is recomputed from best − x0 in each pass instead of being stored.
