@@ -83,20 +83,25 @@ public class FabSquareDeviceTests
 
     // ---- CUDA backend ----
 
+    // Budgets per iteration measured on the emulator for this 2-layer MLP (a regression fails the test): Square = its
+    // 2 ops + 3 forward kernels (bias, ReLU, bias) and 2 GEMMs; FAB-T = its 2 ops + forward, backward and prediction
+    // pass (15 kernels) and 7 GEMMs.
     private static IEnumerable<TestCaseData> DeviceAttacks()
     {
-        IAttack[] attacks =
+        (IAttack Attack, int Launches, int LibraryCalls)[] attacks =
         [
-            new Square(new SquareSettings(0.03f, Queries: 60, Seed: 1, StopCheckEvery: 1000)),
-            new Square(new SquareSettings(0.5f, Queries: 60, Seed: 1, Norm: PgdNorm.L2, StopCheckEvery: 1000)),
-            new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 8, TargetClasses: 1, Seed: 1)),
-            new Fab(new FabSettings(PgdNorm.L2, 0.5f, Steps: 8, TargetClasses: 1, Seed: 1)),
+            (new Square(new SquareSettings(0.03f, Queries: 60, Seed: 1, StopCheckEvery: 1000)), 5, 2),
+            (new Square(new SquareSettings(0.5f, Queries: 60, Seed: 1, Norm: PgdNorm.L2, StopCheckEvery: 1000)), 5, 2),
+            (new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 8, TargetClasses: 1, Seed: 1)), 17, 7),
+            (new Fab(new FabSettings(PgdNorm.L2, 0.5f, Steps: 8, TargetClasses: 1, Seed: 1)), 17, 7),
         ];
-        return attacks.Select(a => new TestCaseData(a).SetArgDisplayNames($"{a.Name}-{a.Norm}"));
+        return attacks.Select(a => new TestCaseData(a.Attack, a.Launches, a.LibraryCalls)
+            .SetArgDisplayNames($"{a.Attack.Name}-{a.Attack.Norm}"));
     }
 
     [TestCaseSource(nameof(DeviceAttacks)), Category("Gpu")]
-    public void Attack_OnCuda_MatchesCpuAndNeitherSyncsNorCopiesBackInsideItsIterations(IAttack attack)
+    public void Attack_OnCuda_MatchesCpuAndNeitherSyncsNorCopiesBackInsideItsIterations(IAttack attack,
+        int launchesPerIteration, int libraryCallsPerIteration)
     {
         var gpu = Backends.CudaOrIgnore();
         const int n = 24;
@@ -137,5 +142,8 @@ public class FabSquareDeviceTests
         Assert.That(c.DeviceToHostCopies, Is.Zero, "device→host copies inside the iterations");
         Assert.That(c.DeviceToHostBytes, Is.Zero);
         Assert.That(c.HostToDeviceCopies, Is.Zero, "host→device copies inside the iterations");
+        Assert.That(c.KernelLaunches, Is.LessThanOrEqualTo((long)launchesPerIteration * (total - 1)), "launch budget");
+        Assert.That(c.LibraryCalls, Is.LessThanOrEqualTo((long)libraryCallsPerIteration * (total - 1)),
+            "library call budget");
     }
 }
