@@ -5,7 +5,8 @@ namespace AdvRobust.Core.Attacks;
 /// <summary>
 /// The l2 branch of the Square Attack (<see cref="Square"/>), checked against fra31/auto-attack autoattack/square.py
 /// (attack_single_run with norm 'L2', eta_rectangles, eta, lp_norm). One sample at a time (the CPU twin of
-/// kernels/square.cu); shape letters C×H×W per sample, δ = x_best − x its current perturbation, ‖·‖ the l2 (Frobenius) norm.
+/// kernels/square.cu); shape letters C×H×W per sample, δ = x_best − x its current perturbation, ‖·‖ the l2
+/// (Frobenius) norm.
 ///
 /// Window profile ρ(a, b), an a×b "pyramid" of nested rectangles around the cell (⌊a/2⌋, ⌊b/2⌋): the reference adds
 /// 1/(k+1)² on the rectangle of Chebyshev radius k for k = 0 … M − 1, M = max(⌊a/2⌋, ⌊b/2⌋) + 1, so in closed form
