@@ -4,7 +4,7 @@
 //
 // Math, per row i (a sample of C×H×W pixels, attacked while margin_min[i] > 0; other rows get cand = best):
 //   linf   r = Draw(seed, stream, 6, id_i, q); window corner (r.x mod (H−s+1), r.y mod (W−s+1)), channel signs
-//          σ_c = bit c of r.z; inside the window cand = clamp(min(max(best + 2ε·σ_c, x0 − ε), x0 + ε), 0, 1), else best.
+//          σ_c = bit c of r.z; in the window cand = clamp(min(max(best + 2ε·σ_c, x0 − ε), x0 + ε), 0, 1), else best.
 //   l2     δ = best − x0 (double); r = Draw(.., 2q) gives W₁ = (r.x, r.y) and W₂ = (r.z, r.w) mod (H−s+1, W−s+1),
 //          b = Draw(.., 2q+1) the signs (bit c of b.x) and the transpose (top bit of b.y); η(s) = [ρ̂(⌊s/2⌋, s);
 //          −ρ̂(s−⌊s/2⌋, s)]/√parts with ρ(a, b)_ij = T(max(|i−⌊a/2⌋|, |j−⌊s/2⌋|)), T(k) = Σ_{k'=k}^{s/2} 1/(k'+1)²,

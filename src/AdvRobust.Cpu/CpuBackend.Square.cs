@@ -34,7 +34,9 @@ public sealed partial class CpuBackend
                 Square.CandidateLinf(x0i, bi, ci, c, h, w, s, p.Eps, p.Seed, id, p.Stream, p.Query);
             else
             {
-                var sc = _squareScratch is { } old && old.Delta.Length == d ? old : _squareScratch = new SquareScratch(d);
+                var sc = _squareScratch is { } old && old.Delta.Length == d
+                    ? old
+                    : _squareScratch = new SquareScratch(d);
                 if (sc.Side != s) (sc.Eta, sc.U, sc.Side) = (SquareL2.Eta(s), new double[s * s], s);
                 SquareL2.Candidate(x0i, bi, ci, c, h, w, s, sc.Eta, p.Eps, p.Seed, p.Stream, id, p.Query, sc.Delta,
                     sc.U);

@@ -30,7 +30,8 @@ public sealed unsafe partial class Kernels
     // ---- square.cu ----
     private static readonly KernelLaunch SquareLinfCandidatesF32 =
         new("square", "square_linf_candidates_f32", BlockSize, 0);
-    private static readonly KernelLaunch SquareL2CandidatesF32 = new("square", "square_l2_candidates_f32", BlockSize, 0);
+    private static readonly KernelLaunch SquareL2CandidatesF32 =
+        new("square", "square_l2_candidates_f32", BlockSize, 0);
     private static readonly KernelLaunch SquareAcceptF32 = new("square", "square_accept_f32", BlockSize, 0);
 
     /// <summary>Grid-stride over every pixel (l-inf), or one block per row (l2).</summary>

@@ -47,7 +47,8 @@ public sealed record FabSettings(
 /// CPU twins <see cref="Step(PgdNorm, float, float, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float,
 /// FabProjection.Workspace)"/> and <see cref="Accept"/>); the host reads the run's result once, after its last step.
 /// Differences from the reference: the projections and the step bookkeeping run in double (the reference runs them
-/// in float32; the CPU sorts the breakpoints, the GPU bisects), with forward/backward passes through the engine; f's gradient is
+/// in float32; the CPU sorts the breakpoints, the GPU bisects), with forward/backward passes through the engine; f's
+/// gradient is
 /// that of Σ_i Σ_k s_ik·z_ik with s = e_t − e_y (the same per-row gradient as the reference's summed z_t − z_y);
 /// the random start draws from Philox keyed by the global sample index (<see cref="PurposeStart"/>, stream = run
 /// index, element = pixel), not torch's global RNG, so results do not depend on the batch; with fewer than
@@ -203,7 +204,8 @@ public sealed class Fab : IAttack
     /// within [0, 1]^D, then move to the α-weighted combination of the two projections extrapolated by η.
     /// </summary>
     internal static void Step(FabSettings config, Span<float> x1, ReadOnlySpan<float> x0, ReadOnlySpan<float> w,
-        float f) => Step(config.Norm, config.AlphaMax, config.Eta, x1, x0, w, f, new FabProjection.Workspace(x1.Length));
+        float f) =>
+        Step(config.Norm, config.AlphaMax, config.Eta, x1, x0, w, f, new FabProjection.Workspace(x1.Length));
 
     /// <summary>As above with caller-owned scratch: the CPU twin of kernels/fab.cu fab_step_f32 (one row).</summary>
     public static void Step(PgdNorm norm, float alphaMax, float eta, Span<float> x1, ReadOnlySpan<float> x0,

@@ -4,7 +4,8 @@ namespace AdvRobust.Core.Attacks;
 /// FAB's projection (Croce &amp; Hein 2020, Sec. 3.1): the smallest step d (in l-inf or l2 norm) that takes a point t
 /// of the box [0, 1]^D onto the hyperplane w·x = b while staying in the box,
 ///   d = argmin ‖d‖  subject to  w·(t + d) = b,  0 ≤ t + d ≤ 1,
-/// on the host in double (the CPU twin of FabStep; kernels/fab.cu solves the same problem by bisection). Checked against fra31/auto-attack autoattack/fab_projections.py (projection_linf,
+/// on the host in double (the CPU twin of FabStep; kernels/fab.cu solves the same problem by bisection). Checked
+/// against fra31/auto-attack autoattack/fab_projections.py (projection_linf,
 /// projection_l2), which solve the same problem with a sort and a batched bisection.
 ///
 /// The solution moves every coordinate toward the hyperplane and stops it at the box. With c = w·t − b, coordinate i

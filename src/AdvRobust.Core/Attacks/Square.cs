@@ -41,7 +41,8 @@ public sealed record SquareSettings(
 /// ⌊rand·(H − s)⌋ never picks the last one). Each query stays on the device: the candidates of every row
 /// (<see cref="Ops.SquareCandidates"/>; rows no longer attacked get a copy of x_best), one forward pass of the whole
 /// batch, and the acceptance (<see cref="Ops.SquareAccept"/>); kernels/square.cu, with the CPU twins
-/// <see cref="CandidateLinf"/> and <see cref="SquareL2.Candidate"/>. SquareL2.cs lists the l2 branch's own differences (border handling on small or
+/// <see cref="CandidateLinf"/> and <see cref="SquareL2.Candidate"/>. SquareL2.cs lists the l2 branch's own differences
+/// (border handling on small or
 /// non-square images, double arithmetic).
 /// </summary>
 public sealed class Square : IAttack

@@ -5,7 +5,7 @@ namespace AdvRobust.Core;
 /// <summary>FAB-T step settings: the attack's norm, α_max, the extrapolation η and the step back β.</summary>
 public readonly record struct FabParams(PgdNorm Norm, float AlphaMax, float Eta, float Beta);
 
-/// <summary>One Square query: norm, eps, the window side s, the query index and the Philox key (seed, stream).</summary>
+/// <summary>One Square query: norm, eps, window side s, query index and the Philox key (seed, stream).</summary>
 public readonly record struct SquareParams(PgdNorm Norm, float Eps, int Side, int Query, ulong Seed, uint Stream);
 
 public static partial class Ops
