@@ -51,6 +51,16 @@ public interface IBackend : IDisposable
     /// <summary>x = clip(x0 + uniform sample of the eps-ball, lo, hi); row s of x is global sample firstSample + s.</summary>
     void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream, uint firstSample);
 
+    // ---- FAB and Square (kernels/fab.cu, kernels/square.cu): per-sample bookkeeping without the host ----
+    /// <summary>One FAB-T step in place on x: both projections onto the linearised boundary ∩ box, then the move.</summary>
+    void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets);
+    /// <summary>Keeps the smallest misclassified iterate per row, then steps x back toward x0 by β.</summary>
+    void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best, Tensor bestNorm);
+    /// <summary>Square query: best with one Philox-drawn window changed, per row still being attacked.</summary>
+    void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds, Tensor candidates);
+    /// <summary>Square acceptance of each attacked row's candidate by its margin.</summary>
+    void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin, Tensor lossMin);
+
     // ---- metric learning (kernels/distance.cu, kernels/triplet.cu) ----
     /// <summary>dist[i,j] = d(a_i, b_j) for A N×D, B M×D.</summary>
     void PairwiseDistance(DistanceKind kind, Tensor a, Tensor b, Tensor dist);

@@ -89,6 +89,21 @@ public sealed partial class KernelCompileTests
         ("noise.cu", "gaussian_noise_f32",
             "const float* x, float* y, const int* ids, float sigma, long long n, int per_sample, int x_rows, "
             + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+        ("fab.cu", "fab_step_f32",
+            "float* x, const float* x0, const float* grad, const float* logits, const int* labels, "
+            + "const int* targets, int d, int k, int l2, float alpha_max, float eta"),
+        ("fab.cu", "fab_accept_f32",
+            "float* x, const float* x0, const float* logits, const int* labels, float* best, double* best_norm, "
+            + "int d, int k, int l2, float beta"),
+        ("square.cu", "square_linf_candidates_f32",
+            "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query, long long n"),
+        ("square.cu", "square_l2_candidates_f32",
+            "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query"),
+        ("square.cu", "square_accept_f32",
+            "const float* logits, const int* labels, const float* cand, float* best, float* margin_min, "
+            + "float* loss_min, int k, int d"),
     ];
 
     private static readonly ConcurrentDictionary<string, Lazy<CompileResult>> Compiled = new();

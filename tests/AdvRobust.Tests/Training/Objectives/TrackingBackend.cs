@@ -30,7 +30,13 @@ public sealed class TrackingBackend : IBackend
     }
 
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
+    /// <summary>Device→host copies so far (CopyOut calls).</summary>
+    public int CopyOuts { get; private set; }
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        CopyOuts++;
+        _cpu.CopyOut(src, dst);
+    }
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
     public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
         _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
@@ -60,6 +66,14 @@ public sealed class TrackingBackend : IBackend
         Tensor gradA, Tensor gradP, Tensor gradN) =>
         _cpu.TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
+        _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
+    public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
+        Tensor bestNorm) => _cpu.FabAccept(p, x, x0, logits, labels, best, bestNorm);
+    public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+    public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => _cpu.Conv2dForward(p, x, w, y);
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
