@@ -58,6 +58,7 @@ public sealed class NoBackwardBackend : IBackend
     public void TripletLossBackward(DistanceKind kind, float margin, Tensor a, Tensor p, Tensor n, Tensor gradLoss,
         Tensor gradA, Tensor gradP, Tensor gradN) => throw Forbidden(nameof(TripletLossBackward));
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
 
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
     {

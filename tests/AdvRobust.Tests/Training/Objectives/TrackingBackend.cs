@@ -17,6 +17,12 @@ public sealed class TrackingBackend : IBackend
     public int LiveStorages => _allocated.Count(s => !s.IsDisposed);
     public int BackwardFilterCalls { get; private set; }
 
+    /// <summary>Device→host copies (CopyOut), host→device copies (CopyIn) and synchronizations so far: a training
+    /// step on a device-resident path makes no CopyOut and no Synchronize.</summary>
+    public int CopyOutCalls { get; private set; }
+    public int CopyInCalls { get; private set; }
+    public int SynchronizeCalls { get; private set; }
+
     public string Name => "cpu-tracking";
     public string DeviceName => _cpu.DeviceName;
 
@@ -29,10 +35,26 @@ public sealed class TrackingBackend : IBackend
         return storage;
     }
 
-    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
+    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
+    {
+        CopyInCalls++;
+        _cpu.CopyIn(dst, src);
+    }
+
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        CopyOutCalls++;
+        _cpu.CopyOut(src, dst);
+    }
+
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
-    public void Synchronize() => _cpu.Synchronize();
+
+    public void Synchronize()
+    {
+        SynchronizeCalls++;
+        _cpu.Synchronize();
+    }
+
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
     public void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) => _cpu.UnaryBackward(op, x, dy, dx);
@@ -58,6 +80,7 @@ public sealed class TrackingBackend : IBackend
         Tensor gradA, Tensor gradP, Tensor gradN) =>
         _cpu.TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => _cpu.Conv2dForward(p, x, w, y);
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
         _cpu.Conv2dBackwardData(p, dy, w, dx);
