@@ -83,6 +83,7 @@ public sealed partial class Trainer : IDisposable
         _sgd = new Sgd(model, Schedule(config, BatchesPerEpoch), config.Optimizer.Momentum,
             config.Optimizer.WeightDecay, config.Optimizer.Nesterov, config.Optimizer.DecayWeightsOnly);
         Objective = createObjective(new ObjectiveContext(data.Train, config.Seed));
+        _statsEvery = config.StatsEvery;
     }
 
     public ITrainingObjective Objective { get; }
@@ -192,11 +193,12 @@ public sealed partial class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Steps between two reads of the training statistics (≥ 1). A built-in objective leaves each step's loss, parts
+    /// Steps between two reads of the training statistics (≥ 1; <see cref="TrainConfig.StatsEvery"/> unless set
+    /// here). A built-in objective leaves each step's loss, parts
     /// and logits on the device, so its steps make no device→host copy and no synchronization; the trainer reads the
     /// queued steps together every <see cref="StatsEvery"/> steps and at the end of each epoch, and then checks,
     /// sums (in step order, so the metrics are the same for every setting) and reports each of them. With 1 (the
-    /// default) every step is reported as soon as it is done, and cancelling from a progress callback stops right
+    /// config's default) every step is reported as soon as it is done, and cancelling from a progress callback stops right
     /// after that step; with k > 1 the reports and a divergence come up to k − 1 steps late (the updates of those
     /// steps are already applied, but no checkpoint is ever written from them).
     /// </summary>
@@ -207,7 +209,7 @@ public sealed partial class Trainer : IDisposable
             : throw new ArgumentOutOfRangeException(nameof(value), $"StatsEvery must be >= 1, got {value}");
     }
 
-    private int _statsEvery = 1;
+    private int _statsEvery;
 
     /// <summary>One step whose statistics may still be on the device, with what its report needs.</summary>
     private sealed record QueuedStep(StepResult Stats, double Lr, int Epoch, int Index, long Step, Stopwatch Watch)

@@ -52,6 +52,19 @@ public class DeviceStatsTrainerTests
         RunTrainerTests.AssertSameState(whole.State, resumed.State);
     }
 
+    [Test]
+    public void Config_StatsEvery_SetsTheReadIntervalAndMustBePositive()
+    {
+        var config = RunTestData.Config("statsEvery=5");
+        var (train, test) = RunTestData.Splits();
+        using var model = new RunTestModel(Support.Backends.Cpu, config.Seed, RunTestData.Classes, RunTestData.Size);
+        using var trainer = new Trainer(config, model, TrainingData.From(config.Data, train, test),
+            _ => new RunTestObjective(), RunDirectory.Create(Dir("config")));
+        Assert.That(trainer.StatsEvery, Is.EqualTo(5));
+        var e = Assert.Throws<ArgumentException>(() => RunTestData.Config("statsEvery=0"))!;
+        Assert.That(e.Message, Does.Contain("statsEvery"));
+    }
+
     private static (TrainResult Result, Dictionary<string, float[]> State, List<(long, double, double)> Reports) Run(
         string kind, bool synthetic, string dir, int statsEvery, long cancelAfterStep = -1, bool resume = false)
     {
