@@ -14,6 +14,7 @@
 // Traffic per element: reads 4 B of src and 4 B of dst, writes 4 B of dst = 12 B (+ the index scans, from cache).
 #include "common.cuh"
 
+// ---- kernels ----
 extern "C" __global__ void scatter_add_rows_f32(const float* __restrict__ src, const int* __restrict__ index,
     float* __restrict__ dst, int n, int d)
 {
