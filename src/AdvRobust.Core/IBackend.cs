@@ -75,6 +75,10 @@ public interface IBackend : IDisposable
     /// <summary>dst[i,:] = src[index[i],:]; an index of -1 writes a zero row.</summary>
     void GatherRows(Tensor src, Tensor index, Tensor dst);
 
+    // ---- gather (kernels/gather.cu): the backward of GatherRows, and row copies at an offset ----
+    /// <summary>dst[index[i],:] += src[i,:] for i = 0..N-1 in that order (index -1 skips row i); deterministic.</summary>
+    void ScatterAddRows(Tensor src, Tensor index, Tensor dst);
+
     // ---- convolution, pooling, normalization (NCHW; x N×C×H×W, w K×C×R×S) ----
     void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y);
     /// <summary>y = relu(conv(x, w) + bias[k]) in one pass where the library fuses it (cuDNN); the CPU runs the three

@@ -120,6 +120,8 @@ internal static class Derivatives
                 Ops.TripletLossBackward(kind, margin, x[0].Value, x[1].Value, x[2].Value, g, da, dp, dn);
                 return [da, dp, dn];
             }
+            case OpKind.GatherRows: // gather helper's rule, in F.Gather.cs: a scatter-add of g
+                return [F.GatherRowsBackward(n, g, t)];
             default:
                 throw new NotSupportedException($"no derivative rule for {n.Op}");
         }

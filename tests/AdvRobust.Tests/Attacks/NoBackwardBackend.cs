@@ -74,6 +74,7 @@ public sealed class NoBackwardBackend : IBackend
         Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
         Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
 
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
     {

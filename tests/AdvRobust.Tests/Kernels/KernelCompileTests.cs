@@ -30,6 +30,7 @@ public sealed partial class KernelCompileTests
         ("elementwise.cu", "axpby_f32", "const float* x, float* y, float alpha, float beta, long long n"),
         ("elementwise.cu", "clamp_f32", "const float* x, float* y, float lo, float hi, long long n"),
         ("elementwise.cu", "gather_rows_f32", "const float* src, const int* index, float* dst, int rows, int d"),
+        ("gather.cu", "scatter_add_rows_f32", "const float* src, const int* index, float* dst, int n, int d"),
         ("reduce.cu", "reduce_rows_f32", "const float* x, float* y, long long rows, int cols, int op"),
         ("pgd.cu", "pgd_linf_step_f32",
             "float* x, const float* x0, const float* g, float alpha, float eps, float lo, float hi, long long n"),

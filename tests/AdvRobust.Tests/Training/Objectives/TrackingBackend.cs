@@ -17,6 +17,12 @@ public sealed class TrackingBackend : IBackend
     public int LiveStorages => _allocated.Count(s => !s.IsDisposed);
     public int BackwardFilterCalls { get; private set; }
 
+    /// <summary>Device→host copies (CopyOut), host→device copies (CopyIn) and synchronizations so far: a training
+    /// step on a device-resident path makes no CopyOut and no Synchronize.</summary>
+    public int CopyOutCalls { get; private set; }
+    public int CopyInCalls { get; private set; }
+    public int SynchronizeCalls { get; private set; }
+
     public string Name => "cpu-tracking";
     public string DeviceName => _cpu.DeviceName;
 
@@ -29,18 +35,32 @@ public sealed class TrackingBackend : IBackend
         return storage;
     }
 
-    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    /// <summary>Device→host copies so far (CopyOut calls).</summary>
-    public int CopyOuts { get; private set; }
+    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
+    {
+        CopyInCalls++;
+        _cpu.CopyIn(dst, src);
+    }
+
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
     {
-        CopyOuts++;
+        CopyOutCalls++;
         _cpu.CopyOut(src, dst);
     }
+
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
+
+    public void Synchronize()
+    {
+        SynchronizeCalls++;
+        _cpu.Synchronize();
+    }
+
+    /// <summary>Device→host copies so far (CopyOut calls; the FAB/Square tests' name).</summary>
+    public int CopyOuts => CopyOutCalls;
+
     public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
         _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
-    public void Synchronize() => _cpu.Synchronize();
+
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
     public void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) => _cpu.UnaryBackward(op, x, dy, dx);
@@ -74,6 +94,7 @@ public sealed class TrackingBackend : IBackend
         Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
         Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => _cpu.Conv2dForward(p, x, w, y);
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
