@@ -1,4 +1,5 @@
 using AdvRobust.Core;
+using AdvRobust.Core.Diagnostics;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cpu;
@@ -8,7 +9,7 @@ namespace AdvRobust.Cpu;
 /// needed to train a small CNN on two cores (elementwise ops and the SGEMM). Every CUDA kernel has its twin here
 /// with the same signature; the op families live in partial files (CpuBackend.Elementwise.cs, .Pgd.cs, ...).
 /// </summary>
-public sealed partial class CpuBackend : IBackend
+public sealed partial class CpuBackend : IBackend, IDecoratableBackend
 {
     public static CpuBackend Instance { get; } = new();
 
@@ -25,7 +26,11 @@ public sealed partial class CpuBackend : IBackend
     /// <param name="maxCachedBytes">The most bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</param>
     public CpuBackend(long maxCachedBytes = CpuMemoryPool.DefaultMaxCachedBytes) => _pool = new CpuMemoryPool(maxCachedBytes);
 
-    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
+    public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
+
+    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a <see cref="CountingBackend"/>.</summary>
+    public Storage AllocateFor(IBackend owner, DType dtype, long length) =>
+        new CpuStorage(owner, _pool, dtype, length);
 
     /// <summary>Bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</summary>
     public long CachedBytes => _pool.CachedBytes;
