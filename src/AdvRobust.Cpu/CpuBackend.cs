@@ -28,7 +28,8 @@ public sealed partial class CpuBackend : IBackend, IDecoratableBackend
 
     public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
 
-    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a <see cref="CountingBackend"/>.</summary>
+    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a
+    /// <see cref="Diagnostics.CountingBackend"/>.</summary>
     public Storage AllocateFor(IBackend owner, DType dtype, long length) =>
         new CpuStorage(owner, _pool, dtype, length);
 

@@ -54,7 +54,8 @@ public sealed partial class CudaBackend : IBackend, IMemoryInfo, IDecoratableBac
 
     public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
 
-    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a <see cref="CountingBackend"/>.</summary>
+    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a counting backend
+    /// (AdvRobust.Cpu.Diagnostics).</summary>
     public Storage AllocateFor(IBackend owner, DType dtype, long length) =>
         new CudaStorage(owner, dtype, length, Context.Allocate(length * dtype.SizeInBytes()));
 

@@ -1,12 +1,14 @@
 namespace AdvRobust.Core.Diagnostics;
 
 /// <summary>
-/// What one step costs in the units a budget is written in, read the same way from a <see cref="CountingBackend"/>
-/// (CPU or CUDA) and from the CUDA emulator's counters (<c>AdvRobust.Cuda.EmulatorStepCounter</c>), so one test can
-/// assert one budget on both. Launches: compute ops (counting backend: one per IBackend op call; emulator: kernel
-/// launches + cuBLAS/cuDNN calls + memsets). Syncs: the host waited for the device. Allocations: counting backend:
-/// tensor allocations (IBackend.Allocate); emulator: every device allocation, scratch and workspaces included.
-/// Device-to-device copies are not launches (see <see cref="BackendCounts"/> for them).
+/// What one step costs in the units a budget is written in, read the same way from the counting backend
+/// (<c>AdvRobust.Cpu.Diagnostics.CountingBackend</c>, over CPU or CUDA) and from the CUDA emulator's counters
+/// (<c>AdvRobust.Cuda.EmulatorStepCounter</c>), so one test can assert one budget on both. Launches: compute ops
+/// (counting backend: one per IBackend op call; emulator: kernel launches + cuBLAS/cuDNN calls + memsets). Syncs:
+/// counting backend: Synchronize calls (a CopyOut waits too, and counts as a D2H copy); emulator: every stream, context
+/// and event synchronization. Allocations: counting backend: tensor allocations (IBackend.Allocate); emulator: every
+/// device allocation, scratch and workspaces included. Device-to-device copies are not launches (the counting backend's
+/// BackendCounts has them).
 /// </summary>
 public readonly record struct StepCounts(
     long Launches, long Syncs,

@@ -1,6 +1,7 @@
 using System.Reflection;
 using AdvRobust.Core;
 using AdvRobust.Core.Diagnostics;
+using AdvRobust.Cpu.Diagnostics;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Tests.Support;
 

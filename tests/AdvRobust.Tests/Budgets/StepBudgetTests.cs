@@ -1,4 +1,5 @@
 using AdvRobust.Core.Diagnostics;
+using AdvRobust.Cpu.Diagnostics;
 using AdvRobust.Cuda;
 using AdvRobust.Cuda.Interop;
 using AdvRobust.Tests.Support;

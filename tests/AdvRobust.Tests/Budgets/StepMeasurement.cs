@@ -1,5 +1,6 @@
 using AdvRobust.Core;
 using AdvRobust.Core.Diagnostics;
+using AdvRobust.Cpu.Diagnostics;
 
 namespace AdvRobust.Tests.Budgets;
 

@@ -1,6 +1,8 @@
 using System.Text;
 
-namespace AdvRobust.Core.Diagnostics;
+using AdvRobust.Core.Diagnostics;
+
+namespace AdvRobust.Cpu.Diagnostics;
 
 /// <summary>
 /// A snapshot of a <see cref="CountingBackend"/>'s counters: launches per op name (one per compute-op call),

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
+using AdvRobust.Core;
+using AdvRobust.Core.Diagnostics;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Tensors;
 
-namespace AdvRobust.Core.Diagnostics;
+namespace AdvRobust.Cpu.Diagnostics;
 
 /// <summary>
 /// A decorator that forwards every <see cref="IBackend"/> call to an inner backend (CPU or CUDA) and counts it: each
@@ -15,7 +17,8 @@ namespace AdvRobust.Core.Diagnostics;
 /// backends' streams).
 /// A new IBackend member is one line here: an op is <c>=> Launch().Op(...);</c> (the member name is the
 /// counter's name). Tests/Budgets/CountingBackendTests reflects over IBackend and fails for a member that is not
-/// counted.
+/// counted. It lives beside the CPU reference to keep Core (the engine's contract) small, and wraps any
+/// <see cref="IDecoratableBackend"/>, CudaBackend included.
 /// </summary>
 public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
 {
