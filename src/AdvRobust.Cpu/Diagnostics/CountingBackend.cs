@@ -13,8 +13,8 @@ namespace AdvRobust.Cpu.Diagnostics;
 /// here carry this wrapper as their backend (their storage is the inner backend's own kind, see
 /// <see cref="IDecoratableBackend"/>), so every op on a model built on it, its tapes and attacks comes through here.
 /// Read the counts with <see cref="Snapshot"/> or <see cref="Read"/>, or measure one step with <see cref="Region"/>.
-/// Counting happens before forwarding, so an op that throws is still counted. Not thread-safe (neither are the
-/// backends' streams).
+/// Counting happens before forwarding, so an op that throws is still counted. Counting is thread-safe (a loader
+/// thread may upload while a step runs; a region then counts its uploads too).
 /// A new IBackend member is one line here: an op is <c>=> Launch().Op(...);</c> (the member name is the
 /// counter's name). Tests/Budgets/CountingBackendTests reflects over IBackend and fails for a member that is not
 /// counted. It lives beside the CPU reference to keep Core (the engine's contract) small, and wraps any
@@ -25,6 +25,7 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     private readonly IBackend _inner;
     private readonly IDecoratableBackend _allocator;
     private readonly Dictionary<string, long> _launches = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
     private long _syncs, _d2hCopies, _d2hBytes, _h2dCopies, _h2dBytes, _d2dCopies, _d2dBytes, _allocations, _allocBytes;
 
     /// <param name="inner">The backend that does the work; it must implement <see cref="IDecoratableBackend"/>
@@ -47,17 +48,24 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     public long AvailableBytes =>
         _inner is IMemoryInfo info ? info.AvailableBytes : BatchMemory.CpuAvailable();
 
-    public BackendCounts Snapshot() => new(new Dictionary<string, long>(_launches, StringComparer.Ordinal), _syncs,
-        _d2hCopies, _d2hBytes, _h2dCopies, _h2dBytes, _d2dCopies, _d2dBytes, _allocations, _allocBytes);
+    public BackendCounts Snapshot()
+    {
+        lock (_gate)
+            return new(new Dictionary<string, long>(_launches, StringComparer.Ordinal), _syncs, _d2hCopies, _d2hBytes,
+                _h2dCopies, _h2dBytes, _d2dCopies, _d2dBytes, _allocations, _allocBytes);
+    }
 
     public StepCounts Read() => Snapshot().Steps;
 
     /// <summary>Zeroes every counter.</summary>
     public void Reset()
     {
-        _launches.Clear();
-        _syncs = _d2hCopies = _d2hBytes = _h2dCopies = _h2dBytes = 0;
-        _d2dCopies = _d2dBytes = _allocations = _allocBytes = 0;
+        lock (_gate)
+        {
+            _launches.Clear();
+            _syncs = _d2hCopies = _d2hBytes = _h2dCopies = _h2dBytes = 0;
+            _d2dCopies = _d2dBytes = _allocations = _allocBytes = 0;
+        }
     }
 
     /// <summary>Counts from now until the region is disposed:
@@ -67,42 +75,54 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     /// <summary>Counts one launch of the calling op and returns the backend that runs it.</summary>
     private IBackend Launch([CallerMemberName] string op = "")
     {
-        _launches[op] = _launches.GetValueOrDefault(op) + 1;
+        lock (_gate) _launches[op] = _launches.GetValueOrDefault(op) + 1;
         return _inner;
     }
 
     // ---- memory ----
     public Storage Allocate(DType dtype, long length)
     {
-        _allocations++;
-        _allocBytes += length * dtype.SizeInBytes();
+        lock (_gate)
+        {
+            _allocations++;
+            _allocBytes += length * dtype.SizeInBytes();
+        }
         return _allocator.AllocateFor(this, dtype, length);
     }
 
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
     {
-        _h2dCopies++;
-        _h2dBytes += (long)src.Length * Unsafe.SizeOf<T>();
+        lock (_gate)
+        {
+            _h2dCopies++;
+            _h2dBytes += (long)src.Length * Unsafe.SizeOf<T>();
+        }
         _inner.CopyIn(dst, src);
     }
 
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
     {
-        _d2hCopies++;
-        _d2hBytes += (long)dst.Length * Unsafe.SizeOf<T>();
+        lock (_gate)
+        {
+            _d2hCopies++;
+            _d2hBytes += (long)dst.Length * Unsafe.SizeOf<T>();
+        }
         _inner.CopyOut(src, dst);
     }
 
     public void Copy(Tensor src, Tensor dst)
     {
-        _d2dCopies++;
-        _d2dBytes += src.Storage.Bytes;
+        lock (_gate)
+        {
+            _d2dCopies++;
+            _d2dBytes += src.Storage.Bytes;
+        }
         _inner.Copy(src, dst);
     }
 
     public void Synchronize()
     {
-        _syncs++;
+        lock (_gate) _syncs++;
         _inner.Synchronize();
     }
 
