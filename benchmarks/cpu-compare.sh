@@ -11,7 +11,8 @@
 # against the current working tree ("after", uncommitted changes included). Then ROUNDS rounds each run before, after
 # and the PyTorch peer in a rotated order, and the script prints a markdown table of the medians (img/s) with the
 # ratios after/before and after/PyTorch, the machine, the date and the commits. On a loaded machine the figures are
-# noisy; the rotation and the medians only reduce that. A round takes about a minute on two idle cores.
+# noisy; the rotation and the medians only reduce that. A round costs about 2 minutes of CPU time (one to two minutes
+# on two idle cores), plus the two builds once.
 # PyTorch comes from Debian's python3-torch (+ libopenblas0-pthread, else it falls back to reference BLAS); where it
 # is missing the script installs it when it can (root with apt-get) and otherwise leaves its column empty, saying why.
 set -euo pipefail
