@@ -16,6 +16,9 @@
 # PyTorch comes from Debian's python3-torch (+ libopenblas0-pthread, else it falls back to reference BLAS); where it
 # is missing the script installs it when it can (root with apt-get) and otherwise leaves its column empty, saying why.
 set -euo pipefail
+# The whole script is one compound command, so bash parses it before running it and an edit during a run cannot
+# derail it (bash reads a script file as it goes).
+{
 
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 before=${1:-beb4ade}
@@ -131,3 +134,5 @@ echo "machine: $cpu, $(nproc) cores; load average at start $load_start, at end $
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $seconds s of rounds;" \
     "before = $before_commit, after = $after_commit (the working tree)."
 [ -z "$torch_note" ] || echo "$torch_note"
+exit
+}
