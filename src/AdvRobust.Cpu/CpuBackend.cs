@@ -26,6 +26,9 @@ public sealed partial class CpuBackend : IBackend, IDecoratableBackend
     /// <param name="maxCachedBytes">The most bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</param>
     public CpuBackend(long maxCachedBytes = CpuMemoryPool.DefaultMaxCachedBytes) => _pool = new CpuMemoryPool(maxCachedBytes);
 
+    /// <summary>No graphs: a <see cref="Core.Graphs.StepGraph"/> on the CPU runs every step eagerly.</summary>
+    public Core.Graphs.IGraphCapture? GraphCapture => null;
+
     public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
 
     /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using AdvRobust.Core;
 using AdvRobust.Core.Diagnostics;
+using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Tensors;
 
@@ -44,6 +45,10 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     /// <summary>The inner backend's name ("cpu", "cuda"): code that asks behaves as without the wrapper.</summary>
     public string Name => _inner.Name;
     public string DeviceName => _inner.DeviceName;
+
+    /// <summary>The inner backend's graphs: a step replayed from a graph makes no IBackend calls, so the wrapper
+    /// counts what the capture ran and nothing on replay (the emulator counts the replayed work).</summary>
+    public IGraphCapture? GraphCapture => _inner.GraphCapture;
 
     public long AvailableBytes =>
         _inner is IMemoryInfo info ? info.AvailableBytes : BatchMemory.CpuAvailable();

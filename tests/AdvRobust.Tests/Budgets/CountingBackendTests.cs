@@ -43,6 +43,16 @@ public class CountingBackendTests
     }
 
     [Test]
+    public void EveryIBackendMember_IsImplementedByTheWrapperItself()
+    {
+        // A member with a default implementation in IBackend (e.g. GraphCapture) would otherwise answer the default
+        // instead of the inner backend's value without any compile error.
+        var map = typeof(CountingBackend).GetInterfaceMap(typeof(IBackend));
+        var inherited = map.TargetMethods.Where(m => m.DeclaringType != typeof(CountingBackend)).Select(m => m.Name);
+        Assert.That(inherited, Is.Empty, "IBackend members CountingBackend does not forward");
+    }
+
+    [Test]
     public void MemoryMembers_CountCallsAndBytes()
     {
         var counting = new CountingBackend(Backends.Cpu);
