@@ -1,4 +1,5 @@
 using AdvRobust.Core;
+using AdvRobust.Core.Diagnostics;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cpu;
@@ -8,7 +9,7 @@ namespace AdvRobust.Cpu;
 /// needed to train a small CNN on two cores (elementwise ops and the SGEMM). Every CUDA kernel has its twin here
 /// with the same signature; the op families live in partial files (CpuBackend.Elementwise.cs, .Pgd.cs, ...).
 /// </summary>
-public sealed partial class CpuBackend : IBackend
+public sealed partial class CpuBackend : IBackend, IDecoratableBackend
 {
     public static CpuBackend Instance { get; } = new();
 
@@ -28,7 +29,12 @@ public sealed partial class CpuBackend : IBackend
     /// <summary>No graphs: a <see cref="Core.Graphs.StepGraph"/> on the CPU runs every step eagerly.</summary>
     public Core.Graphs.IGraphCapture? GraphCapture => null;
 
-    public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
+    public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
+
+    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a
+    /// <see cref="Diagnostics.CountingBackend"/>.</summary>
+    public Storage AllocateFor(IBackend owner, DType dtype, long length) =>
+        new CpuStorage(owner, _pool, dtype, length);
 
     /// <summary>Bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</summary>
     public long CachedBytes => _pool.CachedBytes;

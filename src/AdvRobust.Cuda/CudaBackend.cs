@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AdvRobust.Core;
+using AdvRobust.Core.Diagnostics;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cuda;
@@ -8,7 +9,7 @@ namespace AdvRobust.Cuda;
 /// The GPU peer of CpuBackend: the same ops through our kernels (kernels/*.cu), cuBLAS and cuDNN, all on one stream.
 /// Ops are asynchronous; CopyOut and Synchronize wait. Op families live in partial files like CpuBackend's.
 /// </summary>
-public sealed partial class CudaBackend : IBackend, IMemoryInfo
+public sealed partial class CudaBackend : IBackend, IMemoryInfo, IDecoratableBackend
 {
     private CudaBackend(CudaContext context)
     {
@@ -57,8 +58,12 @@ public sealed partial class CudaBackend : IBackend, IMemoryInfo
 
     private bool _deterministic;
 
-    public Storage Allocate(DType dtype, long length) =>
-        new CudaStorage(this, dtype, length, Context.Allocate(length * dtype.SizeInBytes()));
+    public Storage Allocate(DType dtype, long length) => AllocateFor(this, dtype, length);
+
+    /// <summary>A buffer of this backend owned by <paramref name="owner"/>, e.g. a counting backend
+    /// (AdvRobust.Cpu.Diagnostics).</summary>
+    public Storage AllocateFor(IBackend owner, DType dtype, long length) =>
+        new CudaStorage(owner, dtype, length, Context.Allocate(length * dtype.SizeInBytes()));
 
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
     {

@@ -1,0 +1,104 @@
+using AdvRobust.Core;
+using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Data;
+using AdvRobust.Core.Nn;
+using AdvRobust.Core.Nn.Layers;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Optim;
+using AdvRobust.Core.Tensors;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
+
+namespace AdvRobust.Tests.Budgets;
+
+/// <summary>The steps whose cost the budgets bound (issue 13): a whole PGD-10 attack on one batch, one PGD-AT training
+/// step and one TLA training step (objective + SGD), each on ResNet-18.</summary>
+public enum BudgetStep { Pgd10Attack, PgdAtStep, TlaStep }
+
+/// <summary>
+/// ResNet-18 in its real topology (4 stages of 2 basic blocks, the CIFAR stem) at width 4 on 3×16×16 images, batch 4,
+/// 10 classes, so a step takes well under a second on the CPU and seconds on the CUDA emulator. Launch, sync and copy
+/// counts per step do not depend on width or image size (every layer is one op per pass at any size); bytes do.
+/// The attack is the benchmarks' PGD (l-inf, 8/255, 2/255, 10 steps, random start, CE, KeepHighestLoss so every step
+/// runs); the training steps use the same attack, as <see cref="PgdAtObjective"/> and <see cref="TlaObjective"/>
+/// with ε = 8/255, 10 steps of 2/255, SGD (lr 0.01, momentum 0.9). The batch lives on the backend before the step
+/// starts (uploading it is the loader's job, outside the step). Each call of <see cref="Run"/> is the next step.
+/// </summary>
+public sealed class BudgetWorkload : IDisposable
+{
+    public const int Batch = 4, Classes = 10, Width = 4, Side = 16, TrainSetSize = 40;
+
+    private readonly IBackend _backend;
+    private readonly ImageClassifier _model;
+    private readonly Sgd _sgd;
+    private readonly LabeledImages _trainSet;
+    private readonly Tensor _x, _labels;
+    private readonly uint[] _ids;
+    private readonly Pgd _pgd;
+    private readonly ITrainingObjective _at, _tla;
+    private long _step;
+
+    public BudgetWorkload(IBackend backend)
+    {
+        _backend = backend;
+        int[] shape = [3, Side, Side];
+        _model = new ResNet18(new ParameterInit(backend, 1), Classes, shape, [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f],
+            Width);
+        _sgd = new Sgd(_model, learningRate: 0.01f, momentum: 0.9f);
+        var rng = new System.Random(13);
+        int d = 3 * Side * Side;
+        var pixels = new float[TrainSetSize * d];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.NextSingle();
+        var labels = Enumerable.Range(0, TrainSetSize).Select(i => i % Classes).ToArray();
+        _trainSet = new LabeledImages(TrainSetSize, 3, Side, Side, pixels, labels, Classes, "budget test set");
+        _x = Tensor.FromArray(backend, pixels.AsSpan(0, Batch * d), Batch, 3, Side, Side);
+        _labels = Tensor.FromArray(backend, labels.AsSpan(0, Batch), Batch);
+        _ids = Enumerable.Range(0, Batch).Select(i => (uint)i).ToArray();
+        const float eps = 8f / 255, alpha = 2f / 255;
+        _pgd = new Pgd(new PgdSettings(PgdNorm.Linf, eps, alpha, 10, RandomStart: true,
+            Loss: AttackLossKind.CrossEntropy, KeepHighestLoss: true, Seed: 1));
+        _at = new PgdAtObjective(new PgdAtSettings { Eps = eps, StepSize = alpha, Steps = 10 });
+        _tla = new TlaObjective(new TlaSettings { Eps = eps, StepSize = alpha, Steps = 10 },
+            new ObjectiveContext(_trainSet, 1));
+    }
+
+    public ImageClassifier Model => _model;
+
+    /// <summary>One step of <paramref name="kind"/>; the attack's adversarial batch is returned (host copy) only when
+    /// <paramref name="keepAdversarial"/>, since reading it back is itself a copy.</summary>
+    public float[]? Run(BudgetStep kind, bool keepAdversarial = false)
+    {
+        long step = _step++;
+        switch (kind)
+        {
+            case BudgetStep.Pgd10Attack:
+                using (var result = _pgd.Run(_model, _x, _labels, _ids))
+                    return keepAdversarial ? result.Adversarial.ToArray() : null;
+            case BudgetStep.PgdAtStep:
+                Train(_at, step);
+                return null;
+            case BudgetStep.TlaStep:
+                Train(_tla, step);
+                return null;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+        }
+    }
+
+    private void Train(ITrainingObjective objective, long step)
+    {
+        _sgd.ZeroGrad();
+        objective.Step(_model, new TrainingBatch(_x, _labels, _ids, 0, step, 1));
+        _sgd.Step();
+    }
+
+    public void Dispose()
+    {
+        _at.Dispose();
+        _tla.Dispose();
+        _x.Dispose();
+        _labels.Dispose();
+        _model.Dispose();
+        _backend.Synchronize();
+    }
+}
