@@ -125,6 +125,16 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
         _inner.Copy(src, dst);
     }
 
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count)
+    {
+        lock (_gate)
+        {
+            _d2dCopies++;
+            _d2dBytes += count * src.DType.SizeInBytes();
+        }
+        _inner.CopyRange(src, srcOffset, dst, dstOffset, count);
+    }
+
     public void Synchronize()
     {
         lock (_gate) _syncs++;
@@ -169,7 +179,18 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
         Launch().TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
 
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => Launch().GatherRows(src, index, dst);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => Launch().ScatterAddRows(src, index, dst);
+    public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
+        Launch().FabStep(p, x, x0, grad, logits, labels, targets);
+    public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
+        Tensor bestNorm) => Launch().FabAccept(p, x, x0, logits, labels, best, bestNorm);
+    public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor candidates) => Launch().SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+    public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin) => Launch().SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => Launch().Conv2dForward(p, x, w, y);
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
+        Launch().Conv2dBiasReluForward(p, x, w, bias, y);
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
         Launch().Conv2dBackwardData(p, dy, w, dx);
@@ -193,6 +214,7 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y) =>
         Launch().ChannelAffine(x, scale, shift, y);
 
+    public void ChannelFill(Tensor value, Tensor y) => Launch().ChannelFill(value, y);
     public void ChannelSum(Tensor x, Tensor y) => Launch().ChannelSum(x, y);
 
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>

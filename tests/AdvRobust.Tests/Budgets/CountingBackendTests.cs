@@ -14,7 +14,7 @@ public class CountingBackendTests
     /// <summary>The members that are not compute ops, each with its own counter.</summary>
     private static readonly string[] MemoryMembers =
         [nameof(IBackend.Allocate), nameof(IBackend.CopyIn), nameof(IBackend.CopyOut), nameof(IBackend.Copy),
-            nameof(IBackend.Synchronize)];
+            nameof(IBackend.CopyRange), nameof(IBackend.Synchronize)];
 
     private static IEnumerable<MethodInfo> ComputeOps() => typeof(IBackend).GetMethods()
         .Where(m => !m.IsSpecialName && m.Name != nameof(IDisposable.Dispose) && !MemoryMembers.Contains(m.Name));
@@ -74,6 +74,20 @@ public class CountingBackendTests
         Assert.That(c.Launches, Is.Zero, "Fill ran after the region closed");
         Assert.That(counting.Snapshot().LaunchesOf(nameof(IBackend.Fill)), Is.EqualTo(1));
         Assert.That(a.Backend, Is.SameAs(counting), "tensors allocated on the wrapper must route their ops through it");
+    }
+
+    [Test]
+    public void CopyRange_CountsOneDeviceToDeviceCopyOfItsElements()
+    {
+        var counting = new CountingBackend(Backends.Cpu);
+        using var a = Tensor.FromArray(counting, Enumerable.Range(0, 12).Select(i => (float)i).ToArray(), 4, 3);
+        using var b = Tensor.Zeros(counting, 4, 3);
+        var before = counting.Snapshot();
+        Ops.CopyRows(a, 1, b, 2, 2);
+        var c = counting.Snapshot() - before;
+        Assert.That((c.DeviceToDeviceCopies, c.DeviceToDeviceBytes), Is.EqualTo((1L, 24L)));
+        Assert.That(c.Launches, Is.Zero);
+        Assert.That(b.ToArray(), Is.EqualTo(new float[] { 0, 0, 0, 0, 0, 0, 3, 4, 5, 6, 7, 8 }));
     }
 
     [Test]
