@@ -10,8 +10,9 @@ public readonly record struct AttackTrackParams(bool KeepHighestLoss);
 /// <summary>
 /// One attack run's per-sample worst case, on the device, for N samples: Loss, Success (Int32 0/1) and Set (Int32
 /// 0/1: a candidate was ever taken), Current (the loss of the last tracked iterate, taken or not), X (the best
-/// iterate, shaped like the batch; null when the caller keeps none) and Successes (Int32, one value: the number of
-/// samples whose Success is 1, the early-stopping flag). Created unset: all zeros.
+/// iterate, shaped like the batch; null when the caller keeps none) and Pending (Int32, one value, the early-stopping
+/// flag: the last <see cref="Tick"/> after which some sample had not succeeded; every such sample writes the same
+/// value, so the flag needs neither atomics nor a reset between steps). Created unset: all zeros.
 /// </summary>
 public sealed class BestState : IDisposable
 {
@@ -21,26 +22,32 @@ public sealed class BestState : IDisposable
         Success = Tensor.Empty(backend, DType.Int32, n);
         Set = Tensor.Empty(backend, DType.Int32, n);
         Current = Tensor.Empty(backend, DType.Float32, n);
-        Successes = Tensor.Empty(backend, DType.Int32, 1);
+        Pending = Tensor.Empty(backend, DType.Int32, 1);
         X = like is null ? null : Tensor.Empty(backend, DType.Float32, like.Shape.Dims.ToArray());
         // Fill writes 0f, whose bits are the Int32 0: every flag and counter starts cleared, without an upload.
-        foreach (var t in new[] { Loss, Success, Set, Current, Successes }) backend.Fill(t, 0f);
+        foreach (var t in new[] { Loss, Success, Set, Current, Pending }) backend.Fill(t, 0f);
     }
 
     public Tensor Loss { get; }
     public Tensor Success { get; }
     public Tensor Set { get; }
     public Tensor Current { get; }
-    public Tensor Successes { get; }
+    public Tensor Pending { get; }
+
+    /// <summary>How many times the state was tracked (<see cref="Ops.AttackTrack"/> advances it); 0 when unset.</summary>
+    public int Tick { get; private set; }
     public Tensor? X { get; }
     public int Count => Loss.Shape[0];
 
-    /// <summary>Whether every sample has succeeded: one 4-byte read (a synchronization on a GPU).</summary>
+    internal void Advance() => Tick++;
+
+    /// <summary>Whether every sample had succeeded at the last tracking: one 4-byte read (a synchronization on a
+    /// GPU).</summary>
     public bool AllSucceeded()
     {
-        Span<int> count = stackalloc int[1];
-        Successes.Backend.CopyOut(Successes.Storage, count);
-        return count[0] == Count;
+        Span<int> pending = stackalloc int[1];
+        Pending.Backend.CopyOut(Pending.Storage, pending);
+        return Tick > 0 && pending[0] != Tick;
     }
 
     public bool[] ReadSuccess() => Success.ToArray<int>().Select(v => v != 0).ToArray();
@@ -51,7 +58,7 @@ public sealed class BestState : IDisposable
         Success.Dispose();
         Set.Dispose();
         Current.Dispose();
-        Successes.Dispose();
+        Pending.Dispose();
         X?.Dispose();
     }
 }

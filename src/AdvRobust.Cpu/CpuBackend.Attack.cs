@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
     //   pred   = first j with the largest logits[s, j];   success = t ? pred == t[s] : pred != y[s]
     //   take   = !set || (keepHighest ? loss_s > best : (success && !bestSuccess) || (!success && !bestSuccess &&
     //            loss_s > best));  if take: set, bestSuccess, best = 1, success, loss_s; X[s] = x[s]
-    //   Successes += bestSuccess_new - bestSuccess_old;  Current[s] = loss_s.
+    //   Current[s] = loss_s;  if !bestSuccess_new: Pending = Tick.
     public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
         BestState best)
     {
@@ -22,7 +22,7 @@ public sealed partial class CpuBackend
         ReadOnlySpan<float> z = logits.F(), l = loss.F(), xs = x.F();
         ReadOnlySpan<int> y = labels.I(), t = targets is null ? default : targets.I();
         Span<float> bestLoss = best.Loss.F(), current = best.Current.F(), bestX = best.X is null ? default : best.X.F();
-        Span<int> bestSuccess = best.Success.I(), set = best.Set.I(), successes = best.Successes.I();
+        Span<int> bestSuccess = best.Success.I(), set = best.Set.I(), pending = best.Pending.I();
         for (int s = 0; s < n; s++)
         {
             float ls = RowSum(l.Slice(s * m, m));
@@ -33,10 +33,12 @@ public sealed partial class CpuBackend
             bool take = set[s] == 0 || (p.KeepHighestLoss
                 ? ls > bestLoss[s]
                 : (success && !had) || (!success && !had && ls > bestLoss[s]));
-            if (!take) continue;
-            successes[0] += (success ? 1 : 0) - (had ? 1 : 0);
-            (set[s], bestSuccess[s], bestLoss[s]) = (1, success ? 1 : 0, ls);
-            if (best.X is not null) xs.Slice(s * d, d).CopyTo(bestX.Slice(s * d, d));
+            if (take)
+            {
+                (set[s], bestSuccess[s], bestLoss[s]) = (1, success ? 1 : 0, ls);
+                if (best.X is not null) xs.Slice(s * d, d).CopyTo(bestX.Slice(s * d, d));
+            }
+            if (bestSuccess[s] == 0) pending[0] = best.Tick;
         }
     }
 

@@ -45,12 +45,11 @@ public class AttackKernelParityTests
             b.CopyIn(best.Loss.Storage, (ReadOnlySpan<float>)bestLoss);
             b.CopyIn(best.Set.Storage, (ReadOnlySpan<int>)set);
             b.CopyIn(best.Success.Storage, (ReadOnlySpan<int>)success);
-            b.CopyIn(best.Successes.Storage, (ReadOnlySpan<int>)[success.Sum()]);
             if (best.X is not null) b.CopyIn(best.X.Storage, (ReadOnlySpan<float>)bestX);
             Ops.AttackTrack(new AttackTrackParams(keepHighest), tLogits, tLoss, tLabels, targeted ? tTargets : null,
                 tx, best);
             return [best.Loss.ToArray(), best.Current.ToArray(), best.Success.ToArray<int>(), best.Set.ToArray<int>(),
-                best.Successes.ToArray<int>(), best.X?.ToArray() ?? []];
+                best.Pending.ToArray<int>(), best.X?.ToArray() ?? []];
         }
         object[] cpu = Run(Backends.Cpu), gpu = Run(_gpu);
         string what = $"track {string.Join("x", shape)}, seed {rng.Seed}";
