@@ -1,3 +1,4 @@
+using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Core;
@@ -22,6 +23,9 @@ public interface IBackend : IDisposable
     void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged;
     void Copy(Tensor src, Tensor dst);
     void Synchronize();
+
+    /// <summary>Records and replays steps as graphs (<see cref="StepGraph"/>); null when the backend has none.</summary>
+    IGraphCapture? GraphCapture => null;
 
     // ---- elementwise (same shapes) ----
     void Fill(Tensor y, float value);

@@ -25,6 +25,9 @@ public sealed partial class CpuBackend : IBackend
     /// <param name="maxCachedBytes">The most bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</param>
     public CpuBackend(long maxCachedBytes = CpuMemoryPool.DefaultMaxCachedBytes) => _pool = new CpuMemoryPool(maxCachedBytes);
 
+    /// <summary>No graphs: a <see cref="Core.Graphs.StepGraph"/> on the CPU runs every step eagerly.</summary>
+    public Core.Graphs.IGraphCapture? GraphCapture => null;
+
     public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
 
     /// <summary>Bytes of freed tensors kept for reuse (see <see cref="CpuMemoryPool"/>).</summary>

@@ -15,11 +15,17 @@ public sealed partial class CudaBackend : IBackend, IMemoryInfo
         Context = context;
         KernelCache = new KernelCache(context);
         Kernels = new Kernels(context, KernelCache);
+        Graphs = new CudaGraphCapture(context);
     }
 
     public CudaContext Context { get; }
     public KernelCache KernelCache { get; }
     public Kernels Kernels { get; }
+
+    /// <summary>Step capture as CUDA graphs (<see cref="Core.Graphs.StepGraph"/>); <c>Graphs.Enabled = false</c> turns it off.</summary>
+    public CudaGraphCapture Graphs { get; }
+
+    Core.Graphs.IGraphCapture? IBackend.GraphCapture => Graphs;
 
     public string Name => "cuda";
     public string DeviceName => Context.Device.ToString();

@@ -15,11 +15,17 @@ public sealed unsafe partial class Kernels
 
     private readonly CudaContext _context;
     private readonly KernelCache _cache;
+    private readonly nint _stream;
+    private readonly Lock _resolveGate = new();
+
+    /// <summary>Each <see cref="KernelLaunch"/>'s CUfunction by its slot, filled on first launch (0: not yet).</summary>
+    private nint[] _functions = new nint[128];
 
     public Kernels(CudaContext context, KernelCache cache)
     {
         _context = context;
         _cache = cache;
+        _stream = context.Stream.DangerousGetHandle();
     }
 
     /// <summary>Blocks for a grid-stride loop over n items: enough to fill the device, no more than needed.</summary>
@@ -39,15 +45,35 @@ public sealed unsafe partial class Kernels
         .OrderBy(l => l.Family, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal)
         .ToList();
 
+    /// <summary>
+    /// Launches on the context's stream. The hot path is a table read and a thread-static check: no driver query, lock
+    /// or dictionary lookup once the kernel's function handle is resolved (first launch) and the context is current.
+    /// </summary>
     private void Launch(KernelLaunch kernel, uint grid, void** args)
     {
+        var functions = _functions;
+        nint fn = kernel.Slot < functions.Length ? functions[kernel.Slot] : 0;
+        if (fn == 0) fn = Resolve(kernel);
         _context.MakeCurrent();
-        nint fn = _cache.Function(kernel.Family, kernel.Name);
         var r = CudaDriver.cuLaunchKernel(fn, grid, 1, 1, kernel.BlockThreads, 1, 1, kernel.DynamicSharedBytes,
-            _context.Stream.DangerousGetHandle(), args, null);
+            _stream, args, null);
         if (r != CUresult.CUDA_SUCCESS)
             throw new CudaException(r, $"cuLaunchKernel({kernel.Name}, grid {grid}, block {kernel.BlockThreads}, " +
                                        $"shared {kernel.DynamicSharedBytes} B)");
+    }
+
+    private nint Resolve(KernelLaunch kernel)
+    {
+        _context.MakeCurrent();
+        nint fn = _cache.Function(kernel.Family, kernel.Name);
+        lock (_resolveGate)
+        {
+            var grown = _functions;
+            if (kernel.Slot >= grown.Length) Array.Resize(ref grown, Math.Max(kernel.Slot + 1, grown.Length * 2));
+            grown[kernel.Slot] = fn;
+            _functions = grown;
+        }
+        return fn;
     }
 
     // ---- elementwise.cu ----

@@ -24,11 +24,18 @@ public sealed class CudaContextHandle : SafeHandle
         return h;
     }
 
-    /// <summary>Makes the context current on the calling thread (cheap when it already is).</summary>
+    /// <summary>The context this thread last made current through this class (0: none yet).</summary>
+    [ThreadStatic] private static nint t_current;
+
+    /// <summary>
+    /// Makes the context current on the calling thread. The engine is the only one setting contexts on its threads, so
+    /// a thread-static remembers what is current: no driver call on the launch path once it is.
+    /// </summary>
     public void MakeCurrent()
     {
-        CudaException.Check(CudaDriver.cuCtxGetCurrent(out nint current));
-        if (current != handle) CudaException.Check(CudaDriver.cuCtxSetCurrent(handle));
+        if (t_current == handle) return;
+        CudaException.Check(CudaDriver.cuCtxSetCurrent(handle));
+        t_current = handle;
     }
 
     /// <summary>Takes a reference for a dependent handle; give it back with <see cref="ReleaseReference"/>.</summary>
@@ -42,8 +49,16 @@ public sealed class CudaContextHandle : SafeHandle
     internal void ReleaseReference() => DangerousRelease();
 
     /// <summary>Binds a raw context on the releasing thread (finalizer or Dispose) before a free call.</summary>
-    internal static void BindForRelease(nint ctx) => CudaDriver.cuCtxSetCurrent(ctx);
+    internal static void BindForRelease(nint ctx)
+    {
+        if (t_current == ctx) return;
+        CudaDriver.cuCtxSetCurrent(ctx);
+        t_current = ctx;
+    }
 
-    protected override bool ReleaseHandle() =>
-        CudaDriver.cuDevicePrimaryCtxRelease_v2(Device) == CUresult.CUDA_SUCCESS;
+    protected override bool ReleaseHandle()
+    {
+        t_current = 0;  // a later context (even at the same address) is made current again
+        return CudaDriver.cuDevicePrimaryCtxRelease_v2(Device) == CUresult.CUDA_SUCCESS;
+    }
 }

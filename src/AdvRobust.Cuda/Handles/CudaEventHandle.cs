@@ -3,7 +3,7 @@ using AdvRobust.Cuda.Interop;
 
 namespace AdvRobust.Cuda;
 
-/// <summary>A CUDA event, used to time work on a stream (GPU time, not host time).</summary>
+/// <summary>A CUDA event: times work on a stream (GPU time, not host time) and marks when an upload slot is free.</summary>
 public sealed class CudaEventHandle : SafeHandle
 {
     private CudaContextHandle? _context;
@@ -28,6 +28,15 @@ public sealed class CudaEventHandle : SafeHandle
         CudaException.Check(CudaDriver.cuEventRecord(handle, stream.DangerousGetHandle()));
 
     public void Synchronize() => CudaException.Check(CudaDriver.cuEventSynchronize(handle));
+
+    /// <summary>Whether the work before the event's last record has finished (cuEventQuery; never waits).</summary>
+    public bool IsComplete()
+    {
+        var r = CudaDriver.cuEventQuery(handle);
+        if (r == CUresult.CUDA_ERROR_NOT_READY) return false;
+        CudaException.Check(r);
+        return true;
+    }
 
     /// <summary>Milliseconds between two recorded events (waits for the end event).</summary>
     public static float ElapsedMilliseconds(CudaEventHandle start, CudaEventHandle end)

@@ -14,6 +14,9 @@ public sealed class CudaStreamHandle : SafeHandle
 
     public override bool IsInvalid => handle == 0;
 
+    /// <summary>Set while the stream captures a graph (<see cref="CudaGraphCapture"/>), else null.</summary>
+    internal volatile CaptureState? Capture;
+
     internal static CudaStreamHandle Create(CudaContextHandle context)
     {
         context.MakeCurrent();

@@ -6,12 +6,14 @@ namespace AdvRobust.Cuda;
 /// <summary>
 /// Device memory from the stream-ordered pool (cuMemAllocAsync on the backend's stream). Freed with cuMemFreeAsync on
 /// the same stream, so a free never races a kernel that still reads the buffer; the pool keeps the memory for reuse
-/// (its release threshold is set to "never"), so steady-state training does no driver allocation per step.
+/// (its release threshold is set to "never"), so steady-state training does no driver allocation per step. Both calls
+/// are legal under stream capture (graph memory nodes); see <see cref="CaptureState"/> for what the engine adds.
 /// </summary>
 public sealed class DeviceMemoryHandle : SafeHandle
 {
     private CudaContextHandle? _context;
     private CudaStreamHandle? _stream;
+    private CaptureState? _capture;
 
     public DeviceMemoryHandle() : base(0, ownsHandle: true)
     {
@@ -34,7 +36,10 @@ public sealed class DeviceMemoryHandle : SafeHandle
                 $"the GPU has {free / (1 << 20)} MiB free of {total / (1 << 20)} MiB; use a smaller batch");
         }
         CudaException.Check(r);
-        var h = new DeviceMemoryHandle { _context = context, _stream = stream, Bytes = bytes };
+        // Under stream capture this is a graph memory node (legal); the capture tracks that it is freed inside the step.
+        var capture = stream.Capture;
+        capture?.Allocated();
+        var h = new DeviceMemoryHandle { _context = context, _stream = stream, Bytes = bytes, _capture = capture };
         context.AddReference();
         bool added = false;
         stream.DangerousAddRef(ref added);
@@ -45,7 +50,15 @@ public sealed class DeviceMemoryHandle : SafeHandle
     protected override bool ReleaseHandle()
     {
         CudaContextHandle.BindForRelease(_context!.DangerousGetHandle());
-        bool ok = CudaDriver.cuMemFreeAsync((ulong)handle, _stream!.DangerousGetHandle()) == CUresult.CUDA_SUCCESS;
+        bool ok = true;
+        var capture = _stream!.Capture;
+        if (capture is not null && capture != _capture)
+            capture.DeferFree((ulong)handle, Bytes);  // freed with cuMemFreeAsync when the capture has ended
+        else
+        {
+            if (capture is not null) capture.FreedInside();
+            ok = CudaDriver.cuMemFreeAsync((ulong)handle, _stream.DangerousGetHandle()) == CUresult.CUDA_SUCCESS;
+        }
         _stream.DangerousRelease();
         _context.ReleaseReference();
         return ok;

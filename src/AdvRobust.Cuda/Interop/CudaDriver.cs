@@ -24,6 +24,7 @@ public enum CUresult
     CUDA_ERROR_INVALID_SOURCE = 300,
     CUDA_ERROR_FILE_NOT_FOUND = 301,
     CUDA_ERROR_INVALID_HANDLE = 400,
+    CUDA_ERROR_ILLEGAL_STATE = 401,
     CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_ILLEGAL_ADDRESS = 700,
@@ -31,6 +32,9 @@ public enum CUresult
     CUDA_ERROR_LAUNCH_TIMEOUT = 702,
     CUDA_ERROR_LAUNCH_FAILED = 719,
     CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
+    CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
+    CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD = 908,
     CUDA_ERROR_UNKNOWN = 999,
 }
 
@@ -53,6 +57,20 @@ public enum CUmemPool_attribute
     CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4,
     CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5,
     CU_MEMPOOL_ATTR_USED_MEM_CURRENT = 7,
+}
+
+public enum CUstreamCaptureMode
+{
+    CU_STREAM_CAPTURE_MODE_GLOBAL = 0,
+    CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1,
+    CU_STREAM_CAPTURE_MODE_RELAXED = 2,
+}
+
+public enum CUstreamCaptureStatus
+{
+    CU_STREAM_CAPTURE_STATUS_NONE = 0,
+    CU_STREAM_CAPTURE_STATUS_ACTIVE = 1,
+    CU_STREAM_CAPTURE_STATUS_INVALIDATED = 2,
 }
 
 public static partial class CudaDriver
@@ -91,6 +109,7 @@ public static partial class CudaDriver
     [LibraryImport(Lib)] public static partial CUresult cuEventDestroy_v2(nint hEvent);
     [LibraryImport(Lib)] public static partial CUresult cuEventRecord(nint hEvent, nint hStream);
     [LibraryImport(Lib)] public static partial CUresult cuEventSynchronize(nint hEvent);
+    [LibraryImport(Lib)] public static partial CUresult cuEventQuery(nint hEvent);
     [LibraryImport(Lib)] public static partial CUresult cuEventElapsedTime_v2(out float pMilliseconds, nint hStart, nint hEnd);
     [LibraryImport(Lib)] public static partial CUresult cuEventElapsedTime(out float pMilliseconds, nint hStart, nint hEnd);
 
@@ -118,5 +137,15 @@ public static partial class CudaDriver
     [LibraryImport(Lib)]
     public static unsafe partial CUresult cuLaunchKernel(nint f, uint gridDimX, uint gridDimY, uint gridDimZ,
         uint blockDimX, uint blockDimY, uint blockDimZ, uint sharedMemBytes, nint hStream, void** kernelParams, void** extra);
+
+    // ---- stream capture and graphs (cuda.h #defines cuStreamBeginCapture as _v2 and cuGraphInstantiate as
+    // cuGraphInstantiateWithFlags; CUgraph and CUgraphExec are opaque pointers) ----
+    [LibraryImport(Lib)] public static partial CUresult cuStreamBeginCapture_v2(nint hStream, CUstreamCaptureMode mode);
+    [LibraryImport(Lib)] public static partial CUresult cuStreamEndCapture(nint hStream, out nint phGraph);
+    [LibraryImport(Lib)] public static partial CUresult cuStreamIsCapturing(nint hStream, out CUstreamCaptureStatus captureStatus);
+    [LibraryImport(Lib)] public static partial CUresult cuGraphInstantiateWithFlags(out nint phGraphExec, nint hGraph, ulong flags);
+    [LibraryImport(Lib)] public static partial CUresult cuGraphLaunch(nint hGraphExec, nint hStream);
+    [LibraryImport(Lib)] public static partial CUresult cuGraphExecDestroy(nint hGraphExec);
+    [LibraryImport(Lib)] public static partial CUresult cuGraphDestroy(nint hGraph);
 }
 #pragma warning restore CA1707, IDE1006

@@ -17,6 +17,8 @@ public struct EmuCounters
     public ulong memsets;
     public ulong stream_syncs, context_syncs, event_syncs;
     public ulong allocations, allocated_bytes, frees;
+    public ulong graph_launches;
+    public ulong context_queries;
 }
 
 public static partial class Emulator

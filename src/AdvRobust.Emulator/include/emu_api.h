@@ -1,8 +1,9 @@
 // emu_api.h — the CUDA emulator's own C API, exported by libadvrobust-emu-cuda.so (src/AdvRobust.Emulator/runtime).
 //
 // Two users:
-// - the cuBLAS/cuDNN stand-ins (libs/), which declare the first three functions weak themselves and call them only
-//   when they are non-null: range checks of device pointers, call counters, "this library wrote device memory";
+// - the cuBLAS/cuDNN stand-ins (libs/), which declare the first five functions weak themselves and call them only
+//   when they are non-null: range checks of device pointers, call counters, "this library wrote device memory", and
+//   handing their work to a stream that captures a graph;
 // - the engine's C# reader (src/AdvRobust.Cuda/EmulatorCounters.cs) of the launch/copy/sync counters and regions.
 #ifndef ADVROBUST_EMU_API_H
 #define ADVROBUST_EMU_API_H
@@ -25,6 +26,16 @@ void emu_count_library_call(const char* library, const char* function);
 // no shadow state to update: this only validates the range (a bad one is reported on stderr).
 void emu_mark_initialized(const void* p, size_t bytes);
 
+// Library work on a stream (cuBLAS/cuDNN stand-ins): when `stream` is capturing a graph, records a node that calls
+// run(arg) at each launch (nonzero = failure) and takes ownership of arg (release(arg) when the graph goes), returning
+// 1; returns 0 when the stream is not capturing (the caller runs the work now and keeps arg), and 2 when its capture
+// was invalidated (nothing recorded; the caller keeps arg and fails the call).
+int emu_stream_submit(void* stream, const char* library, const char* function, int (*run)(void*), void* arg,
+                      void (*release)(void*));
+// A library call that waits on `stream` (e.g. cudnnFind* timing its candidates): 0 when allowed, 1 when the stream
+// is capturing — the capture is then invalidated (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED), as a real wait would.
+int emu_stream_sync_point(void* stream, const char* function);
+
 // ---- counters (all uint64; the C# struct mirrors this order) ----
 typedef struct EmuCounters
 {
@@ -36,6 +47,8 @@ typedef struct EmuCounters
     uint64_t memsets;
     uint64_t stream_syncs, context_syncs, event_syncs;
     uint64_t allocations, allocated_bytes, frees;
+    uint64_t graph_launches;   // cuGraphLaunch calls (the kernels, copies and library work they replay count above)
+    uint64_t context_queries;  // cuCtxGetCurrent and cuCtxSetCurrent calls
 } EmuCounters;
 
 // Totals when region is null, else the sums inside every open/closed region of that name. 0 ok, 1 unknown region.

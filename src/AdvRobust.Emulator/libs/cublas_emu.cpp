@@ -118,7 +118,11 @@ cublasStatus_t gemm(Gemm g, cublasHandle_t handle, const float* alpha, const flo
         g.ldc < at_least_one(g.m) || alpha == nullptr || beta == nullptr)
         return CUBLAS_STATUS_INVALID_VALUE;
     if (g.m == 0 || g.n == 0 || g.batch == 0) return CUBLAS_STATUS_SUCCESS;
-    return run(g, *alpha, *beta);
+    // alpha and beta are host scalars (pointer mode host): read now, as cuBLAS does when it enqueues the GEMM.
+    const float a = *alpha, b = *beta;
+    int status = emu::submit(handle->stream, "cublas", g.function, [g, a, b] { return (int)run(g, a, b); });
+    if (status == emu::CaptureInvalidated) return fail_range("the stream's graph capture was invalidated");
+    return (cublasStatus_t)status;
 }
 
 // TF32 under a math mode: CUBLAS_TF32_TENSOR_OP_MATH (the low bits; DISALLOW_REDUCED_PRECISION is a flag above them).

@@ -104,6 +104,7 @@ EMU_EXPORT cudnnStatus_t cudnnBatchNormalizationForwardTraining(
     const char* fn = "cudnnBatchNormalizationForwardTraining";
     emu::count_call("cudnn", fn);
     Bn b{};
+    const bool spatial = mode != CUDNN_BATCHNORM_PER_ACTIVATION;
     cudnnStatus_t s = validate(fn, handle, mode, xDesc, yDesc, bnScaleBiasMeanVarDesc, epsilon, &b);
     if (s != CUDNN_STATUS_SUCCESS) return s;
     if (alpha == nullptr || beta == nullptr || x == nullptr || y == nullptr || bnScale == nullptr || bnBias == nullptr)
@@ -118,39 +119,49 @@ EMU_EXPORT cudnnStatus_t cudnnBatchNormalizationForwardTraining(
                               {resultRunningVariance, "resultRunningVariance"}, {resultSaveMean, "resultSaveMean"},
                               {resultSaveInvVariance, "resultSaveInvVariance"}})) != CUDNN_STATUS_SUCCESS)
         return s;
-    auto xs = static_cast<const float*>(x);
-    auto ys = static_cast<float*>(y);
-    auto scale = static_cast<const float*>(bnScale), bias = static_cast<const float*>(bnBias);
+    // Host scalars: read now, as cuDNN does when it enqueues the work.
     const float a = *static_cast<const float*>(alpha), bt = *static_cast<const float*>(beta);
-    std::vector<double> mean, var;
-    moments(b, xs, mean, var);
-    const cudnnTensorStruct& d = *xDesc;
-    for (int n = 0; n < d.n; n++)
-        for (int c = 0; c < d.c; c++)
-            for (int h = 0; h < d.h; h++)
-                for (int w = 0; w < d.w; w++) {
-                    int f = b.feature(c, h, w);
-                    double inv = 1.0 / std::sqrt(var[f] + epsilon);
-                    double v = scale[b.param(f)] * (xs[d.offset(n, c, h, w)] - mean[f]) * inv + bias[b.param(f)];
-                    blend(&ys[yDesc->offset(n, c, h, w)], v, a, bt);
-                }
-    emu::mark_written(y, yDesc->bytes());
-    const double m = exponentialAverageFactor, L = b.per_feature();
-    for (int f = 0; f < b.features(); f++) {
-        long long o = b.param(f);
-        if (resultRunningMean != nullptr) {
-            auto rm = static_cast<float*>(resultRunningMean), rv = static_cast<float*>(resultRunningVariance);
-            double unbiased = L > 1 ? var[f] * L / (L - 1) : var[f];
-            rm[o] = (float)((1.0 - m) * rm[o] + m * mean[f]);
-            rv[o] = (float)((1.0 - m) * rv[o] + m * unbiased);
+    // Recordable into a graph: the work holds copies of the descriptors and scalars.
+    auto work = [=, xd = *xDesc, yd = *yDesc, pd = *bnScaleBiasMeanVarDesc]() {
+        const cudnnTensorStruct* xDesc = &xd;
+        const cudnnTensorStruct* yDesc = &yd;
+        const Bn b{fn, &xd, &pd, spatial};
+        auto xs = static_cast<const float*>(x);
+        auto ys = static_cast<float*>(y);
+        auto scale = static_cast<const float*>(bnScale), bias = static_cast<const float*>(bnBias);
+        std::vector<double> mean, var;
+        moments(b, xs, mean, var);
+        const cudnnTensorStruct& d = *xDesc;
+        for (int n = 0; n < d.n; n++)
+            for (int c = 0; c < d.c; c++)
+                for (int h = 0; h < d.h; h++)
+                    for (int w = 0; w < d.w; w++) {
+                        int f = b.feature(c, h, w);
+                        double inv = 1.0 / std::sqrt(var[f] + epsilon);
+                        double v = scale[b.param(f)] * (xs[d.offset(n, c, h, w)] - mean[f]) * inv + bias[b.param(f)];
+                        blend(&ys[yDesc->offset(n, c, h, w)], v, a, bt);
+                    }
+        emu::mark_written(y, yDesc->bytes());
+        const double m = exponentialAverageFactor, L = b.per_feature();
+        for (int f = 0; f < b.features(); f++) {
+            long long o = b.param(f);
+            if (resultRunningMean != nullptr) {
+                auto rm = static_cast<float*>(resultRunningMean), rv = static_cast<float*>(resultRunningVariance);
+                double unbiased = L > 1 ? var[f] * L / (L - 1) : var[f];
+                rm[o] = (float)((1.0 - m) * rm[o] + m * mean[f]);
+                rv[o] = (float)((1.0 - m) * rv[o] + m * unbiased);
+            }
+            if (resultSaveMean != nullptr) {
+                static_cast<float*>(resultSaveMean)[o] = (float)mean[f];
+                static_cast<float*>(resultSaveInvVariance)[o] = (float)(1.0 / std::sqrt(var[f] + epsilon));
+            }
         }
-        if (resultSaveMean != nullptr) {
-            static_cast<float*>(resultSaveMean)[o] = (float)mean[f];
-            static_cast<float*>(resultSaveInvVariance)[o] = (float)(1.0 / std::sqrt(var[f] + epsilon));
-        }
-    }
-    for (void* p : {resultRunningMean, resultRunningVariance, resultSaveMean, resultSaveInvVariance})
-        emu::mark_written(p, b.p->bytes());
+        for (void* p : {resultRunningMean, resultRunningVariance, resultSaveMean, resultSaveInvVariance})
+            emu::mark_written(p, b.p->bytes());
+        return (int)CUDNN_STATUS_SUCCESS;
+    };
+    if (emu::submit(handle->stream, "cudnn", fn, work) == emu::CaptureInvalidated)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, fn, "the stream's graph capture was invalidated");
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -163,6 +174,7 @@ EMU_EXPORT cudnnStatus_t cudnnBatchNormalizationBackward(
     const char* fn = "cudnnBatchNormalizationBackward";
     emu::count_call("cudnn", fn);
     Bn b{};
+    const bool spatial = mode != CUDNN_BATCHNORM_PER_ACTIVATION;
     cudnnStatus_t s = validate(fn, handle, mode, xDesc, dxDesc, dBnScaleBiasDesc, epsilon, &b);
     if (s != CUDNN_STATUS_SUCCESS) return s;
     if (!is_live(dyDesc, Kind::Tensor) || !dyDesc->set || !same_dims(xDesc, dyDesc) || dyDesc->type != CUDNN_DATA_FLOAT)
@@ -179,50 +191,61 @@ EMU_EXPORT cudnnStatus_t cudnnBatchNormalizationBackward(
         (s = check_params(b, {{bnScale, "bnScale"}, {dBnScaleResult, "dBnScaleResult"}, {dBnBiasResult, "dBnBiasResult"},
                               {savedMean, "savedMean"}, {savedInvVariance, "savedInvVariance"}})) != CUDNN_STATUS_SUCCESS)
         return s;
-    auto xs = static_cast<const float*>(x), dys = static_cast<const float*>(dy);
-    auto scale = static_cast<const float*>(bnScale);
-    std::vector<double> mean, inv;
-    if (savedMean != nullptr) {
-        mean.resize(b.features());
-        inv.resize(b.features());
-        for (int f = 0; f < b.features(); f++) {
-            mean[f] = static_cast<const float*>(savedMean)[b.param(f)];
-            inv[f] = static_cast<const float*>(savedInvVariance)[b.param(f)];
-        }
-    } else {
-        moments(b, xs, mean, inv);
-        for (double& v : inv) v = 1.0 / std::sqrt(v + epsilon);
-    }
-    const cudnnTensorStruct& d = *xDesc;
-    std::vector<double> dbias(b.features(), 0.0), dscale(b.features(), 0.0);
-    for (int n = 0; n < d.n; n++)
-        for (int c = 0; c < d.c; c++)
-            for (int h = 0; h < d.h; h++)
-                for (int w = 0; w < d.w; w++) {
-                    int f = b.feature(c, h, w);
-                    double g = dys[dyDesc->offset(n, c, h, w)];
-                    dbias[f] += g;
-                    dscale[f] += g * (xs[d.offset(n, c, h, w)] - mean[f]) * inv[f];
-                }
+    // Host scalars: read now, as cuDNN does when it enqueues the work.
     const float ad = *static_cast<const float*>(alphaDataDiff), bd = *static_cast<const float*>(betaDataDiff);
-    const double L = b.per_feature();
-    for (int n = 0; n < d.n; n++)
-        for (int c = 0; c < d.c; c++)
-            for (int h = 0; h < d.h; h++)
-                for (int w = 0; w < d.w; w++) {
-                    int f = b.feature(c, h, w);
-                    double xhat = (xs[d.offset(n, c, h, w)] - mean[f]) * inv[f];
-                    double g = dys[dyDesc->offset(n, c, h, w)];
-                    double v = scale[b.param(f)] * inv[f] * (g - dbias[f] / L - xhat * dscale[f] / L);
-                    blend(&static_cast<float*>(dx)[dxDesc->offset(n, c, h, w)], v, ad, bd);
-                }
-    emu::mark_written(dx, dxDesc->bytes());
     const float ap = *static_cast<const float*>(alphaParamDiff), bp = *static_cast<const float*>(betaParamDiff);
-    for (int f = 0; f < b.features(); f++) {
-        blend(&static_cast<float*>(dBnScaleResult)[b.param(f)], dscale[f], ap, bp);
-        blend(&static_cast<float*>(dBnBiasResult)[b.param(f)], dbias[f], ap, bp);
-    }
-    emu::mark_written(dBnScaleResult, b.p->bytes());
-    emu::mark_written(dBnBiasResult, b.p->bytes());
+    // Recordable into a graph: the work holds copies of the descriptors and scalars.
+    auto work = [=, xd = *xDesc, dyd = *dyDesc, dxd = *dxDesc, pd = *dBnScaleBiasDesc]() {
+        const cudnnTensorStruct* xDesc = &xd;
+        const cudnnTensorStruct* dyDesc = &dyd;
+        const cudnnTensorStruct* dxDesc = &dxd;
+        const Bn b{fn, &xd, &pd, spatial};
+        auto xs = static_cast<const float*>(x), dys = static_cast<const float*>(dy);
+        auto scale = static_cast<const float*>(bnScale);
+        std::vector<double> mean, inv;
+        if (savedMean != nullptr) {
+            mean.resize(b.features());
+            inv.resize(b.features());
+            for (int f = 0; f < b.features(); f++) {
+                mean[f] = static_cast<const float*>(savedMean)[b.param(f)];
+                inv[f] = static_cast<const float*>(savedInvVariance)[b.param(f)];
+            }
+        } else {
+            moments(b, xs, mean, inv);
+            for (double& v : inv) v = 1.0 / std::sqrt(v + epsilon);
+        }
+        const cudnnTensorStruct& d = *xDesc;
+        std::vector<double> dbias(b.features(), 0.0), dscale(b.features(), 0.0);
+        for (int n = 0; n < d.n; n++)
+            for (int c = 0; c < d.c; c++)
+                for (int h = 0; h < d.h; h++)
+                    for (int w = 0; w < d.w; w++) {
+                        int f = b.feature(c, h, w);
+                        double g = dys[dyDesc->offset(n, c, h, w)];
+                        dbias[f] += g;
+                        dscale[f] += g * (xs[d.offset(n, c, h, w)] - mean[f]) * inv[f];
+                    }
+        const double L = b.per_feature();
+        for (int n = 0; n < d.n; n++)
+            for (int c = 0; c < d.c; c++)
+                for (int h = 0; h < d.h; h++)
+                    for (int w = 0; w < d.w; w++) {
+                        int f = b.feature(c, h, w);
+                        double xhat = (xs[d.offset(n, c, h, w)] - mean[f]) * inv[f];
+                        double g = dys[dyDesc->offset(n, c, h, w)];
+                        double v = scale[b.param(f)] * inv[f] * (g - dbias[f] / L - xhat * dscale[f] / L);
+                        blend(&static_cast<float*>(dx)[dxDesc->offset(n, c, h, w)], v, ad, bd);
+                    }
+        emu::mark_written(dx, dxDesc->bytes());
+        for (int f = 0; f < b.features(); f++) {
+            blend(&static_cast<float*>(dBnScaleResult)[b.param(f)], dscale[f], ap, bp);
+            blend(&static_cast<float*>(dBnBiasResult)[b.param(f)], dbias[f], ap, bp);
+        }
+        emu::mark_written(dBnScaleResult, b.p->bytes());
+        emu::mark_written(dBnBiasResult, b.p->bytes());
+        return (int)CUDNN_STATUS_SUCCESS;
+    };
+    if (emu::submit(handle->stream, "cudnn", fn, work) == emu::CaptureInvalidated)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, fn, "the stream's graph capture was invalidated");
     return CUDNN_STATUS_SUCCESS;
 }

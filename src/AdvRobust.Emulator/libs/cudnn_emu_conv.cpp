@@ -137,7 +137,19 @@ cudnnStatus_t run(const Call& c, int algo, const void* alpha, const void* beta, 
                     workspace);
     if ((s = check_buffers(c)) != CUDNN_STATUS_SUCCESS) return s;
     if ((s = check(workspace, need, c.fn, "workSpace")) != CUDNN_STATUS_SUCCESS) return s;
-    execute(c, g, *a, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), workspace);
+    // Recordable into a graph: the work holds copies of the descriptors and the host scalars alpha and beta.
+    const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+    auto work = [c, xd = *c.xd, wd = *c.wd, conv = *c.conv, yd = *c.yd, g, algo = *a, al, be, workspace]() {
+        Call k = c;
+        k.xd = &xd;
+        k.wd = &wd;
+        k.conv = &conv;
+        k.yd = &yd;
+        execute(k, g, algo, al, be, workspace);
+        return (int)CUDNN_STATUS_SUCCESS;
+    };
+    if (emu::submit(c.handle->stream, "cudnn", c.fn, work) == emu::CaptureInvalidated)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, c.fn, "the stream's graph capture was invalidated");
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -152,6 +164,10 @@ cudnnStatus_t find(const Call& c, int requested, int* returned, Perf* perf, void
                     requested);
     if ((s = check_buffers(c)) != CUDNN_STATUS_SUCCESS) return s;
     if ((s = check(workspace, ws_bytes, c.fn, "workSpace")) != CUDNN_STATUS_SUCCESS) return s;
+    // Find times its candidates and waits for them: not possible while the stream captures a graph.
+    if (emu::sync_refused(c.handle->stream, c.fn))
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, c.fn, "the stream is capturing a CUDA graph (find algorithms before "
+                                                         "capture); the capture is invalidated");
     std::vector<Perf> results;
     const float one = 1.0f, zero = 0.0f;
     for (int id = 0; id < algo_count(c.pass); id++) {

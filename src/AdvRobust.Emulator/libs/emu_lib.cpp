@@ -28,12 +28,17 @@ void* loaded_runtime() {
 }
 
 Hooks find_hooks() {
-    Hooks h{emu_check_device_range, emu_count_library_call, emu_mark_initialized};
-    if (h.check != nullptr && h.count != nullptr && h.mark != nullptr) return h;
+    Hooks h{emu_check_device_range, emu_count_library_call, emu_mark_initialized, emu_stream_submit,
+            emu_stream_sync_point};
+    if (h.check != nullptr && h.count != nullptr && h.mark != nullptr && h.submit != nullptr && h.sync_point != nullptr)
+        return h;
     if (void* lib = loaded_runtime()) {
         if (h.check == nullptr) h.check = reinterpret_cast<decltype(h.check)>(dlsym(lib, "emu_check_device_range"));
         if (h.count == nullptr) h.count = reinterpret_cast<decltype(h.count)>(dlsym(lib, "emu_count_library_call"));
         if (h.mark == nullptr) h.mark = reinterpret_cast<decltype(h.mark)>(dlsym(lib, "emu_mark_initialized"));
+        if (h.submit == nullptr) h.submit = reinterpret_cast<decltype(h.submit)>(dlsym(lib, "emu_stream_submit"));
+        if (h.sync_point == nullptr)
+            h.sync_point = reinterpret_cast<decltype(h.sync_point)>(dlsym(lib, "emu_stream_sync_point"));
     }
     return h;
 }
@@ -71,6 +76,10 @@ int check_range(const void* p, size_t bytes, const char* function, const char* w
 
 void mark_written(const void* p, size_t bytes) {
     if (bytes != 0 && p != nullptr && hooks().mark != nullptr) hooks().mark(p, bytes);
+}
+
+bool sync_refused(void* stream, const char* function) {
+    return hooks().sync_point != nullptr && hooks().sync_point(stream, function) != 0;
 }
 
 void set_last_error(const char* format, ...) {

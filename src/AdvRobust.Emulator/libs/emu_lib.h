@@ -9,12 +9,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 extern "C" {
 __attribute__((weak)) int emu_check_device_range(const void* p, size_t bytes, const char* what, char* message,
                                                   size_t message_len);
 __attribute__((weak)) void emu_count_library_call(const char* library, const char* function);
 __attribute__((weak)) void emu_mark_initialized(const void* p, size_t bytes);
+__attribute__((weak)) int emu_stream_submit(void* stream, const char* library, const char* function,
+                                            int (*run)(void*), void* arg, void (*release)(void*));
+__attribute__((weak)) int emu_stream_sync_point(void* stream, const char* function);
 }
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
@@ -25,7 +29,12 @@ struct Hooks {
     int (*check)(const void*, size_t, const char*, char*, size_t);
     void (*count)(const char*, const char*);
     void (*mark)(const void*, size_t);
+    int (*submit)(void*, const char*, const char*, int (*)(void*), void*, void (*)(void*));
+    int (*sync_point)(void*, const char*);
 };
+
+// What submit returns when the stream's graph capture was invalidated (the work neither ran nor was recorded).
+constexpr int CaptureInvalidated = -1;
 
 // The runtime's hooks (any of them may be null: then nothing is checked, counted or marked).
 const Hooks& hooks();
@@ -39,6 +48,26 @@ int check_range(const void* p, size_t bytes, const char* function, const char* w
                 size_t message_len);
 
 void mark_written(const void* p, size_t bytes);
+
+// Runs `work` (returning a library status, 0 = success) now, or, when `stream` is capturing a CUDA graph, hands a copy
+// of it to the runtime as a graph node that runs at every cuGraphLaunch; `work` must therefore hold copies of the
+// descriptors and scalars it uses, not pointers to the caller's. Returns work's status, 0 when recorded, or
+// CaptureInvalidated.
+template <class F>
+int submit(void* stream, const char* library, const char* function, F work) {
+    if (hooks().submit == nullptr) return work();
+    F* held = new F(std::move(work));
+    int r = hooks().submit(
+        stream, library, function, [](void* a) { return (*static_cast<F*>(a))(); }, held,
+        [](void* a) { delete static_cast<F*>(a); });
+    if (r == 1) return 0;
+    int status = r == 0 ? (*held)() : CaptureInvalidated;
+    delete held;
+    return status;
+}
+
+// True when `stream` is capturing a graph, which a call that waits on it (cudnnFind*) invalidates: the caller fails.
+bool sync_refused(void* stream, const char* function);
 
 // A float rounded to TF32 (8-bit exponent, 10-bit mantissa), round to nearest with ties away from zero, as
 // cvt.rna.tf32.f32 does; the low 13 bits are zero. Inf and NaN pass through.

@@ -1,7 +1,7 @@
 // driver.cpp — the CUDA driver API surface of libadvrobust-emu-cuda.so that is not memory or modules: errors,
 // versions, the one emulated device (sm_90), its primary context, streams and events. Work on a stream runs
 // synchronously when it is issued (a legal CUDA schedule), so synchronizing only counts, and event times are the
-// host's. Handles are checked: an unknown stream or event is CUDA_ERROR_INVALID_HANDLE, work without a current context
+// host's (stream capture and graphs: graph.cpp). Handles are checked: an unknown stream or event is CUDA_ERROR_INVALID_HANDLE, work without a current context
 // is CUDA_ERROR_INVALID_CONTEXT.
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,12 +42,17 @@ const char* generic(int code, const char** name)
         E(200, "CUDA_ERROR_INVALID_IMAGE", "device kernel image is invalid")
         E(201, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context")
         E(400, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle")
+        E(401, "CUDA_ERROR_ILLEGAL_STATE", "the operation cannot be performed in the present state")
         E(500, "CUDA_ERROR_NOT_FOUND", "named symbol not found")
         E(700, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered")
         E(701, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch")
         E(715, "CUDA_ERROR_ILLEGAL_INSTRUCTION", "an illegal instruction was encountered")
         E(719, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure")
         E(801, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported")
+        E(900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", "operation not permitted when stream is capturing")
+        E(901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", "operation failed due to a previous error during capture")
+        E(908, "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD", "attempt to terminate a thread-local capture sequence from "
+                                                        "another thread")
         E(999, "CUDA_ERROR_UNKNOWN", "unknown error")
 #undef E
     default: *name = nullptr; return nullptr;
@@ -183,13 +188,20 @@ EXPORT int cuDevicePrimaryCtxRelease_v2(int dev)
 EXPORT int cuCtxSetCurrent(void* ctx)
 {
     if (ctx && ctx != &g_primary) return emu_fail(EMU_INVALID_CONTEXT, "cuCtxSetCurrent: %p is not a context", ctx);
+    emu_count(C_CONTEXT_QUERIES);
     t_current = (Context*)ctx;
     return EMU_SUCCESS;
 }
-EXPORT int cuCtxGetCurrent(void** ctx) { *ctx = t_current; return EMU_SUCCESS; }
+EXPORT int cuCtxGetCurrent(void** ctx)
+{
+    emu_count(C_CONTEXT_QUERIES);
+    *ctx = t_current;
+    return EMU_SUCCESS;
+}
 EXPORT int cuCtxSynchronize()
 {
     if (int r = emu_require_context("cuCtxSynchronize")) return r;
+    if (int r = emu_capture_forbid_unsafe("cuCtxSynchronize")) return r;
     emu_count(C_CONTEXT_SYNCS);
     return EMU_SUCCESS;
 }
@@ -216,6 +228,7 @@ EXPORT int cuStreamDestroy_v2(void* stream)
 EXPORT int cuStreamSynchronize(void* stream)
 {
     if (int r = emu_check_stream(stream, "cuStreamSynchronize")) return r;
+    if (int r = emu_capture_sync_point(stream, "cuStreamSynchronize")) return r;
     emu_count(C_STREAM_SYNCS);
     return EMU_SUCCESS;
 }
@@ -241,8 +254,12 @@ EXPORT int cuEventRecord(void* event, void* stream)
     if (int r = emu_check_stream(stream, "cuEventRecord")) return r;
     std::lock_guard<std::mutex> lock(g_gate);
     if (!g_events.count(event)) return emu_fail(EMU_INVALID_HANDLE, "cuEventRecord: %p is not a live event", event);
-    ((Event*)event)->ms = now_ms();
-    return EMU_SUCCESS;
+    auto work = [event] {
+        ((Event*)event)->ms = now_ms();
+        return (int)EMU_SUCCESS;
+    };
+    int r;
+    return emu_capture_node(stream, "cuEventRecord", work, &r) ? r : work();
 }
 EXPORT int cuEventSynchronize(void* event)
 {
@@ -250,6 +267,12 @@ EXPORT int cuEventSynchronize(void* event)
     if (!g_events.count(event)) return emu_fail(EMU_INVALID_HANDLE, "cuEventSynchronize: %p is not a live event", event);
     emu_count(C_EVENT_SYNCS);
     return EMU_SUCCESS;
+}
+EXPORT int cuEventQuery(void* event)
+{
+    std::lock_guard<std::mutex> lock(g_gate);
+    if (!g_events.count(event)) return emu_fail(EMU_INVALID_HANDLE, "cuEventQuery: %p is not a live event", event);
+    return EMU_SUCCESS;  // work runs when it is issued, so every recorded event has completed
 }
 EXPORT int cuEventElapsedTime_v2(float* ms, void* start, void* end)
 {

@@ -5,7 +5,8 @@
 // unmapped, so a later access faults (use after free). Copies and memsets check that their device range lies inside
 // one live allocation. The stream-ordered pool is the same allocator (its counters report live bytes). Freed mappings
 // are kept inaccessible (so a use after free still faults) and reused for a later allocation of the same size, which
-// spares the host's page faults and zeroing; at most 512 MiB are kept.
+// spares the host's page faults and zeroing; at most 512 MiB are kept. Under stream capture (graph.cpp) allocations
+// and frees become graph memory nodes, and copies and memsets graph nodes.
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -189,6 +190,8 @@ std::string emu_describe_address(uintptr_t a)
     return "not in any live device allocation";
 }
 
+int emu_memory_release_owned(uint64_t p) { return release(p, "graph memory"); }
+
 std::string emu_check_canaries()
 {
     std::shared_lock<std::shared_mutex> lock(g_gate);
@@ -210,23 +213,40 @@ std::string emu_check_canaries()
 
 extern "C" {
 #define EXPORT __attribute__((visibility("default")))
-EXPORT int cuMemAlloc_v2(uint64_t* dptr, size_t bytes) { REQUIRE("cuMemAlloc_v2"); return allocate(dptr, bytes, "cuMemAlloc_v2"); }
-EXPORT int cuMemFree_v2(uint64_t p) { REQUIRE("cuMemFree_v2"); return release(p, "cuMemFree_v2"); }
+EXPORT int cuMemAlloc_v2(uint64_t* dptr, size_t bytes)
+{
+    REQUIRE("cuMemAlloc_v2");
+    if (int r = emu_capture_forbid_unsafe("cuMemAlloc_v2")) return r;
+    return allocate(dptr, bytes, "cuMemAlloc_v2");
+}
+EXPORT int cuMemFree_v2(uint64_t p)
+{
+    REQUIRE("cuMemFree_v2");
+    if (int r = emu_capture_forbid_unsafe("cuMemFree_v2")) return r;
+    return release(p, "cuMemFree_v2");
+}
 EXPORT int cuMemAllocAsync(uint64_t* dptr, size_t bytes, void* s)
 {
     REQUIRE("cuMemAllocAsync");
     STREAM(s, "cuMemAllocAsync");
-    return allocate(dptr, bytes, "cuMemAllocAsync");
+    int r;
+    if (emu_capture_node(s, "cuMemAllocAsync", [] { return (int)EMU_SUCCESS; }, &r) && r) return r;
+    if ((r = allocate(dptr, bytes, "cuMemAllocAsync"))) return r;
+    emu_capture_allocated(s, *dptr);  // a graph memory node: allocated now, the same address in every replay
+    return EMU_SUCCESS;
 }
 EXPORT int cuMemFreeAsync(uint64_t p, void* s)
 {
     REQUIRE("cuMemFreeAsync");
     STREAM(s, "cuMemFreeAsync");
+    int r;
+    if (emu_capture_free(s, p, &r)) return r;
     return release(p, "cuMemFreeAsync");
 }
 EXPORT int cuMemAllocHost_v2(void** pp, size_t bytes)
 {
     REQUIRE("cuMemAllocHost_v2");
+    if (int r = emu_capture_forbid_unsafe("cuMemAllocHost_v2")) return r;
     if (!pp || bytes == 0) return emu_fail(EMU_INVALID_VALUE, "cuMemAllocHost_v2: null pointer or zero bytes");
     *pp = malloc(bytes);
     return *pp ? EMU_SUCCESS : emu_fail(EMU_OUT_OF_MEMORY, "cuMemAllocHost_v2: %zu bytes", bytes);
@@ -239,46 +259,69 @@ EXPORT int cuMemGetInfo_v2(size_t* free_bytes, size_t* total)
     *free_bytes = *total - emu_device_used_bytes();
     return EMU_SUCCESS;
 }
+// Copies and memsets run now, or are recorded as graph nodes when the stream captures (the ranges are checked now
+// and again at each replay; a host-to-device node reads the host buffer at replay time, as a real memcpy node does).
 EXPORT int cuMemcpyHtoDAsync_v2(uint64_t dst, const void* src, size_t n, void* s)
 {
     REQUIRE("cuMemcpyHtoDAsync_v2");
     STREAM(s, "cuMemcpyHtoDAsync_v2");
     if (int r = check_range(dst, n, "cuMemcpyHtoDAsync_v2", "destination")) return r;
-    memcpy((void*)(uintptr_t)dst, src, n);
-    emu_count(C_HTOD);
-    emu_count(C_HTOD_BYTES, n);
-    return EMU_SUCCESS;
+    auto work = [=] {
+        if (int r = check_range(dst, n, "cuMemcpyHtoDAsync_v2", "destination")) return r;
+        memcpy((void*)(uintptr_t)dst, src, n);
+        emu_count(C_HTOD);
+        emu_count(C_HTOD_BYTES, n);
+        return (int)EMU_SUCCESS;
+    };
+    int r;
+    return emu_capture_node(s, "cuMemcpyHtoDAsync_v2", work, &r) ? r : work();
 }
 EXPORT int cuMemcpyDtoHAsync_v2(void* dst, uint64_t src, size_t n, void* s)
 {
     REQUIRE("cuMemcpyDtoHAsync_v2");
     STREAM(s, "cuMemcpyDtoHAsync_v2");
     if (int r = check_range(src, n, "cuMemcpyDtoHAsync_v2", "source")) return r;
-    memcpy(dst, (const void*)(uintptr_t)src, n);
-    emu_count(C_DTOH);
-    emu_count(C_DTOH_BYTES, n);
-    return EMU_SUCCESS;
+    auto work = [=] {
+        if (int r = check_range(src, n, "cuMemcpyDtoHAsync_v2", "source")) return r;
+        memcpy(dst, (const void*)(uintptr_t)src, n);
+        emu_count(C_DTOH);
+        emu_count(C_DTOH_BYTES, n);
+        return (int)EMU_SUCCESS;
+    };
+    int r;
+    return emu_capture_node(s, "cuMemcpyDtoHAsync_v2", work, &r) ? r : work();
 }
 EXPORT int cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t n, void* s)
 {
     REQUIRE("cuMemcpyDtoDAsync_v2");
     STREAM(s, "cuMemcpyDtoDAsync_v2");
+    auto work = [=] {
+        if (int r = check_range(src, n, "cuMemcpyDtoDAsync_v2", "source")) return r;
+        if (int r = check_range(dst, n, "cuMemcpyDtoDAsync_v2", "destination")) return r;
+        memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n);
+        emu_count(C_DTOD);
+        emu_count(C_DTOD_BYTES, n);
+        return (int)EMU_SUCCESS;
+    };
     if (int r = check_range(src, n, "cuMemcpyDtoDAsync_v2", "source")) return r;
     if (int r = check_range(dst, n, "cuMemcpyDtoDAsync_v2", "destination")) return r;
-    memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n);
-    emu_count(C_DTOD);
-    emu_count(C_DTOD_BYTES, n);
-    return EMU_SUCCESS;
+    int r;
+    return emu_capture_node(s, "cuMemcpyDtoDAsync_v2", work, &r) ? r : work();
 }
 EXPORT int cuMemsetD32Async(uint64_t dst, unsigned int value, size_t n, void* s)
 {
     REQUIRE("cuMemsetD32Async");
     STREAM(s, "cuMemsetD32Async");
     if (int r = check_range(dst, n * 4, "cuMemsetD32Async", "destination")) return r;
-    auto* p = (unsigned int*)(uintptr_t)dst;
-    for (size_t i = 0; i < n; i++) p[i] = value;
-    emu_count(C_MEMSETS);
-    return EMU_SUCCESS;
+    auto work = [=] {
+        if (int r = check_range(dst, n * 4, "cuMemsetD32Async", "destination")) return r;
+        auto* p = (unsigned int*)(uintptr_t)dst;
+        for (size_t i = 0; i < n; i++) p[i] = value;
+        emu_count(C_MEMSETS);
+        return (int)EMU_SUCCESS;
+    };
+    int r;
+    return emu_capture_node(s, "cuMemsetD32Async", work, &r) ? r : work();
 }
 
 EXPORT int emu_check_device_range(const void* p, size_t bytes, const char* what, char* message, size_t message_len)

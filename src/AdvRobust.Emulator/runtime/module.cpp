@@ -233,6 +233,23 @@ EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsign
     if ((uint64_t)fn.static_shared + shared > 48 * 1024)
         return emu_fail(EMU_INVALID_VALUE, "cuLaunchKernel(%s): %d B static + %u B dynamic shared memory exceed 48 KB per "
                                            "block", n, fn.static_shared, shared);
+    dim3 grid(gx, gy, gz), block(bx, by, bz);
+    if (emu_capturing(stream))
+    {
+        // A kernel node with a copy of each parameter's bytes (sizes from the cubin, which cuModuleGetFunction
+        // checked against the host build), replayed by cuGraphLaunch.
+        std::vector<std::vector<char>> bytes(fn.host->param_count);
+        for (int i = 0; i < fn.host->param_count; i++)
+            bytes[i].assign((const char*)params[i], (const char*)params[i] + fn.host->param_sizes[i]);
+        auto node = [&fn, grid, block, bytes]() mutable {
+            std::vector<void*> p(bytes.size());
+            for (size_t i = 0; i < bytes.size(); i++) p[i] = bytes[i].data();
+            emu_count(C_LAUNCHES);
+            return emu_run_grid(fn, grid, block, p.data());
+        };
+        int r;
+        if (emu_capture_node(stream, n, node, &r)) return r;
+    }
     emu_count(C_LAUNCHES);
-    return emu_run_grid(fn, dim3(gx, gy, gz), dim3(bx, by, bz), params);
+    return emu_run_grid(fn, grid, block, params);
 }
