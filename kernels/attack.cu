@@ -25,11 +25,36 @@
 //   apgd_schedule 16 B of state, plus 16·D B per improved or halved row.
 #include "common.cuh"
 
+// ---- device helpers ----
 __device__ __forceinline__ void copy_row(float* __restrict__ dst, const float* __restrict__ src, int d)
 {
     for (int k = threadIdx.x; k < d; k += blockDim.x) dst[k] = src[k];
 }
 
+// In place on v (one sample): the l-inf clip per element, or the l2 shrink of v − x0 by the block; then [0, 1].
+__device__ __forceinline__ void project(float* __restrict__ v, const float* __restrict__ x0, float eps, int d, int l2,
+    float* scratch)
+{
+    float shrink = 1.0f;
+    if (l2)
+    {
+        float acc = 0.0f;
+        for (int k = threadIdx.x; k < d; k += blockDim.x)
+        {
+            const float dk = v[k] - x0[k];
+            acc += dk * dk;
+        }
+        const float dn = sqrtf(block_sum(acc, scratch));
+        if (dn > eps) shrink = eps / dn;
+    }
+    for (int k = threadIdx.x; k < d; k += blockDim.x)
+    {
+        const float p = l2 ? x0[k] + (v[k] - x0[k]) * shrink : fminf(fmaxf(v[k], x0[k] - eps), x0[k] + eps);
+        v[k] = clamp_f(p, 0.0f, 1.0f);
+    }
+}
+
+// ---- kernels ----
 extern "C" __global__ void attack_track_f32(const float* __restrict__ logits, int k, const float* __restrict__ loss,
     int m, const int* __restrict__ labels, const int* __restrict__ targets, const float* __restrict__ x, int d,
     float* __restrict__ best_loss, int* __restrict__ best_success, int* __restrict__ best_set,
@@ -74,29 +99,6 @@ extern "C" __global__ void attack_track_f32(const float* __restrict__ logits, in
     }
     __syncthreads();
     if (take && best_x) copy_row(best_x + (long long)s * d, x + (long long)s * d, d);
-}
-
-// In place on v (one sample): the l-inf clip per element, or the l2 shrink of v − x0 by the block; then [0, 1].
-__device__ __forceinline__ void project(float* __restrict__ v, const float* __restrict__ x0, float eps, int d, int l2,
-    float* scratch)
-{
-    float shrink = 1.0f;
-    if (l2)
-    {
-        float acc = 0.0f;
-        for (int k = threadIdx.x; k < d; k += blockDim.x)
-        {
-            const float dk = v[k] - x0[k];
-            acc += dk * dk;
-        }
-        const float dn = sqrtf(block_sum(acc, scratch));
-        if (dn > eps) shrink = eps / dn;
-    }
-    for (int k = threadIdx.x; k < d; k += blockDim.x)
-    {
-        const float p = l2 ? x0[k] + (v[k] - x0[k]) * shrink : fminf(fmaxf(v[k], x0[k] - eps), x0[k] + eps);
-        v[k] = clamp_f(p, 0.0f, 1.0f);
-    }
 }
 
 // Element k of the sample is touched by thread k % blockDim.x in every pass, so the passes need no barrier beyond
