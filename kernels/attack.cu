@@ -7,8 +7,8 @@
 //                  take = !set || (keep_highest ? loss_s > best : (success && !best_success) ||
 //                         (!success && !best_success && loss_s > best));
 //                  on take: set = 1, best_success = success, best = loss_s, best_x[s] = x[s];
-//                  current = loss_s; if !best_success_new: *pending = tick (every writer stores the same value, so the
-//                  race is benign: no atomics, and no reset between steps since each step has its own tick).
+//                  current = loss_s; if !best_success_new: *pending = 1 (every writer stores the same value, so the
+//                  race is benign and needs no atomics; the host clears the flag when it reads it).
 //   apgd_step      η = step[s]; u = sign(g)·η (l2: g·η/(‖g‖ + 1e-12)); z = P(x + u);
 //                  x_new = P(x + (1 − a)(x − x_old) + a(z − x)); x_old = x. P: projection onto the ε-ball around x0
 //                  (l-inf per element, l2 per sample) and [0, 1].
@@ -58,7 +58,7 @@ __device__ __forceinline__ void project(float* __restrict__ v, const float* __re
 extern "C" __global__ void attack_track_f32(const float* __restrict__ logits, int k, const float* __restrict__ loss,
     int m, const int* __restrict__ labels, const int* __restrict__ targets, const float* __restrict__ x, int d,
     float* __restrict__ best_loss, int* __restrict__ best_success, int* __restrict__ best_set,
-    float* __restrict__ current, float* __restrict__ best_x, int* __restrict__ pending, int tick, int keep_highest)
+    float* __restrict__ current, float* __restrict__ best_x, int* __restrict__ pending, int keep_highest)
 {
     __shared__ float scratch_v[AR_WARP_SIZE];
     __shared__ int scratch_i[AR_WARP_SIZE];
@@ -94,7 +94,7 @@ extern "C" __global__ void attack_track_f32(const float* __restrict__ logits, in
             best_success[s] = success;
             best_loss[s] = f;
         }
-        if (!(better ? success : had)) *pending = tick;
+        if (!(better ? success : had)) *pending = 1;
         take = better;
     }
     __syncthreads();

@@ -11,8 +11,9 @@ public readonly record struct AttackTrackParams(bool KeepHighestLoss);
 /// One attack run's per-sample worst case, on the device, for N samples: Loss, Success (Int32 0/1) and Set (Int32
 /// 0/1: a candidate was ever taken), Current (the loss of the last tracked iterate, taken or not), X (the best
 /// iterate, shaped like the batch; null when the caller keeps none) and Pending (Int32, one value, the early-stopping
-/// flag: the last <see cref="Tick"/> after which some sample had not succeeded; every such sample writes the same
-/// value, so the flag needs neither atomics nor a reset between steps). Created unset: all zeros.
+/// flag: 1 when some sample had not succeeded after a tracking since the flag was last read; every such sample
+/// writes the same 1, so it needs no atomics, and the kernel's arguments stay the same every step, so a captured
+/// step graph replays it). Created unset: all zeros.
 /// </summary>
 public sealed class BestState : IDisposable
 {
@@ -33,21 +34,21 @@ public sealed class BestState : IDisposable
     public Tensor Set { get; }
     public Tensor Current { get; }
     public Tensor Pending { get; }
-
-    /// <summary>How many times the state was tracked (<see cref="Ops.AttackTrack"/> advances it); 0 when unset.</summary>
-    public int Tick { get; private set; }
     public Tensor? X { get; }
     public int Count => Loss.Shape[0];
 
-    internal void Advance() => Tick++;
-
-    /// <summary>Whether every sample had succeeded at the last tracking: one 4-byte read (a synchronization on a
-    /// GPU).</summary>
+    /// <summary>
+    /// Whether no sample was unsuccessful after any tracking since the last call: one 4-byte read (a synchronization
+    /// on a GPU), then the flag is cleared. Success is final under the Best rule (KeepHighestLoss off), so a true
+    /// answer means every sample has succeeded; a sample that succeeded only within the last calls' window makes the
+    /// answer false once more, which delays the stop by one period and changes no result.
+    /// </summary>
     public bool AllSucceeded()
     {
         Span<int> pending = stackalloc int[1];
         Pending.Backend.CopyOut(Pending.Storage, pending);
-        return Tick > 0 && pending[0] != Tick;
+        Pending.Backend.Fill(Pending, 0f);
+        return pending[0] == 0;
     }
 
     public bool[] ReadSuccess() => Success.ToArray<int>().Select(v => v != 0).ToArray();

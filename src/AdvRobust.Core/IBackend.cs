@@ -53,7 +53,7 @@ public interface IBackend : IDisposable
     /// <summary>Per sample s: loss_s = Σ_j loss[s, j] (N×M terms, left to right in float), pred = argmax logits[s]
     /// (lowest index on ties), success = targets is null ? pred ≠ labels[s] : pred = targets[s]; then the Best rule
     /// of <paramref name="p"/> updates <paramref name="best"/> and copies x[s] into best.X[s] when the candidate is
-    /// taken; a sample still unsuccessful afterwards writes best.Tick into best.Pending.</summary>
+    /// taken; a sample still unsuccessful afterwards sets best.Pending to 1.</summary>
     void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
         BestState best);
     /// <summary>One APGD momentum step with per-sample η, projected onto the eps-ball around x0 and [0, 1].</summary>

@@ -14,7 +14,7 @@ public sealed partial class CpuBackend
     //   pred   = first j with the largest logits[s, j];   success = t ? pred == t[s] : pred != y[s]
     //   take   = !set || (keepHighest ? loss_s > best : (success && !bestSuccess) || (!success && !bestSuccess &&
     //            loss_s > best));  if take: set, bestSuccess, best = 1, success, loss_s; X[s] = x[s]
-    //   Current[s] = loss_s;  if !bestSuccess_new: Pending = Tick.
+    //   Current[s] = loss_s;  if !bestSuccess_new: Pending = 1.
     public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
         BestState best)
     {
@@ -38,7 +38,7 @@ public sealed partial class CpuBackend
                 (set[s], bestSuccess[s], bestLoss[s]) = (1, success ? 1 : 0, ls);
                 if (best.X is not null) xs.Slice(s * d, d).CopyTo(bestX.Slice(s * d, d));
             }
-            if (bestSuccess[s] == 0) pending[0] = best.Tick;
+            if (bestSuccess[s] == 0) pending[0] = 1;
         }
     }
 

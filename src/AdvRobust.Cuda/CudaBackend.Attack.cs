@@ -11,8 +11,8 @@ public sealed partial class CudaBackend
         int n = best.Count;
         Kernels.AttackTrack(P(logits), logits.Shape[1], P(loss), checked((int)(loss.Length / n)), P(labels),
             targets is null ? 0UL : P(targets), P(x), checked((int)(x.Length / n)), P(best.Loss), P(best.Success),
-            P(best.Set), P(best.Current), best.X is null ? 0UL : P(best.X), P(best.Pending), best.Tick,
-            p.KeepHighestLoss, n);
+            P(best.Set), P(best.Current), best.X is null ? 0UL : P(best.X), P(best.Pending), p.KeepHighestLoss,
+            n);
     }
 
     public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s) =>

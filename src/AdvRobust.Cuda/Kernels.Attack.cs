@@ -10,14 +10,14 @@ public sealed unsafe partial class Kernels
     /// <summary>targets and bestX may be 0 (none).</summary>
     public void AttackTrack(ulong logits, int k, ulong loss, int m, ulong labels, ulong targets, ulong x, int d,
         ulong bestLoss, ulong bestSuccess, ulong bestSet, ulong current, ulong bestX, ulong pending,
-        int tick, bool keepHighest, int samples)
+        bool keepHighest, int samples)
     {
         if (samples == 0) return;
         int keep = keepHighest ? 1 : 0;
         void** a = stackalloc void*[]
         {
             &logits, &k, &loss, &m, &labels, &targets, &x, &d, &bestLoss, &bestSuccess, &bestSet, &current, &bestX,
-            &pending, &tick, &keep,
+            &pending, &keep,
         };
         Launch(AttackTrackF32, (uint)samples, a);
     }

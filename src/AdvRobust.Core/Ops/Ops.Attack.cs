@@ -27,9 +27,7 @@ public static partial class Ops
             $"targets must be {n} Int32 values");
         Require(x.Rank >= 1 && x.Shape[0] == n, op, $"x {x.Shape} for {n} samples");
         Require(best.X is null || best.X.Shape == x.Shape, op, $"best.X {best.X?.Shape} and x {x.Shape} differ");
-        if (n == 0) return;
-        best.Advance();
-        backend.AttackTrack(p, logits, loss, labels, targets, x, best);
+        if (n > 0) backend.AttackTrack(p, logits, loss, labels, targets, x, best);
     }
 
     /// <summary>

@@ -44,7 +44,7 @@ public sealed partial class KernelCompileTests
         ("attack.cu", "attack_track_f32",
             "const float* logits, int k, const float* loss, int m, const int* labels, const int* targets, "
             + "const float* x, int d, float* best_loss, int* best_success, int* best_set, float* current, "
-            + "float* best_x, int* pending, int tick, int keep_highest"),
+            + "float* best_x, int* pending, int keep_highest"),
         ("attack.cu", "apgd_step_f32",
             "float* x, float* x_old, const float* x0, const float* g, const float* step, float* z, float eps, "
             + "float a, int d, int l2"),
