@@ -32,6 +32,7 @@
 // ---- math: libdevice ----
 #define sqrtf __nv_sqrtf
 #define rsqrtf __nv_rsqrtf
+#define sqrt __nv_sqrt
 #define fminf __nv_fminf
 #define fmaxf __nv_fmaxf
 #define fabsf __nv_fabsf

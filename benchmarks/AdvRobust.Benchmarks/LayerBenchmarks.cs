@@ -10,7 +10,8 @@ namespace AdvRobust.Benchmarks;
 /// shapes of ResNet-18's first stage on CIFAR: x is N×C×H×W = N×64×32×32.
 /// Conv (3×3, C = K = 64, pad 1, stride 1, so P×Q = H×W; cuDNN on cuda, im2col + SGEMM on cpu): ConvForward
 /// y = conv(x, w), ConvBackwardData dx = convᵀ(dy, w), ConvBackwardFilter dw = Σ x ⋆ dy. FLOPs, each of the three:
-/// 2·N·K·C·R·S·P·Q.
+/// 2·N·K·C·R·S·P·Q. ConvBiasReluForward: y = relu(conv(x, w) + b), one cuDNN call (the three steps on cpu); the
+/// same FLOPs, so its row against ConvForward shows what the fused epilogue costs.
 /// BatchNormTrain: batch-norm training forward (batch statistics, running-stat update) then backward (dx, dγ, dβ),
 /// per channel of N·H·W values. Compulsory traffic per element: forward reads x, writes y (8 B); backward reads x
 /// and dy, writes dx (12 B); 20 B in all (per-channel vectors are negligible).
@@ -27,7 +28,7 @@ public class LayerBenchmarks : OpBenchmark
 
     private static readonly ConvParams _conv = new(Stride: 1, Padding: 1);
     private static readonly BatchNormParams _bn = new();
-    private Tensor _x = null!, _w = null!, _y = null!, _dy = null!, _dx = null!, _dw = null!;
+    private Tensor _x = null!, _w = null!, _b = null!, _y = null!, _dy = null!, _dx = null!, _dw = null!;
     private Tensor _gamma = null!, _beta = null!, _runMean = null!, _runVar = null!, _mean = null!, _invStd = null!;
     private Tensor _dgamma = null!, _dbeta = null!;
     private Tensor _logits = null!, _labels = null!, _loss = null!, _probs = null!, _dloss = null!, _dlogits = null!;
@@ -39,6 +40,9 @@ public class LayerBenchmarks : OpBenchmark
 
     [Benchmark]
     public void ConvForward() => LaunchAndWait(Forward);
+
+    [Benchmark]
+    public void ConvBiasReluForward() => LaunchAndWait(ForwardBiasRelu);
 
     [Benchmark]
     public void ConvBackwardData() => LaunchAndWait(BackwardData);
@@ -58,6 +62,7 @@ public class LayerBenchmarks : OpBenchmark
         _x = Uniform(11, -1f, 1f, map);
         _dy = Uniform(12, -1f, 1f, map);
         _w = Uniform(13, -0.1f, 0.1f, Channels, Channels, Kernel, Kernel);
+        _b = Uniform(21, -0.1f, 0.1f, Channels);
         _y = Empty(DType.Float32, map);
         _dx = Empty(DType.Float32, map);
         _dw = Empty(DType.Float32, Channels, Channels, Kernel, Kernel);
@@ -84,6 +89,7 @@ public class LayerBenchmarks : OpBenchmark
         return
         [
             new(nameof(ConvForward), convFlops, Forward),
+            new(nameof(ConvBiasReluForward), convFlops, ForwardBiasRelu),
             new(nameof(ConvBackwardData), convFlops, BackwardData),
             new(nameof(ConvBackwardFilter), convFlops, BackwardFilter),
             new(nameof(BatchNormTrain), Work.Bytes(20.0 * elements), BatchNorm),
@@ -92,6 +98,8 @@ public class LayerBenchmarks : OpBenchmark
     }
 
     private void Forward() => Ops.Conv2dForward(_conv, _x, _w, _y);
+
+    private void ForwardBiasRelu() => Ops.Conv2dBiasReluForward(_conv, _x, _w, _b, _y);
 
     private void BackwardData() => Ops.Conv2dBackwardData(_conv, _dy, _w, _dx);
 

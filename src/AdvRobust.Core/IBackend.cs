@@ -22,6 +22,8 @@ public interface IBackend : IDisposable
     void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged;
     void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged;
     void Copy(Tensor src, Tensor dst);
+    /// <summary>dst[dstOffset .. +count) = src[srcOffset .. +count), in elements, on the device (row ranges).</summary>
+    void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count);
     void Synchronize();
 
     /// <summary>Records and replays steps as graphs (<see cref="StepGraph"/>); null when the backend has none.</summary>
@@ -61,6 +63,16 @@ public interface IBackend : IDisposable
     /// <summary>APGD's per-iterate bookkeeping (best point, oscillation count) and, at a checkpoint, step halving.</summary>
     void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s);
 
+    // ---- FAB and Square (kernels/fab.cu, kernels/square.cu): per-sample bookkeeping without the host ----
+    /// <summary>One FAB-T step in place on x: both projections onto the linearised boundary ∩ box, then the move.</summary>
+    void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets);
+    /// <summary>Keeps the smallest misclassified iterate per row, then steps x back toward x0 by β.</summary>
+    void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best, Tensor bestNorm);
+    /// <summary>Square query: best with one Philox-drawn window changed, per row still being attacked.</summary>
+    void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds, Tensor candidates);
+    /// <summary>Square acceptance of each attacked row's candidate by its margin.</summary>
+    void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin, Tensor lossMin);
+
     // ---- metric learning (kernels/distance.cu, kernels/triplet.cu) ----
     /// <summary>dist[i,j] = d(a_i, b_j) for A N×D, B M×D.</summary>
     void PairwiseDistance(DistanceKind kind, Tensor a, Tensor b, Tensor dist);
@@ -75,8 +87,15 @@ public interface IBackend : IDisposable
     /// <summary>dst[i,:] = src[index[i],:]; an index of -1 writes a zero row.</summary>
     void GatherRows(Tensor src, Tensor index, Tensor dst);
 
+    // ---- gather (kernels/gather.cu): the backward of GatherRows, and row copies at an offset ----
+    /// <summary>dst[index[i],:] += src[i,:] for i = 0..N-1 in that order (index -1 skips row i); deterministic.</summary>
+    void ScatterAddRows(Tensor src, Tensor index, Tensor dst);
+
     // ---- convolution, pooling, normalization (NCHW; x N×C×H×W, w K×C×R×S) ----
     void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y);
+    /// <summary>y = relu(conv(x, w) + bias[k]) in one pass where the library fuses it (cuDNN); the CPU runs the three
+    /// steps in the unfused order.</summary>
+    void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y);
     void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx);
     void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw);
     void Pool2dForward(PoolParams p, Tensor x, Tensor y);
@@ -90,6 +109,8 @@ public interface IBackend : IDisposable
     void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y);
     /// <summary>y[c] = sum of x over every axis but axis 1 (bias and affine gradients).</summary>
     void ChannelSum(Tensor x, Tensor y);
+    /// <summary>y[n, c, ...] = value[c]: broadcasts one value per channel (the backward of a sum).</summary>
+    void ChannelFill(Tensor value, Tensor y);
 
     // ---- losses over logits N×K with Int32 labels N ----
     void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs);

@@ -7,6 +7,7 @@ namespace AdvRobust.Cpu;
 //   ChannelAffine: y[n, c, l] = x[n, c, l]·scale[c] + shift[c] in float; a null scale skips the multiply and a null
 //                  shift the add (so x·s stays exactly x·s, −0 included). y may be x (in place).
 //   ChannelSum:    y[c] = Σ over n and l of x[n, c, l], in double, n-major.
+//   ChannelFill:   y[n, c, l] = value[c] (a copy: −0 and NaN payloads kept).
 public sealed partial class CpuBackend
 {
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y)
@@ -48,5 +49,14 @@ public sealed partial class CpuBackend
                 foreach (float v in xs.Slice((i * c + ch) * l, l)) sum += v;
             y.F()[ch] = (float)sum;
         });
+    }
+
+    public void ChannelFill(Tensor value, Tensor y)
+    {
+        var (n, c, l) = ChannelLayout(y);
+        ReadOnlySpan<float> v = value.F();
+        Span<float> ys = y.F();
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++) ys.Slice((i * c + ch) * l, l).Fill(v[ch]);
     }
 }

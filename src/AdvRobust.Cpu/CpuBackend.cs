@@ -52,6 +52,7 @@ public sealed partial class CpuBackend : IBackend
         if (src.Length != span.Length)
             throw new ArgumentException($"CopyIn: {src.Length} values into a storage of {span.Length}");
         src.CopyTo(span);
+        dst.MarkWritten();
     }
 
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
@@ -64,6 +65,13 @@ public sealed partial class CpuBackend : IBackend
 
     public void Copy(Tensor src, Tensor dst) =>
         ((CpuStorage)src.Storage).AsSpan<byte>().CopyTo(((CpuStorage)dst.Storage).AsSpan<byte>());
+
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count)
+    {
+        int size = src.DType.SizeInBytes();
+        ((CpuStorage)src.Storage).AsSpan<byte>().Slice(checked((int)(srcOffset * size)), checked((int)(count * size)))
+            .CopyTo(((CpuStorage)dst.Storage).AsSpan<byte>().Slice(checked((int)(dstOffset * size))));
+    }
 
     public void Synchronize()
     {

@@ -4,7 +4,7 @@ using AdvRobust.Core.Tensors;
 namespace AdvRobust.Cuda;
 
 // Shape letters: x N×C×H×W, w K×C×R×S, y N×K×P×Q; logits N×K (K classes); per-channel tensors C.
-// Convolution and training-mode batch norm run on cuDNN; everything else on our kernels
+// Convolution (also fused with bias and ReLU) and training-mode batch norm run on cuDNN; everything else on our kernels
 // (kernels/pool.cu, channel.cu, loss.cu, optim.cu, augment.cu).
 public sealed partial class CudaBackend
 {
@@ -23,6 +23,18 @@ public sealed partial class CudaBackend
     {
         if (EmptyConv(x, w, y, y)) return;
         Convolutions.Forward(p, x.Shape, w.Shape, P(x), P(w), P(y));
+    }
+
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y)
+    {
+        if (EmptyConv(x, w, y, y))
+        {
+            // An empty sum: relu(0 + bias) per output channel.
+            ChannelAffine(y, null, bias, y);
+            Unary(UnaryOp.Relu, y, y);
+            return;
+        }
+        Convolutions.ForwardBiasRelu(p, x.Shape, w.Shape, P(x), P(w), P(bias), P(y));
     }
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
@@ -68,6 +80,9 @@ public sealed partial class CudaBackend
             x.Shape[1], Inner(x));
 
     public void ChannelSum(Tensor x, Tensor y) => Kernels.ChannelSum(P(x), P(y), x.Shape[0], x.Shape[1], Inner(x));
+
+    public void ChannelFill(Tensor value, Tensor y) =>
+        Kernels.ChannelFill(P(value), P(y), y.Length, y.Shape[1], Inner(y));
 
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>
         Kernels.SoftmaxCrossEntropyForward(P(logits), P(labels), P(loss), P(probs), logits.Shape[0], logits.Shape[1],

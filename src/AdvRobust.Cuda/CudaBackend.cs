@@ -65,6 +65,7 @@ public sealed partial class CudaBackend : IBackend, IMemoryInfo
         if (src.Length != dst.Length)
             throw new ArgumentException($"CopyIn: {src.Length} values into a storage of {dst.Length}");
         Context.CopyToDevice(((CudaStorage)dst).Pointer, MemoryMarshal.AsBytes(src));
+        dst.MarkWritten();
     }
 
     public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
@@ -75,6 +76,12 @@ public sealed partial class CudaBackend : IBackend, IMemoryInfo
     }
 
     public void Copy(Tensor src, Tensor dst) => Context.CopyDeviceToDevice(P(dst), P(src), src.Storage.Bytes);
+
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count)
+    {
+        long size = src.DType.SizeInBytes();
+        Context.CopyDeviceToDevice(P(dst) + (ulong)(dstOffset * size), P(src) + (ulong)(srcOffset * size), count * size);
+    }
 
     public void Synchronize() => Context.Synchronize();
 

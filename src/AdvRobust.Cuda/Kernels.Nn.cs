@@ -55,6 +55,7 @@ public sealed unsafe partial class Kernels
     // ---- channel.cu ----
     private static readonly KernelLaunch ChannelAffineF32 = new("channel", "channel_affine_f32", BlockSize, 0);
     private static readonly KernelLaunch ChannelSumF32 = new("channel", "channel_sum_f32", ChannelSumThreads, 0);
+    private static readonly KernelLaunch ChannelFillF32 = new("channel", "channel_fill_f32", BlockSize, 0);
 
     /// <summary>scale or shift 0 (a null pointer) means 1 or 0.</summary>
     public void ChannelAffine(ulong x, ulong scale, ulong shift, ulong y, long n, int channels, int inner)
@@ -62,6 +63,14 @@ public sealed unsafe partial class Kernels
         if (n == 0) return;
         void** a = stackalloc void*[] { &x, &scale, &shift, &y, &n, &channels, &inner };
         Launch(ChannelAffineF32, GridFor(n), a);
+    }
+
+    /// <summary>y[n, c, j] = value[c] over y's n elements.</summary>
+    public void ChannelFill(ulong value, ulong y, long n, int channels, int inner)
+    {
+        if (n == 0) return;
+        void** a = stackalloc void*[] { &value, &y, &n, &channels, &inner };
+        Launch(ChannelFillF32, GridFor(n), a);
     }
 
     /// <summary>One block per channel of exactly <see cref="ChannelSumThreads"/> threads (fixed sum order).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Random;
@@ -42,8 +43,12 @@ public sealed record FabSettings(
 /// (targets in rank order, restarts within a target) attacks only the points not yet fooled. A sample returns its
 /// fooling point, else x itself (also as the reference); the reported loss is the CW margin max_{j≠y} z_j − z_y there,
 /// and success is judged at the returned point: misclassified, within eps and in [0, 1].
-/// Differences from the reference: the projections and the step bookkeeping run on the host in double (the
-/// reference runs them in float32 on the device), with forward/backward passes through the engine; f's gradient is
+/// Each step stays on the device (<see cref="Ops.FabStep"/>, <see cref="Ops.FabAccept"/>: kernels/fab.cu, with the
+/// CPU twins <see cref="Step(PgdNorm, float, float, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float,
+/// FabProjection.Workspace)"/> and <see cref="Accept"/>); the host reads the run's result once, after its last step.
+/// Differences from the reference: the projections and the step bookkeeping run in double (the reference runs them
+/// in float32; the CPU sorts the breakpoints, the GPU bisects), with forward/backward passes through the engine; f's
+/// gradient is
 /// that of Σ_i Σ_k s_ik·z_ik with s = e_t − e_y (the same per-row gradient as the reference's summed z_t − z_y);
 /// the random start draws from Philox keyed by the global sample index (<see cref="PurposeStart"/>, stream = run
 /// index, element = pixel), not torch's global RNG, so results do not depend on the batch; with fewer than
@@ -154,14 +159,16 @@ public sealed class Fab : IAttack
                     x1[i] = Math.Clamp(x0[i] + delta[e], 0f, 1f);
                 }
             }
-        var best = (float[])x0.Clone();
-        var bestNorm = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
-
         var dims = like.Shape.Dims.ToArray();
         dims[0] = n;
         using var scratch = new Scratch();
-        var xDev = scratch.Own(Tensor.Empty(like.Backend, DType.Float32, dims));
-        var gradDev = scratch.Like(xDev);
+        var xDev = scratch.Own(Tensor.FromArray(like.Backend, x1, dims));
+        var x0Dev = scratch.Own(Tensor.FromArray(like.Backend, x0, dims));
+        var bestDev = scratch.Own(Tensor.FromArray(like.Backend, x0, dims));
+        // N doubles (+∞: none yet) as 2N floats: the engine has no Float64 dtype.
+        double[] noNorm = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
+        var bestNormDev = scratch.Own(Tensor.FromArray(like.Backend,
+            MemoryMarshal.Cast<double, float>(noNorm).ToArray(), 2 * n));
         var yDev = scratch.Own(Tensor.FromArray(like.Backend, y, n));
         var tDev = scratch.Own(Tensor.FromArray(like.Backend, t, n));
         var sign = new float[(long)n * k];
@@ -171,35 +178,25 @@ public sealed class Fab : IAttack
             sign[a * k + y[a]] = -1f;
         }
         var signDev = scratch.Own(Tensor.FromArray(like.Backend, sign, n, k));
-        // f = z_t − z_y per row: the N×K terms s ⊙ z, whose row sums the objective returns.
-        var objective = new Objective(model, (tape, z) => F.Mul(tape, z, tape.Constant(signDev)), yDev, tDev);
+        var p = new FabParams(Config.Norm, Config.AlphaMax, Config.Eta, Config.Beta);
 
-        var grad = new float[(long)n * d];
+        // Each step stays on the device: f = z_t − z_y and its input gradient (the gradient of Σ_i Σ_k s_ik·z_ik,
+        // s = e_t − e_y), both projections and the move (FabStep), then the prediction at the new point and the
+        // bookkeeping of the smallest misclassified iterate (FabAccept).
         for (int it = 0; it < Config.Steps; it++)
         {
-            like.Backend.CopyIn(xDev.Storage, (ReadOnlySpan<float>)x1);
-            var (f, _) = objective.Evaluate(xDev, gradDev);
-            like.Backend.CopyOut(gradDev.Storage, (Span<float>)grad);
-            Parallel.For(0, n, a =>
-                Step(Config, x1.AsSpan(a * d, d), x0.AsSpan(a * d, d), grad.AsSpan(a * d, d), f[a]));
-
-            like.Backend.CopyIn(xDev.Storage, (ReadOnlySpan<float>)x1);
-            int[] pred = Objective.Argmax(Objective.Logits(model, xDev, out _), k);
-            for (int a = 0; a < n; a++)
+            using (var tape = new Tape(like.Backend, parameterGradients: false))
             {
-                if (pred[a] == y[a]) continue;
-                double norm = Distance(x1, x0, a, d, Config.Norm);
-                if (norm < bestNorm[a])
-                {
-                    bestNorm[a] = norm;
-                    Array.Copy(x1, (long)a * d, best, (long)a * d, d);
-                }
-                for (long e = (long)a * d; e < (long)(a + 1) * d; e++)
-                    x1[e] = x0[e] + (x1[e] - x0[e]) * Config.Beta;
+                var (logits, grad) = DeviceEvaluation.LogitsAndGradient(tape, model, xDev,
+                    z => F.Sum(tape, F.Mul(tape, z, tape.Constant(signDev))));
+                Ops.FabStep(p, xDev, x0Dev, grad, logits, yDev, tDev);
             }
+            using (var tape = new Tape(like.Backend, parameterGradients: false))
+                Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev, bestNormDev);
             progress?.Report(new AttackProgress(Name, done + it + 1, total));
         }
-        return (best, bestNorm);
+        float[] bestNormBits = bestNormDev.ToArray();
+        return (bestDev.ToArray(), MemoryMarshal.Cast<float, double>(bestNormBits).ToArray());
     }
 
     /// <summary>
@@ -207,22 +204,49 @@ public sealed class Fab : IAttack
     /// within [0, 1]^D, then move to the α-weighted combination of the two projections extrapolated by η.
     /// </summary>
     internal static void Step(FabSettings config, Span<float> x1, ReadOnlySpan<float> x0, ReadOnlySpan<float> w,
-        float f)
+        float f) =>
+        Step(config.Norm, config.AlphaMax, config.Eta, x1, x0, w, f, new FabProjection.Workspace(x1.Length));
+
+    /// <summary>As above with caller-owned scratch: the CPU twin of kernels/fab.cu fab_step_f32 (one row).</summary>
+    public static void Step(PgdNorm norm, float alphaMax, float eta, Span<float> x1, ReadOnlySpan<float> x0,
+        ReadOnlySpan<float> w, float f, FabProjection.Workspace ws)
     {
         int d = x1.Length;
         double b = -f;
         for (int e = 0; e < d; e++) b += (double)w[e] * x1[e];
-        var d1 = new double[d];
-        var d2 = new double[d];
-        FabProjection.Project(config.Norm, x1, w, b, d1);
-        FabProjection.Project(config.Norm, x0, w, b, d2);
-        double a1 = Math.Max(Length(d1, config.Norm), 1e-8), a2 = Math.Max(Length(d2, config.Norm), 1e-8);
-        double alpha = Math.Min(Math.Max(a1 / (a1 + a2), 0), config.AlphaMax), eta = config.Eta;
+        Span<double> d1 = ws.D1.AsSpan(0, d), d2 = ws.D2.AsSpan(0, d);
+        FabProjection.Project(norm, x1, w, b, d1, ws);
+        FabProjection.Project(norm, x0, w, b, d2, ws);
+        double a1 = Math.Max(Length(d1, norm), 1e-8), a2 = Math.Max(Length(d2, norm), 1e-8);
+        double alpha = Math.Min(Math.Max(a1 / (a1 + a2), 0), alphaMax), etaD = eta;
         for (int e = 0; e < d; e++)
         {
-            double v = (x1[e] + eta * d1[e]) * (1 - alpha) + (x0[e] + eta * d2[e]) * alpha;
+            double v = (x1[e] + etaD * d1[e]) * (1 - alpha) + (x0[e] + etaD * d2[e]) * alpha;
             x1[e] = (float)Math.Clamp(v, 0.0, 1.0);
         }
+    }
+
+    /// <summary>
+    /// The CPU twin of kernels/fab.cu fab_accept_f32 for one row: when <paramref name="pred"/> ≠ <paramref name="y"/>,
+    /// keeps x1 in best where ‖x1 − x0‖ (double) is below bestNorm, then steps x1 back: x1 ← x0 + β(x1 − x0).
+    /// </summary>
+    public static void Accept(PgdNorm norm, float beta, int pred, int y, Span<float> x1, ReadOnlySpan<float> x0,
+        Span<float> best, ref double bestNorm)
+    {
+        if (pred == y) return;
+        double s = 0;
+        for (int e = 0; e < x1.Length; e++)
+        {
+            double diff = (double)x1[e] - x0[e];
+            s = norm == PgdNorm.Linf ? Math.Max(s, Math.Abs(diff)) : s + diff * diff;
+        }
+        double distance = norm == PgdNorm.Linf ? s : Math.Sqrt(s);
+        if (distance < bestNorm)
+        {
+            bestNorm = distance;
+            x1.CopyTo(best);
+        }
+        for (int e = 0; e < x1.Length; e++) x1[e] = x0[e] + (x1[e] - x0[e]) * beta;
     }
 
     /// <summary>

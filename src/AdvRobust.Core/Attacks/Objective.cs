@@ -74,29 +74,6 @@ internal sealed class Objective
         return (state.Current.ToArray(), state.ReadSuccess());
     }
 
-    /// <summary>Per-sample loss and predicted class at x, read to the host; the loss gradient w.r.t. x into
-    /// <paramref name="grad"/> if given. The host path FAB still takes; the attacks with device bookkeeping call
-    /// <see cref="Pass"/>.</summary>
-    public (float[] Loss, int[] Pred) Evaluate(Tensor x, Tensor? grad = null) => Run(x, grad,
-        (logits, loss) => (RowSums(loss.ToArray(), Rows.Count(x)), Predictions.Argmax(logits)));
-
-    /// <summary>The n row sums of n×m values, left to right (the values themselves when m = 1).</summary>
-    private static float[] RowSums(float[] values, int n)
-    {
-        if (values.Length == n) return values;
-        if (n == 0 || values.Length % n != 0)
-            throw new InvalidOperationException($"an attack loss of {values.Length} values for {n} samples");
-        int m = values.Length / n;
-        var sums = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            float s = 0f;
-            for (int j = 0; j < m; j++) s += values[i * m + j];
-            sums[i] = s;
-        }
-        return sums;
-    }
-
     public static float[] Logits(Classifier model, Tensor x, out int classes) =>
         Predictions.Logits(model, x, out classes);
 

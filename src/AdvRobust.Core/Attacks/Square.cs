@@ -1,10 +1,13 @@
 using AdvRobust.Core.Nn;
+using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Core.Attacks;
 
-/// <summary>Square Attack settings (Andriushchenko et al. 2020), l-inf or l2, margin loss.</summary>
+/// <summary>Square Attack settings (Andriushchenko et al. 2020), l-inf or l2, margin loss. StopCheckEvery = k: the
+/// host reads whether any sample is still being attacked before queries 0, k, 2k, … only (one flag, the only read of
+/// the query loop); results are the same for every k, since a query on fooled samples changes nothing.</summary>
 public sealed record SquareSettings(
     float Eps,
     int Queries = 5000,
@@ -13,7 +16,8 @@ public sealed record SquareSettings(
     bool RescaleSchedule = false,
     ulong Seed = 0,
     bool KeepTrainingMode = false,
-    PgdNorm Norm = PgdNorm.Linf);
+    PgdNorm Norm = PgdNorm.Linf,
+    int StopCheckEvery = 10);
 
 /// <summary>
 /// Score-based Square Attack, l-inf or l2, checked against fra31/auto-attack autoattack/square.py (SquareAttack,
@@ -34,8 +38,11 @@ public sealed record SquareSettings(
 /// (purposes 5 = init, 6 = per-query draws; l-inf: element = stripe index or query index; l2: element = init window
 /// index, or 2·query and 2·query + 1), where the reference draws one window and one sign vector per query for the
 /// whole batch from torch's RNG; the window position is uniform over all H − s + 1 rows (the reference's
-/// ⌊rand·(H − s)⌋ never picks the last one). The bookkeeping lives on the host: each query uploads the candidates of
-/// the samples still being attacked. SquareL2.cs lists the l2 branch's own differences (border handling on small or
+/// ⌊rand·(H − s)⌋ never picks the last one). Each query stays on the device: the candidates of every row
+/// (<see cref="Ops.SquareCandidates"/>; rows no longer attacked get a copy of x_best), one forward pass of the whole
+/// batch, and the acceptance (<see cref="Ops.SquareAccept"/>); kernels/square.cu, with the CPU twins
+/// <see cref="CandidateLinf"/> and <see cref="SquareL2.Candidate"/>. SquareL2.cs lists the l2 branch's own differences
+/// (border handling on small or
 /// non-square images, double arithmetic).
 /// </summary>
 public sealed class Square : IAttack
@@ -48,6 +55,8 @@ public sealed class Square : IAttack
             throw new ArgumentException($"Square eps must be finite and >= 0, got {settings.Eps}");
         if (settings.Queries < 0 || settings.Restarts < 1 || !(settings.PInit is > 0f and <= 1f))
             throw new ArgumentException("Square needs queries >= 0, restarts >= 1 and p_init in (0, 1]");
+        if (settings.StopCheckEvery < 1)
+            throw new ArgumentException($"Square needs StopCheckEvery >= 1, got {settings.StopCheckEvery}");
         if (settings.Norm is not (PgdNorm.Linf or PgdNorm.L2))
             throw new ArgumentException($"Square norm must be Linf or L2, got {settings.Norm}");
         Config = settings;
@@ -117,41 +126,35 @@ public sealed class Square : IAttack
         if (l2) SquareL2.Init(x0, xBest, n, c, h, w, Config.Eps, Config.Seed, stream, ids);
         else InitLinf(x0, xBest, n, c, h, w, ids, stream);
         float[] marginMin = Margins(Forward(model, x, xBest, n), y);
-        float[] lossMin = (float[])marginMin.Clone();
-        // l2 scratch: δ of one sample, one window, and η(s) for the current side (s changes only with p).
-        var delta = l2 ? new double[d] : [];
-        double[] eta = [], u = [];
+        var dims = x.Shape.Dims.ToArray();
+        dims[0] = n;
+        using var scratch = new Scratch();
+        var x0Dev = scratch.Own(Tensor.FromArray(x.Backend, x0, dims));
+        var bestDev = scratch.Own(Tensor.FromArray(x.Backend, xBest, dims));
+        var candidates = scratch.Like(bestDev);
+        var marginDev = scratch.Own(Tensor.FromArray(x.Backend, marginMin, n));
+        var lossDev = scratch.Own(Tensor.FromArray(x.Backend, marginMin, n));
+        var yDev = scratch.Own(Tensor.FromArray(x.Backend, y, n));
+        var idsDev = scratch.Own(Tensor.FromArray(x.Backend, ids.Select(id => (int)id).ToArray(), n));
+        var highest = scratch.Own(Tensor.Empty(x.Backend, DType.Float32, 1));
         for (int it = 0; it < Config.Queries; it++)
         {
-            int[] todo = Enumerable.Range(0, n).Where(a => marginMin[a] > 0f).ToArray();
-            if (todo.Length == 0) break;
+            // The one read of the loop, every k queries: is any margin still > 0?
+            if (it % Config.StopCheckEvery == 0)
+            {
+                Ops.ReduceRows(ReduceOp.Max, marginDev.View(1, n), highest);
+                if (!(highest.ToArray()[0] > 0f)) break;
+            }
             float p = P(it, Config.PInit, Config.Queries, Config.RescaleSchedule);
             int s = l2 ? SquareL2.Side(p, h, w) : Side(p, h, w);
-            if (l2 && u.Length != s * s) (eta, u) = (SquareL2.Eta(s), new double[s * s]);
-            var candidates = new float[(long)todo.Length * d];
-            for (int t = 0; t < todo.Length; t++)
-            {
-                int a = todo[t];
-                var x0a = x0.AsSpan(a * d, d);
-                var bestA = xBest.AsSpan(a * d, d);
-                var candidate = candidates.AsSpan(t * d, d);
-                if (l2)
-                    SquareL2.Candidate(x0a, bestA, candidate, c, h, w, s, eta, Config.Eps, Config.Seed, stream, ids[a],
-                        it, delta, u);
-                else CandidateLinf(x0a, bestA, candidate, c, h, w, s, ids[a], stream, it);
-            }
-            float[] margin = Margins(Forward(model, x, candidates, todo.Length), Rows.Pick(y, todo));
-            for (int t = 0; t < todo.Length; t++)
-            {
-                int a = todo[t];
-                bool improved = margin[t] < lossMin[a];
-                if (improved) lossMin[a] = margin[t];
-                if (!improved && !(margin[t] <= 0f)) continue;
-                marginMin[a] = margin[t];
-                Array.Copy(candidates, (long)t * d, xBest, (long)a * d, d);
-            }
+            Ops.SquareCandidates(new SquareParams(Config.Norm, Config.Eps, s, it, Config.Seed, stream), x0Dev, bestDev,
+                marginDev, idsDev, candidates);
+            using (var tape = new Tape(x.Backend, parameterGradients: false))
+                Ops.SquareAccept(DeviceEvaluation.Logits(tape, model, candidates), yDev, candidates, bestDev, marginDev,
+                    lossDev);
             progress?.Report(new AttackProgress(Name, it + 1, Config.Queries));
         }
+        xBest = bestDev.ToArray();
         // Success is judged like every other attack: the predicted class at the returned point.
         float[] final = Forward(model, x, xBest, n);
         int[] pred = Objective.Argmax(final, final.Length / n);
@@ -178,12 +181,11 @@ public sealed class Square : IAttack
 
     /// <summary>l-inf query: x_best with one s×s window moved by 2·eps·σ_c, projected on the eps-ball and [0, 1].
     /// </summary>
-    private void CandidateLinf(ReadOnlySpan<float> x0, ReadOnlySpan<float> xBest, Span<float> candidate, int c, int h,
-        int w, int s, uint id, uint stream, int it)
+    public static void CandidateLinf(ReadOnlySpan<float> x0, ReadOnlySpan<float> xBest, Span<float> candidate, int c,
+        int h, int w, int s, float eps, ulong seed, uint id, uint stream, int it)
     {
-        float eps = Config.Eps;
         xBest.CopyTo(candidate);
-        var r = Philox.Draw(Config.Seed, stream, PurposeStep, id, (uint)it);
+        var r = Philox.Draw(seed, stream, PurposeStep, id, (uint)it);
         int vh = (int)(r.X0 % (uint)(h - s + 1)), vw = (int)(r.X1 % (uint)(w - s + 1));
         for (int ch = 0; ch < c; ch++)
         {

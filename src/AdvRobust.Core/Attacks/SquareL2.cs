@@ -4,8 +4,9 @@ namespace AdvRobust.Core.Attacks;
 
 /// <summary>
 /// The l2 branch of the Square Attack (<see cref="Square"/>), checked against fra31/auto-attack autoattack/square.py
-/// (attack_single_run with norm 'L2', eta_rectangles, eta, lp_norm). Host code on one sample at a time; shape letters
-/// C×H×W per sample, δ = x_best − x its current perturbation, ‖·‖ the l2 (Frobenius) norm.
+/// (attack_single_run with norm 'L2', eta_rectangles, eta, lp_norm). One sample at a time (the CPU twin of
+/// kernels/square.cu); shape letters C×H×W per sample, δ = x_best − x its current perturbation, ‖·‖ the l2
+/// (Frobenius) norm.
 ///
 /// Window profile ρ(a, b), an a×b "pyramid" of nested rectangles around the cell (⌊a/2⌋, ⌊b/2⌋): the reference adds
 /// 1/(k+1)² on the rectangle of Chebyshev radius k for k = 0 … M − 1, M = max(⌊a/2⌋, ⌊b/2⌋) + 1, so in closed form
@@ -35,7 +36,7 @@ namespace AdvRobust.Core.Attacks;
 /// own length and border-crossing windows are skipped, which is the reference's layout on every square image it
 /// accepts. <see cref="Side"/> is capped at min(H, W) (the reference fails for larger squares).
 /// </summary>
-internal static class SquareL2
+public static class SquareL2
 {
     /// <summary>Query side: max(round(√(p·H·W)), 3), made odd by adding 1, at most min(H, W) (round half to even).
     /// </summary>

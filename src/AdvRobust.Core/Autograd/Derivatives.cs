@@ -36,11 +36,9 @@ internal static class Derivatives
             }
             case OpKind.SumAll:
             {
-                // d(sum)/dx = 1 everywhere: broadcast the scalar g with a GEMM against a column of ones.
-                var ones = t.Empty(checked((int)x[0].Value.Length), 1);
-                Ops.Fill(ones, 1f);
-                var dx = t.Empty(checked((int)x[0].Value.Length), 1);
-                Ops.Gemm(ones, false, g.View(1, 1), false, dx);
+                // d(sum)/dx = 1 everywhere: broadcast the scalar g (one launch; a copy, as g·1 is exactly g).
+                var dx = t.Empty(1, 1, checked((int)x[0].Value.Length));
+                Ops.ChannelFill(g, dx);
                 return [dx.View(x[0].Shape.Dims.ToArray())];
             }
             case OpKind.Conv2d:
@@ -50,6 +48,20 @@ internal static class Derivatives
                 [
                     Need(0) ? Do(New(x[0]), dx => Ops.Conv2dBackwardData(p, g, x[1].Value, dx)) : null,
                     Need(1) ? Do(New(x[1]), dw => Ops.Conv2dBackwardFilter(p, x[0].Value, g, dw)) : null,
+                ];
+            }
+            case OpKind.Conv2dBiasRelu:
+            {
+                // y = relu(z), z = conv(x, w) + b: y > 0 exactly where z > 0, so the mask comes from the saved output;
+                // then the bias add's and the convolution's own rules, as in the unfused chain.
+                var p = (ConvParams)n.Attributes!;
+                var dz = Do(t.Empty(n.Output.Shape.Dims.ToArray()),
+                    d => Ops.UnaryBackward(UnaryOp.Relu, n.Output.Value, g, d));
+                return
+                [
+                    Need(0) ? Do(New(x[0]), dx => Ops.Conv2dBackwardData(p, dz, x[1].Value, dx)) : null,
+                    Need(1) ? Do(New(x[1]), dw => Ops.Conv2dBackwardFilter(p, x[0].Value, dz, dw)) : null,
+                    Need(2) ? Do(New(x[2]), db => Ops.ChannelSum(dz, db)) : null,
                 ];
             }
             case OpKind.Pool2d:
@@ -108,6 +120,8 @@ internal static class Derivatives
                 Ops.TripletLossBackward(kind, margin, x[0].Value, x[1].Value, x[2].Value, g, da, dp, dn);
                 return [da, dp, dn];
             }
+            case OpKind.GatherRows: // gather helper's rule, in F.Gather.cs: a scatter-add of g
+                return [F.GatherRowsBackward(n, g, t)];
             default:
                 throw new NotSupportedException($"no derivative rule for {n.Op}");
         }

@@ -12,6 +12,17 @@ public static partial class F
         return tape.Record(OpKind.Conv2d, y, p, [x, w]);
     }
 
+    /// <summary>
+    /// relu(conv(x, w) + b[k]) as one op (cuDNN's fused conv-bias-activation on the GPU; the same three steps on the
+    /// CPU, so values equal the unfused chain bitwise). Only the output is kept: ReLU's mask comes from it.
+    /// </summary>
+    public static Variable Conv2dBiasRelu(Tape tape, Variable x, Variable w, Variable b, ConvParams p)
+    {
+        var y = tape.Own(Tensor.Empty(tape.Backend, DType.Float32, Ops.Conv2dOutputShape(p, x.Shape, w.Shape).Dims.ToArray()));
+        Ops.Conv2dBiasReluForward(p, x.Value, w.Value, b.Value, y);
+        return tape.Record(OpKind.Conv2dBiasRelu, y, p, [x, w, b]);
+    }
+
     public static Variable Pool2d(Tape tape, Variable x, PoolParams p)
     {
         var y = tape.Own(Tensor.Empty(tape.Backend, DType.Float32, Ops.Pool2dOutputShape(p, x.Shape).Dims.ToArray()));
@@ -51,32 +62,53 @@ public static partial class F
     public static Variable BatchNorm(Tape tape, Variable x, Variable gamma, Variable beta, Tensor runningMean,
         Tensor runningVar, bool training, BatchNormParams p)
     {
-        var y = tape.Empty(x.Shape.Dims.ToArray());
         int c = x.Shape[1];
         if (training)
         {
+            var y = tape.Empty(x.Shape.Dims.ToArray());
             var mean = tape.Empty(c);
             var invStd = tape.Empty(c);
             Ops.BatchNormForward(p, x.Value, gamma.Value, beta.Value, runningMean, runningVar, y, mean, invStd);
             return tape.Record(OpKind.BatchNormTrain, y, p, [x, gamma, beta], mean, invStd);
         }
-        // invStd = 1/sqrt(var + eps); scale = gamma·invStd; shift = beta − mean·scale; xhatShift = −mean·invStd.
         var invStdEval = tape.Empty(c);
-        Ops.Fill(invStdEval, p.Epsilon);
-        Ops.Binary(BinaryOp.Add, runningVar, invStdEval, invStdEval);
-        Ops.Unary(UnaryOp.Sqrt, invStdEval, invStdEval);
-        var one = tape.Empty(c);
-        Ops.Fill(one, 1f);
-        Ops.Binary(BinaryOp.Div, one, invStdEval, invStdEval);
         var scale = tape.Empty(c);
-        Ops.Binary(BinaryOp.Mul, gamma.Value, invStdEval, scale);
         var shift = tape.Empty(c);
-        Ops.Binary(BinaryOp.Mul, runningMean, scale, shift);
-        Ops.Axpby(1f, beta.Value, -1f, shift);
         var xhatShift = tape.Empty(c);
-        Ops.Binary(BinaryOp.Mul, runningMean, invStdEval, xhatShift);
-        Ops.Axpby(0f, xhatShift, -1f, xhatShift);
+        BatchNormEvalAffine(p, gamma.Value, beta.Value, runningMean, runningVar, invStdEval, scale, shift, xhatShift);
+        return BatchNormEval(tape, x, gamma, beta, p, scale, shift, invStdEval, xhatShift);
+    }
+
+    /// <summary>
+    /// Eval-mode batch norm with precomputed constants (<see cref="BatchNormEvalAffine"/>): one channel-affine pass.
+    /// The constants are saved for the backward, not owned by the tape, so they must outlive it unchanged.
+    /// </summary>
+    public static Variable BatchNormEval(Tape tape, Variable x, Variable gamma, Variable beta, BatchNormParams p,
+        Tensor scale, Tensor shift, Tensor invStd, Tensor xhatShift)
+    {
+        var y = tape.Empty(x.Shape.Dims.ToArray());
         Ops.ChannelAffine(x.Value, scale, shift, y);
-        return tape.Record(OpKind.BatchNormEval, y, p, [x, gamma, beta], scale, invStdEval, xhatShift);
+        return tape.Record(OpKind.BatchNormEval, y, p, [x, gamma, beta], scale, invStd, xhatShift);
+    }
+
+    /// <summary>
+    /// Eval-mode batch norm's per-channel constants from γ, β and the running statistics, always by this one op
+    /// sequence (so cached and per-pass constants are bitwise equal): invStd = 1/sqrt(var + ε), scale = γ·invStd,
+    /// shift = β − mean·scale, xhatShift = −mean·invStd. Ten launches on a GPU.
+    /// </summary>
+    public static void BatchNormEvalAffine(BatchNormParams p, Tensor gamma, Tensor beta, Tensor runningMean,
+        Tensor runningVar, Tensor invStd, Tensor scale, Tensor shift, Tensor xhatShift)
+    {
+        Ops.Fill(invStd, p.Epsilon);
+        Ops.Binary(BinaryOp.Add, runningVar, invStd, invStd);
+        Ops.Unary(UnaryOp.Sqrt, invStd, invStd);
+        // The reciprocal's numerator goes in shift, which is overwritten below.
+        Ops.Fill(shift, 1f);
+        Ops.Binary(BinaryOp.Div, shift, invStd, invStd);
+        Ops.Binary(BinaryOp.Mul, gamma, invStd, scale);
+        Ops.Binary(BinaryOp.Mul, runningMean, scale, shift);
+        Ops.Axpby(1f, beta, -1f, shift);
+        Ops.Binary(BinaryOp.Mul, runningMean, invStd, xhatShift);
+        Ops.Axpby(0f, xhatShift, -1f, xhatShift);
     }
 }

@@ -35,6 +35,7 @@ internal sealed record Node(OpKind Op, Variable[] Inputs, Tensor[] Saved, object
 /// <summary>The ops the tape knows how to differentiate; one rule each in <see cref="Derivatives"/>.</summary>
 internal enum OpKind
 {
-    Unary, Binary, Scale, View, MatMul, SumAll, Conv2d, Pool2d, BatchNormTrain, BatchNormEval, ChannelAffine,
+    Unary, Binary, Scale, View, MatMul, SumAll, Conv2d, Conv2dBiasRelu, Pool2d, BatchNormTrain, BatchNormEval, ChannelAffine,
     CrossEntropy, LogSoftmax, Margin, PairwiseDistance, TripletLoss,
+    GatherRows, // F.Gather.cs (rule: F.GatherRowsBackward)
 }

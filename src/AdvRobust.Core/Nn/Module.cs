@@ -68,6 +68,18 @@ public abstract class Module : IDisposable
 
     public long ParameterCount() => Parameters().Sum(p => p.Value.Length);
 
+    /// <summary>
+    /// Records that every parameter and buffer may have changed (<see cref="Storage.Version"/>), so caches derived from
+    /// them (eval-mode batch norm's constants) are rebuilt on their next use. Writes through <see cref="Ops"/> and
+    /// CopyIn record themselves; call this after device work the host did not issue op by op, e.g. after replaying a
+    /// captured training step (a replay runs no host code, so its SGD update moves no version).
+    /// </summary>
+    public void MarkStateWritten()
+    {
+        foreach (var p in Parameters()) p.Value.Storage.MarkWritten();
+        foreach (var (_, b) in NamedBuffers()) b.Storage.MarkWritten();
+    }
+
     public virtual void Dispose()
     {
         foreach (var (_, p) in _parameters) p.Dispose();

@@ -7,11 +7,13 @@ public static partial class Ops
     public static void Fill(Tensor y, float value)
     {
         RequireF32(nameof(Fill), y);
+        y.Storage.MarkWritten();
         y.Backend.Fill(y, value);
     }
 
     public static void Copy(Tensor src, Tensor dst)
     {
+        dst.Storage.MarkWritten();
         SameBackend(nameof(Copy), src, dst).Copy(SameShapeAndType(nameof(Copy), src, dst), dst);
     }
 
@@ -28,6 +30,7 @@ public static partial class Ops
         var backend = SameBackend(op.ToString(), x, y);
         RequireF32(op.ToString(), x);
         RequireSameShape(op.ToString(), x, y);
+        y.Storage.MarkWritten();
         backend.Unary(op, x, y);
     }
 
@@ -47,6 +50,7 @@ public static partial class Ops
         RequireF32(op.ToString(), a);
         RequireSameShape(op.ToString(), a, b);
         RequireSameShape(op.ToString(), a, y);
+        y.Storage.MarkWritten();
         backend.Binary(op, a, b, y);
     }
 
@@ -56,6 +60,7 @@ public static partial class Ops
         var backend = SameBackend(nameof(Axpby), x, y);
         RequireF32(nameof(Axpby), x);
         RequireSameShape(nameof(Axpby), x, y);
+        y.Storage.MarkWritten();
         backend.Axpby(alpha, x, beta, y);
     }
 
@@ -65,6 +70,7 @@ public static partial class Ops
         RequireF32(nameof(Clamp), x);
         RequireSameShape(nameof(Clamp), x, y);
         Require(lo <= hi, nameof(Clamp), $"lo {lo} is above hi {hi}");
+        y.Storage.MarkWritten();
         backend.Clamp(x, lo, hi, y);
     }
 

@@ -16,6 +16,19 @@ public static partial class Ops
         backend.Conv2dForward(p, x, w, y);
     }
 
+    /// <summary>y = relu(conv(x, w) + bias[k]): the forward of Conv2d with bias followed by ReLU, in one op.</summary>
+    public static void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y)
+    {
+        const string op = nameof(Conv2dBiasReluForward);
+        var backend = CheckConv(op, p, x, w);
+        RequireShape(op, y, Conv2dOutputShape(p, x.Shape, w.Shape));
+        SameBackend(op, x, bias, y);
+        RequireF32(op, bias);
+        RequireShape(op, bias, new Shape(w.Shape[0]));
+        y.Storage.MarkWritten();
+        backend.Conv2dBiasReluForward(p, x, w, bias, y);
+    }
+
     public static void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var backend = CheckConv(nameof(Conv2dBackwardData), p, dx, w);
@@ -65,6 +78,8 @@ public static partial class Ops
         foreach (var t in new[] { gamma, beta, runningMean, runningVar, savedMean, savedInvStd })
             RequireShape(op, t, c);
         RequireSameShape(op, x, y);
+        runningMean.Storage.MarkWritten();
+        runningVar.Storage.MarkWritten();
         backend.BatchNormForward(p, x, gamma, beta, runningMean, runningVar, y, savedMean, savedInvStd);
     }
 
@@ -103,6 +118,19 @@ public static partial class Ops
         Require(x.Rank >= 2, op, $"x needs a channel axis 1, got {x.Shape}");
         RequireShape(op, y, new Shape(x.Shape[1]));
         backend.ChannelSum(x, y);
+    }
+
+    /// <summary>y[n, c, ...] = value[c] over channel axis 1.</summary>
+    public static void ChannelFill(Tensor value, Tensor y)
+    {
+        const string op = nameof(ChannelFill);
+        var backend = SameBackend(op, value, y);
+        RequireF32(op, y);
+        Require(y.Rank >= 2, op, $"y needs a channel axis 1, got {y.Shape}");
+        RequireF32(op, value);
+        RequireShape(op, value, new Shape(y.Shape[1]));
+        y.Storage.MarkWritten();
+        backend.ChannelFill(value, y);
     }
 
     public static void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs)
@@ -171,6 +199,7 @@ public static partial class Ops
         RequireSameShape(op, param, grad);
         RequireSameShape(op, param, momentum);
         Require(float.IsFinite(p.LearningRate) && p.LearningRate >= 0, op, $"learning rate {p.LearningRate}");
+        param.Storage.MarkWritten();
         backend.SgdStep(p, param, grad, momentum);
     }
 

@@ -23,6 +23,17 @@ public abstract class Storage : IDisposable
     public long Bytes => Length * DType.SizeInBytes();
     public bool IsDisposed { get; private set; }
 
+    /// <summary>
+    /// Counts writes through the paths that can change a model's state: the <see cref="Ops"/> façade's elementwise
+    /// writes, copies, optimizer steps and running-statistics updates, and the backends' CopyIn (checkpoint and
+    /// resume loads). Caches derived from parameters or buffers (eval-mode batch norm's scale and shift) compare it to
+    /// decide whether they are stale. Kernels that write through raw pointers outside the façade do not bump it.
+    /// </summary>
+    public long Version { get; private set; }
+
+    /// <summary>Records a write (see <see cref="Version"/>).</summary>
+    public void MarkWritten() => Version++;
+
     public void Dispose()
     {
         if (IsDisposed) return;

@@ -10,6 +10,9 @@ namespace AdvRobust.Cuda;
 /// y N×K×P×Q, all float32 NCHW. Descriptors are built once per (x, w, stride/padding) and kept; the algorithm is
 /// chosen once per <see cref="ConvAlgorithmKey"/> by cudnnFind*AlgorithmEx; every call shares one grow-only
 /// workspace. TF32 tensor cores only when the context allows them (CUDNN_DEFAULT_MATH); otherwise CUDNN_FMA_MATH.
+/// The fused forward y = relu(x ⋆ w + bias) is cudnnConvolutionBiasActivationForward with alpha2 = 0 and z = y (as
+/// PyTorch's cudnn_convolution_relu calls it), on the algorithm found for the plain forward of the same shapes: the
+/// cuDNN documentation restricts CUDNN_ACTIVATION_IDENTITY to IMPLICIT_PRECOMP_GEMM, not RELU.
 /// </summary>
 public sealed unsafe class CudnnConvolutions : IDisposable
 {
@@ -19,7 +22,9 @@ public sealed unsafe class CudnnConvolutions : IDisposable
     private readonly CudaContext _context;
     private readonly CudnnWorkspace _workspace;
     private readonly Dictionary<(Shape X, Shape W, ConvParams P), Plan> _plans = new();
+    private readonly Dictionary<int, CudnnTensorDescriptorHandle> _biases = new();
     private readonly Lock _gate = new();
+    private CudnnActivationDescriptorHandle? _relu;
 
     public CudnnConvolutions(CudaContext context)
     {
@@ -41,6 +46,10 @@ public sealed unsafe class CudnnConvolutions : IDisposable
     public void Forward(ConvParams p, Shape xs, Shape ws, ulong x, ulong w, ulong y) =>
         Run(ConvPass.Forward, p, xs, ws, x, w, y);
 
+    /// <summary>y = relu(x ⋆ w + bias[k]) in one cuDNN call; bias is float[K].</summary>
+    public void ForwardBiasRelu(ConvParams p, Shape xs, Shape ws, ulong x, ulong w, ulong bias, ulong y) =>
+        Run(ConvPass.Forward, p, xs, ws, x, w, y, bias);
+
     public void BackwardData(ConvParams p, Shape xs, Shape ws, ulong dy, ulong w, ulong dx) =>
         Run(ConvPass.BackwardData, p, xs, ws, dx, w, dy);
 
@@ -53,13 +62,18 @@ public sealed unsafe class CudnnConvolutions : IDisposable
         {
             foreach (var plan in _plans.Values) plan.Dispose();
             _plans.Clear();
+            foreach (var bias in _biases.Values) bias.Dispose();
+            _biases.Clear();
+            _relu?.Dispose();
+            _relu = null;
             Algorithms.Clear();
             _workspace.Dispose();
         }
     }
 
-    /// <summary>x, w, y: the x-, w- and y-shaped buffers of the pass, whichever of them it reads or writes.</summary>
-    private void Run(ConvPass pass, ConvParams p, Shape xs, Shape ws, ulong x, ulong w, ulong y)
+    /// <summary>x, w, y: the x-, w- and y-shaped buffers of the pass, whichever of them it reads or writes; a nonzero
+    /// bias (forward only) fuses the bias add and ReLU.</summary>
+    private void Run(ConvPass pass, ConvParams p, Shape xs, Shape ws, ulong x, ulong w, ulong y, ulong bias = 0)
     {
         lock (_gate)
         {
@@ -81,6 +95,12 @@ public sealed unsafe class CudnnConvolutions : IDisposable
             nint xd = plan.X.DangerousGetHandle(), wd = plan.W.DangerousGetHandle(), yd = plan.Y.DangerousGetHandle();
             switch (pass)
             {
+                case ConvPass.Forward when bias != 0:
+                    _relu ??= CudnnActivationDescriptorHandle.Relu();
+                    CudnnException.Check(Cudnn.cudnnConvolutionBiasActivationForward(handle, &one, xd, x, wd, w, conv,
+                        (cudnnConvolutionFwdAlgo_t)algo.Algo, space, bytes, &zero, yd, y,
+                        BiasDescriptor(ws[0]).DangerousGetHandle(), bias, _relu.DangerousGetHandle(), yd, y));
+                    break;
                 case ConvPass.Forward:
                     CudnnException.Check(Cudnn.cudnnConvolutionForward(handle, &one, xd, x, wd, w, conv,
                         (cudnnConvolutionFwdAlgo_t)algo.Algo, space, bytes, &zero, yd, y));
@@ -95,6 +115,13 @@ public sealed unsafe class CudnnConvolutions : IDisposable
                     break;
             }
         }
+    }
+
+    /// <summary>The 1×K×1×1 descriptor of a bias over K output channels.</summary>
+    private CudnnTensorDescriptorHandle BiasDescriptor(int k)
+    {
+        if (!_biases.TryGetValue(k, out var d)) _biases[k] = d = CudnnDescriptors.Tensor4d(1, k, 1, 1);
+        return d;
     }
 
     private Plan PlanFor(Shape xs, Shape ws, ConvParams p)

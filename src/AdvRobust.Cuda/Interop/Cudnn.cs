@@ -103,6 +103,18 @@ public enum cudnnBatchNormMode_t
     CUDNN_BATCHNORM_SPATIAL_PERSISTENT = 2,
 }
 
+public enum cudnnActivationMode_t
+{
+    CUDNN_ACTIVATION_SIGMOID = 0,
+    CUDNN_ACTIVATION_RELU = 1,
+    CUDNN_ACTIVATION_TANH = 2,
+    CUDNN_ACTIVATION_CLIPPED_RELU = 3,
+    CUDNN_ACTIVATION_ELU = 4,
+    CUDNN_ACTIVATION_IDENTITY = 5,
+}
+
+public enum cudnnNanPropagation_t { CUDNN_NOT_PROPAGATE_NAN = 0, CUDNN_PROPAGATE_NAN = 1 }
+
 // cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t: 48 bytes, memory at offset 16 (size_t after three 4-byte
 // fields), determinism at 24, mathType at 28, int reserved[3] at 32 (checked with clang against cudnn_cnn.h 9.14).
 [StructLayout(LayoutKind.Sequential)]
@@ -170,6 +182,14 @@ public static unsafe partial class Cudnn
 
     [LibraryImport(Lib)] public static partial cudnnStatus_t cudnnDestroyFilterDescriptor(nint filterDesc);
 
+    // ---- cudnn_ops.h: activation descriptor ----
+    [LibraryImport(Lib)] public static partial cudnnStatus_t cudnnCreateActivationDescriptor(out nint activationDesc);
+    [LibraryImport(Lib)] public static partial cudnnStatus_t cudnnDestroyActivationDescriptor(nint activationDesc);
+
+    [LibraryImport(Lib)]
+    public static partial cudnnStatus_t cudnnSetActivationDescriptor(nint activationDesc, cudnnActivationMode_t mode,
+        cudnnNanPropagation_t reluNanOpt, double coef);
+
     // ---- cudnn_cnn.h: convolution descriptor ----
     [LibraryImport(Lib)] public static partial cudnnStatus_t cudnnCreateConvolutionDescriptor(out nint convDesc);
     [LibraryImport(Lib)] public static partial cudnnStatus_t cudnnDestroyConvolutionDescriptor(nint convDesc);
@@ -218,6 +238,13 @@ public static unsafe partial class Cudnn
     public static partial cudnnStatus_t cudnnConvolutionForward(nint handle, void* alpha, nint xDesc, ulong x,
         nint wDesc, ulong w, nint convDesc, cudnnConvolutionFwdAlgo_t algo, ulong workSpace,
         nuint workSpaceSizeInBytes, void* beta, nint yDesc, ulong y);
+
+    /// <summary>y = act(alpha1·conv(x) + alpha2·z + bias); z may be y.</summary>
+    [LibraryImport(Lib)]
+    public static partial cudnnStatus_t cudnnConvolutionBiasActivationForward(nint handle, void* alpha1, nint xDesc,
+        ulong x, nint wDesc, ulong w, nint convDesc, cudnnConvolutionFwdAlgo_t algo, ulong workSpace,
+        nuint workSpaceSizeInBytes, void* alpha2, nint zDesc, ulong z, nint biasDesc, ulong bias,
+        nint activationDesc, nint yDesc, ulong y);
 
     [LibraryImport(Lib)]
     public static partial cudnnStatus_t cudnnConvolutionBackwardData(nint handle, void* alpha, nint wDesc, ulong w,

@@ -7,7 +7,13 @@
 #include "cudnn_types.h"
 #include "emu_lib.h"
 
-enum class Kind : uint32_t { Handle = 0x48444e4e, Tensor = 0x54454e53, Filter = 0x46494c54, Conv = 0x434f4e56 };
+enum class Kind : uint32_t {
+    Handle = 0x48444e4e,
+    Tensor = 0x54454e53,
+    Filter = 0x46494c54,
+    Conv = 0x434f4e56,
+    Activation = 0x41435456
+};
 
 struct cudnnContext {
     Kind kind;
@@ -48,6 +54,15 @@ struct cudnnConvolutionStruct {
     cudnnDataType_t compute;
     cudnnMathType_t math;
     int groups;
+};
+
+// An activation (cudnnSetActivationDescriptor): mode, NaN propagation and coef (ceiling of clipped ReLU, α of ELU).
+struct cudnnActivationStruct {
+    Kind kind;
+    bool set;
+    cudnnActivationMode_t mode;
+    cudnnNanPropagation_t nan;
+    double coef;
 };
 
 namespace cudnn_emu {

@@ -9,6 +9,11 @@
 // Find reports a modeled time (the emulator cannot time a GPU): multiply-adds × a per-algorithm factor, so its
 // order is reproducible; it runs every algorithm that fits the given workspace on the real buffers.
 // A workspace smaller than an algorithm needs is refused with CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT.
+// cudnnConvolutionBiasActivationForward: y = act(alpha1·conv(x) + alpha2·z + bias[k]) with the forward algorithms
+// above; act is RELU or IDENTITY (others NOT_SUPPORTED), and IDENTITY only with IMPLICIT_PRECOMP_GEMM, as documented.
+// z may alias y; alpha2 = 0 never reads z. The convolution goes to a host buffer first, then one pass adds
+// alpha2·z and the bias (in that order, in float) and applies the activation (RELU: v > 0 ? v : 0, NaN kept with
+// CUDNN_PROPAGATE_NAN). Under stream capture the call is recorded as a graph node, like the three passes.
 #include <algorithm>
 #include <vector>
 
@@ -146,6 +151,77 @@ cudnnStatus_t run(const Call& c, int algo, const void* alpha, const void* beta, 
         k.conv = &conv;
         k.yd = &yd;
         execute(k, g, algo, al, be, workspace);
+        return (int)CUDNN_STATUS_SUCCESS;
+    };
+    if (emu::submit(c.handle->stream, "cudnn", c.fn, work) == emu::CaptureInvalidated)
+        return fail(CUDNN_STATUS_EXECUTION_FAILED, c.fn, "the stream's graph capture was invalidated");
+    return CUDNN_STATUS_SUCCESS;
+}
+
+bool same_dims(const cudnnTensorStruct* a, const cudnnTensorStruct* b) {
+    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+cudnnStatus_t fused(const Call& c, int algo, float alpha1, float alpha2, const cudnnTensorStruct* zd, const void* z,
+                    const cudnnTensorStruct* bd, const void* bias, const cudnnActivationStruct* act, void* workspace,
+                    size_t ws_bytes) {
+    Geometry g{};
+    cudnnStatus_t s = validate(c, &g);
+    if (s != CUDNN_STATUS_SUCCESS) return s;
+    if (!is_live(act, Kind::Activation) || !act->set)
+        return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "activationDesc is not a live, set activation descriptor");
+    if (act->mode != CUDNN_ACTIVATION_RELU && act->mode != CUDNN_ACTIVATION_IDENTITY)
+        return fail(CUDNN_STATUS_NOT_SUPPORTED, c.fn, "activation mode %d (only RELU and IDENTITY)", (int)act->mode);
+    if (act->mode == CUDNN_ACTIVATION_IDENTITY && algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)
+        return fail(CUDNN_STATUS_NOT_SUPPORTED, c.fn, "IDENTITY needs IMPLICIT_PRECOMP_GEMM, got algorithm %d", algo);
+    if (!is_live(zd, Kind::Tensor) || !zd->set || !same_dims(zd, c.yd) || zd->type != CUDNN_DATA_FLOAT)
+        return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "zDesc must be a set float tensor of y's dimensions");
+    if (!is_live(bd, Kind::Tensor) || !bd->set || bd->n != 1 || bd->c != g.k || bd->h != 1 || bd->w != 1 ||
+        bd->type != CUDNN_DATA_FLOAT)
+        return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "biasDesc must be a set float 1×%d×1×1 tensor", g.k);
+    if (algo < 0 || algo >= algo_count(Pass::Forward))
+        return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "invalid algorithm %d", algo);
+    const Algo* a = find_algo(Pass::Forward, algo);
+    if (a == nullptr) return fail(CUDNN_STATUS_NOT_SUPPORTED, c.fn, "algorithm %d is not offered by the emulator", algo);
+    size_t need = workspace_for(Pass::Forward, algo, g);
+    if (ws_bytes < need || (need > 0 && workspace == nullptr))
+        return fail(CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT, c.fn,
+                    "algorithm %d needs a %zu-byte workspace; %zu bytes at %p were given", algo, need, ws_bytes,
+                    workspace);
+    if ((s = check_buffers(c)) != CUDNN_STATUS_SUCCESS) return s;
+    if ((s = check(workspace, need, c.fn, "workSpace")) != CUDNN_STATUS_SUCCESS) return s;
+    if (bias == nullptr) return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "bias is null");
+    if ((s = check(bias, bd->bytes(), c.fn, "bias")) != CUDNN_STATUS_SUCCESS) return s;
+    if (alpha2 != 0.0f) {
+        if (z == nullptr) return fail(CUDNN_STATUS_BAD_PARAM, c.fn, "z is null with alpha2 != 0");
+        if ((s = check(z, zd->bytes(), c.fn, "z")) != CUDNN_STATUS_SUCCESS) return s;
+    }
+    // The convolution into a host buffer laid out like y (z may be y), then the epilogue element by element.
+    // Recordable into a graph: the work holds copies of the descriptors, the activation and the scalars.
+    const bool tf32 = a->tensor_op && c.conv->math != CUDNN_FMA_MATH;
+    const cudnnActivationMode_t mode = act->mode;
+    const bool keep_nan = act->nan == CUDNN_PROPAGATE_NAN;
+    auto work = [c, xd = *c.xd, wd = *c.wd, yd = *c.yd, zdc = *zd, bdc = *bd, g, algo, alpha1, alpha2, tf32, mode,
+                 keep_nan, z, bias, workspace]() {
+        std::vector<float> conv(yd.bytes() / sizeof(float));
+        ConvArgs args{&g, &xd, &wd, &yd, alpha1, 0.0f, tf32, workspace};
+        auto x = static_cast<const float*>(c.x), w = static_cast<const float*>(c.w);
+        if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM) forward_direct(args, x, w, conv.data());
+        else if (algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) forward_precomp(args, x, w, conv.data());
+        else forward_gemm(args, x, w, conv.data());
+        auto zf = static_cast<const float*>(z), bf = static_cast<const float*>(bias);
+        auto y = static_cast<float*>(const_cast<void*>(c.y));
+        for (int n = 0; n < g.n; n++)
+            for (int k = 0; k < g.k; k++)
+                for (int p = 0; p < g.p; p++)
+                    for (int q = 0; q < g.q; q++) {
+                        float v = conv[yd.offset(n, k, p, q)];
+                        if (alpha2 != 0.0f) v = v + alpha2 * zf[zdc.offset(n, k, p, q)];
+                        v = v + bf[bdc.offset(0, k, 0, 0)];
+                        if (mode == CUDNN_ACTIVATION_RELU && !(keep_nan && v != v)) v = v > 0.0f ? v : 0.0f;
+                        y[yd.offset(n, k, p, q)] = v;
+                    }
+        emu::mark_written(y, yd.bytes());
         return (int)CUDNN_STATUS_SUCCESS;
     };
     if (emu::submit(c.handle->stream, "cudnn", c.fn, work) == emu::CaptureInvalidated)
@@ -297,4 +373,18 @@ EMU_EXPORT cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(
         {"cudnnFindConvolutionBackwardFilterAlgorithmEx", Pass::BackwardFilter, handle, xDesc, dwDesc, convDesc, dyDesc,
          x, dw, y},
         requestedAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSizeInBytes);
+}
+
+EMU_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(
+    cudnnHandle_t handle, const void* alpha1, const cudnnTensorDescriptor_t xDesc, const void* x,
+    const cudnnFilterDescriptor_t wDesc, const void* w, const cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* alpha2,
+    const cudnnTensorDescriptor_t zDesc, const void* z, const cudnnTensorDescriptor_t biasDesc, const void* bias,
+    const cudnnActivationDescriptor_t activationDesc, const cudnnTensorDescriptor_t yDesc, void* y) {
+    const char* fn = "cudnnConvolutionBiasActivationForward";
+    emu::count_call("cudnn", fn);
+    if (alpha1 == nullptr || alpha2 == nullptr) return fail(CUDNN_STATUS_BAD_PARAM, fn, "alpha1 or alpha2 is null");
+    return fused({fn, Pass::Forward, handle, xDesc, wDesc, convDesc, yDesc, x, w, y}, algo,
+                 *static_cast<const float*>(alpha1), *static_cast<const float*>(alpha2), zDesc, z, biasDesc, bias,
+                 activationDesc, workSpace, workSpaceSizeInBytes);
 }

@@ -280,3 +280,41 @@ EMU_EXPORT cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvol
     *n = g.n, *c = g.k, *h = g.p, *w = g.q;
     return CUDNN_STATUS_SUCCESS;
 }
+
+EMU_EXPORT cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t* activationDesc) {
+    return create(activationDesc, Kind::Activation, "cudnnCreateActivationDescriptor");
+}
+
+EMU_EXPORT cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t activationDesc) {
+    return destroy(activationDesc, Kind::Activation, "cudnnDestroyActivationDescriptor");
+}
+
+EMU_EXPORT cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t activationDesc,
+                                                      cudnnActivationMode_t mode, cudnnNanPropagation_t reluNanOpt,
+                                                      double coef) {
+    const char* fn = "cudnnSetActivationDescriptor";
+    emu::count_call("cudnn", fn);
+    if (!is_live(activationDesc, Kind::Activation))
+        return fail(CUDNN_STATUS_BAD_PARAM, fn, "not a live activation descriptor");
+    if (mode < CUDNN_ACTIVATION_SIGMOID || mode > CUDNN_ACTIVATION_SWISH)
+        return fail(CUDNN_STATUS_BAD_PARAM, fn, "invalid activation mode %d", (int)mode);
+    if (reluNanOpt != CUDNN_NOT_PROPAGATE_NAN && reluNanOpt != CUDNN_PROPAGATE_NAN)
+        return fail(CUDNN_STATUS_BAD_PARAM, fn, "invalid NaN propagation %d", (int)reluNanOpt);
+    *activationDesc = {Kind::Activation, true, mode, reluNanOpt, coef};
+    return CUDNN_STATUS_SUCCESS;
+}
+
+EMU_EXPORT cudnnStatus_t cudnnGetActivationDescriptor(const cudnnActivationDescriptor_t activationDesc,
+                                                      cudnnActivationMode_t* mode, cudnnNanPropagation_t* reluNanOpt,
+                                                      double* coef) {
+    const char* fn = "cudnnGetActivationDescriptor";
+    emu::count_call("cudnn", fn);
+    if (!is_live(activationDesc, Kind::Activation) || !activationDesc->set)
+        return fail(CUDNN_STATUS_BAD_PARAM, fn, "not a live, set activation descriptor");
+    if (mode == nullptr || reluNanOpt == nullptr || coef == nullptr)
+        return fail(CUDNN_STATUS_BAD_PARAM, fn, "an output pointer is null");
+    *mode = activationDesc->mode;
+    *reluNanOpt = activationDesc->nan;
+    *coef = activationDesc->coef;
+    return CUDNN_STATUS_SUCCESS;
+}

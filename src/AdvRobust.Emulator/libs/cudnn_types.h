@@ -34,6 +34,7 @@ typedef struct cudnnContext* cudnnHandle_t;
 typedef struct cudnnTensorStruct* cudnnTensorDescriptor_t;
 typedef struct cudnnFilterStruct* cudnnFilterDescriptor_t;
 typedef struct cudnnConvolutionStruct* cudnnConvolutionDescriptor_t;
+typedef struct cudnnActivationStruct* cudnnActivationDescriptor_t;
 typedef struct CUstream_st* cudaStream_t;
 
 typedef enum { CUDNN_DATA_FLOAT = 0, CUDNN_DATA_DOUBLE = 1, CUDNN_DATA_HALF = 2, CUDNN_DATA_BFLOAT16 = 9 } cudnnDataType_t;
@@ -45,6 +46,16 @@ typedef enum {
     CUDNN_FMA_MATH = 3
 } cudnnMathType_t;
 typedef enum { CUDNN_CONVOLUTION = 0, CUDNN_CROSS_CORRELATION = 1 } cudnnConvolutionMode_t;
+typedef enum { CUDNN_NOT_PROPAGATE_NAN = 0, CUDNN_PROPAGATE_NAN = 1 } cudnnNanPropagation_t;
+typedef enum {
+    CUDNN_ACTIVATION_SIGMOID = 0,
+    CUDNN_ACTIVATION_RELU = 1,
+    CUDNN_ACTIVATION_TANH = 2,
+    CUDNN_ACTIVATION_CLIPPED_RELU = 3,
+    CUDNN_ACTIVATION_ELU = 4,
+    CUDNN_ACTIVATION_IDENTITY = 5,
+    CUDNN_ACTIVATION_SWISH = 6
+} cudnnActivationMode_t;
 typedef enum { CUDNN_NON_DETERMINISTIC = 0, CUDNN_DETERMINISTIC = 1 } cudnnDeterminism_t;
 typedef enum {
     CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0,
@@ -140,6 +151,9 @@ EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0) EMU_SAME(CUDNN_CONVOLUTION_BWD_FIL
 EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT) EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3)
 EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD) EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED)
 EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING) EMU_SAME(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT)
+EMU_SAME(CUDNN_NOT_PROPAGATE_NAN) EMU_SAME(CUDNN_PROPAGATE_NAN) EMU_SAME(CUDNN_ACTIVATION_SIGMOID)
+EMU_SAME(CUDNN_ACTIVATION_RELU) EMU_SAME(CUDNN_ACTIVATION_TANH) EMU_SAME(CUDNN_ACTIVATION_CLIPPED_RELU)
+EMU_SAME(CUDNN_ACTIVATION_ELU) EMU_SAME(CUDNN_ACTIVATION_IDENTITY) EMU_SAME(CUDNN_ACTIVATION_SWISH)
 EMU_SAME(CUDNN_BATCHNORM_PER_ACTIVATION) EMU_SAME(CUDNN_BATCHNORM_SPATIAL) EMU_SAME(CUDNN_BATCHNORM_SPATIAL_PERSISTENT)
 static_assert(sizeof(mine::cudnnConvolutionFwdAlgoPerf_t) == sizeof(::cudnnConvolutionFwdAlgoPerf_t), "perf size");
 static_assert(offsetof(mine::cudnnConvolutionFwdAlgoPerf_t, memory) == offsetof(::cudnnConvolutionFwdAlgoPerf_t, memory),

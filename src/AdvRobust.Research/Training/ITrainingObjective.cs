@@ -9,8 +9,13 @@ namespace AdvRobust.Research.Training;
 /// <see cref="Labels"/> B Int32, and <see cref="SampleIds"/> the B global sample indices (Philox keys). <see cref="Step"/>
 /// is the global optimizer step (0-based) and <see cref="Seed"/> the run's seed, so every random draw of a step is a
 /// pure function of (seed, step, sample ids): a resumed run draws exactly what an uninterrupted one does.
+/// <see cref="HostLabels"/>, when set, are the same labels on the host (the loader's copy): an objective then checks
+/// them without reading the device.
 /// </summary>
-public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, int Epoch, long Step, ulong Seed);
+public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, int Epoch, long Step, ulong Seed)
+{
+    public int[]? HostLabels { get; init; }
+}
 
 /// <summary>
 /// What one step reports: the total loss, its named parts (e.g. "ce", "triplet", "norm", "kl"), and how many of the

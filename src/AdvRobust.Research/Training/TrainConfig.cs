@@ -33,6 +33,12 @@ public sealed record TrainConfig
     /// when stopped). best.safetensors is written whenever the PGD accuracy improves.</summary>
     public int CheckpointEvery { get; init; } = 1;
 
+    /// <summary>Read the training statistics every this many steps (and at each epoch's end): a built-in objective's
+    /// steps leave them on the device, so with k &gt; 1 the host waits for the device once per k steps instead of
+    /// after each. The metrics are the same for every k; only the progress reports (and a divergence) come in groups
+    /// of k. See <see cref="Trainer.StatsEvery"/>.</summary>
+    public int StatsEvery { get; init; } = 1;
+
     public DataConfig Data { get; init; } = new();
     public ModelConfig Model { get; init; } = new();
     public ObjectiveConfig Objective { get; init; } = new();
@@ -87,6 +93,7 @@ public sealed record TrainConfig
         Check(Epochs >= 1, "epochs", $"must be at least 1, got {Epochs}");
         Check(BatchSize >= 1, "batchSize", $"must be at least 1, got {BatchSize}");
         Check(CheckpointEvery >= 1, "checkpointEvery", $"must be at least 1, got {CheckpointEvery}");
+        Check(StatsEvery >= 1, "statsEvery", $"must be at least 1, got {StatsEvery}");
         Data.Validate(Check);
         Model.Validate(Check);
         Objective.Validate(Check);

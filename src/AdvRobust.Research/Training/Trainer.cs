@@ -83,6 +83,7 @@ public sealed partial class Trainer : IDisposable
         _sgd = new Sgd(model, Schedule(config, BatchesPerEpoch), config.Optimizer.Momentum,
             config.Optimizer.WeightDecay, config.Optimizer.Nesterov, config.Optimizer.DecayWeightsOnly);
         Objective = createObjective(new ObjectiveContext(data.Train, config.Seed));
+        _statsEvery = config.StatsEvery;
     }
 
     public ITrainingObjective Objective { get; }
@@ -140,39 +141,50 @@ public sealed partial class Trainer : IDisposable
             ? new ShuffleLoader(proxy, SyntheticBatchSize, SyntheticSeed, dropLast: true)
             : null;
         EpochMetrics? last = null;
-        while (state.Epoch < _config.Epochs)
+        var pending = new List<QueuedStep>();
+        try
         {
-            // state always says where the run stands, so a resumed epoch and a fresh one take the same path
-            var (epoch, done, step, totals) = (state.Epoch, state.BatchesDone, state.Step, state.Partial);
-            using (var batches = loader.Epoch(epoch).Skip(done).GetEnumerator())
-            using (var synthetic = syntheticLoader?.Epoch(epoch).Skip(done).GetEnumerator())
+            while (state.Epoch < _config.Epochs)
             {
-                while (done < BatchesPerEpoch)
+                // state always says where the run stands, so a resumed epoch and a fresh one take the same path
+                var (epoch, done, step, totals) = (state.Epoch, state.BatchesDone, state.Step, state.Partial);
+                using (var batches = loader.Epoch(epoch).Skip(done).GetEnumerator())
+                using (var synthetic = syntheticLoader?.Epoch(epoch).Skip(done).GetEnumerator())
                 {
-                    if (cancellation.IsCancellationRequested)
-                        return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest, last);
-                    batches.MoveNext();
-                    synthetic?.MoveNext();
-                    var watch = Stopwatch.StartNew();
-                    double lr = _sgd.LearningRate;
-                    var stats = TrainStep(batches.Current, synthetic?.Current, epoch, done, step);
-                    if (!IsFinite(stats))
+                    while (done < BatchesPerEpoch)
                     {
-                        _run.WriteManifest(manifest with { Status = "diverged", EndTime = DateTimeOffset.Now });
-                        throw Diverged(stats, epoch, done, step);
+                        if (cancellation.IsCancellationRequested)
+                        {
+                            totals = Flush(pending, totals, manifest, progress);
+                            return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest,
+                                last);
+                        }
+                        batches.MoveNext();
+                        synthetic?.MoveNext();
+                        var watch = Stopwatch.StartNew();
+                        double lr = _sgd.LearningRate;
+                        pending.Add(new QueuedStep(TrainStep(batches.Current, synthetic?.Current, epoch, done, step),
+                            lr, epoch, done, step, watch));
+                        // The statistics are read (one synchronization) every StatsEvery steps and at the end of an
+                        // epoch; a host-side objective has read its own already. A non-finite loss is found here,
+                        // before this step's update.
+                        bool read = pending.Count >= StatsEvery || done + 1 == BatchesPerEpoch ||
+                                    pending[^1].Stats.Host is not null;
+                        var stats = read ? ReadAll(pending, manifest) : null;
+                        _sgd.Step();
+                        (done, step) = (done + 1, step + 1);
+                        if (stats is not null) totals = Report(pending, stats, totals, progress);
                     }
-                    _sgd.Step();
-                    (done, step) = (done + 1, step + 1);
-                    totals = totals.Add(stats, lr, watch.Elapsed.TotalSeconds);
-                    progress?.Report(new TrainProgress(epoch + 1, _config.Epochs, done, BatchesPerEpoch, step,
-                        TotalSteps, totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
-                        totals.Count / Math.Max(totals.TrainSeconds, 1e-9), lr, null));
                 }
+                state = state with { BatchesDone = done, Step = step, Partial = totals };
+                if (cancellation.IsCancellationRequested) return Stop(state, manifest, last);
+                (last, state) = EndEpoch(state, progress);
+                if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
             }
-            state = state with { BatchesDone = done, Step = step, Partial = totals };
-            if (cancellation.IsCancellationRequested) return Stop(state, manifest, last);
-            (last, state) = EndEpoch(state, progress);
-            if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
+        }
+        finally
+        {
+            foreach (var q in pending) q.Stats.Device?.Dispose();
         }
         _run.WriteManifest(manifest with { Status = "completed", EndTime = DateTimeOffset.Now });
         if (_run.RemoveTemporaries() is { } removed) Notice?.Invoke(removed);
@@ -180,51 +192,138 @@ public sealed partial class Trainer : IDisposable
             state.BestEpoch, last);
     }
 
+    /// <summary>
+    /// Steps between two reads of the training statistics (≥ 1; <see cref="TrainConfig.StatsEvery"/> unless set
+    /// here). A built-in objective leaves each step's loss, parts
+    /// and logits on the device, so its steps make no device→host copy and no synchronization; the trainer reads the
+    /// queued steps together every <see cref="StatsEvery"/> steps and at the end of each epoch, and then checks,
+    /// sums (in step order, so the metrics are the same for every setting) and reports each of them. With 1 (the
+    /// config's default) every step is reported as soon as it is done, and cancelling from a progress callback stops right
+    /// after that step; with k > 1 the reports and a divergence come up to k − 1 steps late (the updates of those
+    /// steps are already applied, but no checkpoint is ever written from them).
+    /// </summary>
+    public int StatsEvery
+    {
+        get => _statsEvery;
+        set => _statsEvery = value >= 1 ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), $"StatsEvery must be >= 1, got {value}");
+    }
+
+    private int _statsEvery;
+
+    /// <summary>One step whose statistics may still be on the device, with what its report needs.</summary>
+    private sealed record QueuedStep(StepResult Stats, double Lr, int Epoch, int Index, long Step, Stopwatch Watch)
+    {
+        public double Seconds { get; } = Watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A step's statistics: on the host already (an objective outside this assembly) or on the device.</summary>
+    private sealed record StepResult(StepStats? Host, PendingStats? Device);
+
+    /// <summary>Reads every queued step, in order; the first non-finite one marks the run diverged and throws.</summary>
+    private StepStats[] ReadAll(List<QueuedStep> queue, RunManifest manifest)
+    {
+        var stats = new StepStats[queue.Count];
+        for (int i = 0; i < queue.Count; i++)
+        {
+            var q = queue[i];
+            stats[i] = q.Stats.Host ?? q.Stats.Device!.Read();
+            if (!IsFinite(stats[i]))
+            {
+                _run.WriteManifest(manifest with { Status = "diverged", EndTime = DateTimeOffset.Now });
+                throw Diverged(stats[i], q.Epoch, q.Index, q.Step);
+            }
+        }
+        return stats;
+    }
+
+    /// <summary>Adds read steps to the epoch's totals in step order and reports each; empties the queue.</summary>
+    private EpochTotals Report(List<QueuedStep> queue, StepStats[] stats, EpochTotals totals,
+        IProgress<TrainProgress>? progress)
+    {
+        for (int i = 0; i < queue.Count; i++)
+        {
+            var q = queue[i];
+            totals = totals.Add(stats[i], q.Lr, q.Seconds);
+            progress?.Report(new TrainProgress(q.Epoch + 1, _config.Epochs, q.Index + 1, BatchesPerEpoch, q.Step + 1,
+                TotalSteps, totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
+                totals.Count / Math.Max(totals.TrainSeconds, 1e-9), q.Lr, null));
+            q.Stats.Device?.Dispose();
+        }
+        queue.Clear();
+        return totals;
+    }
+
+    /// <summary>Reads and reports whatever is queued (before the run stops mid-epoch).</summary>
+    private EpochTotals Flush(List<QueuedStep> queue, EpochTotals totals, RunManifest manifest,
+        IProgress<TrainProgress>? progress) =>
+        queue.Count == 0 ? totals : Report(queue, ReadAll(queue, manifest), totals, progress);
+
     public void Dispose() => Objective.Dispose();
 
     /// <summary>One optimizer step's forward and backward: the batch to the device, augmented, then the
     /// objective (which accumulates the gradients). With a synthetic batch, the step's batch is the real images
     /// (augmented) followed by the synthetic ones (not augmented); a synthetic image's sample id is N_real + its index
-    /// in the synthetic set, so its random draws never coincide with a real image's.</summary>
-    private StepStats TrainStep(ImageBatch batch, ImageBatch? synthetic, int epoch, int index, long step)
+    /// in the synthetic set, so its random draws never coincide with a real image's. Everything goes up before the
+    /// objective runs, and nothing comes back: the labels the objective checks are the loader's host copy.</summary>
+    private StepResult TrainStep(ImageBatch batch, ImageBatch? synthetic, int epoch, int index, long step)
     {
         var train = _data.Train;
         uint firstSample = (uint)((long)index * _config.BatchSize);
-        if (synthetic is not null) batch = Concatenate(Augmented(batch, epoch, firstSample), synthetic);
-        int n = batch.Count;
-        using var x = Tensor.FromArray(_backend, batch.X, n, train.C, train.H, train.W);
-        using var labels = Tensor.FromArray(_backend, batch.Y, n);
+        int[] labelsHost = synthetic is null ? batch.Y : [.. batch.Y, .. synthetic.Y];
+        int n = labelsHost.Length;
+        using var x = synthetic is null
+            ? Tensor.FromArray(_backend, batch.X, n, train.C, train.H, train.W)
+            : Mixed(batch, synthetic, epoch, firstSample);
+        using var labels = Tensor.FromArray(_backend, labelsHost, n);
         using var augmented = _config.Augmentation.Enabled && synthetic is null
             ? Tensor.Empty(_backend, DType.Float32, n, train.C, train.H, train.W)
             : null;
         if (augmented is not null)
             Ops.RandomCropFlip(x, augmented, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
                 (uint)epoch, firstSample);
-        var ids = batch.Indices.Select(i => (uint)i).ToArray();
+        uint[] ids = synthetic is null
+            ? batch.Indices.Select(i => (uint)i).ToArray()
+            : [.. batch.Indices.Select(i => (uint)i), .. synthetic.Indices.Select(i => (uint)(train.N + i))];
         _sgd.ZeroGrad();
-        return Objective.Step(_model, new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed));
+        var input = new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed) { HostLabels = labelsHost };
+        return Objective is IDeviceStatsObjective device
+            ? new StepResult(null, device.StepOnDevice(_model, input))
+            : new StepResult(Objective.Step(_model, input), null);
     }
 
     /// <summary>
-    /// The real batch's crop and flip (the same op and keys as an unmixed step), brought back to the host so that the
-    /// mixed batch is assembled there with only its real rows augmented. On a GPU that is one extra round trip of the
-    /// real batch per step (tensors have no row offsets to concatenate on the device).
+    /// The mixed batch on the device: the real rows' crop and flip (the same op and keys as an unmixed step) followed
+    /// by the synthetic rows as they are. The synthetic rows go up behind −0 placeholders for the real ones, the real
+    /// rows go up on their own, are augmented there, and are added into their places (−0 + v = v exactly), so
+    /// nothing makes a round trip through the host.
     /// </summary>
-    private ImageBatch Augmented(ImageBatch real, int epoch, uint firstSample)
+    private Tensor Mixed(ImageBatch real, ImageBatch synthetic, int epoch, uint firstSample)
     {
-        if (!_config.Augmentation.Enabled) return real;
         var t = _data.Train;
-        using var x = Tensor.FromArray(_backend, real.X, real.Count, t.C, t.H, t.W);
-        using var y = Tensor.Empty(_backend, DType.Float32, real.Count, t.C, t.H, t.W);
-        Ops.RandomCropFlip(x, y, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed, (uint)epoch,
-            firstSample);
-        return real with { X = y.ToArray() };
+        int nr = real.Count, n = nr + synthetic.Count, size = t.C * t.H * t.W;
+        if (!_config.Augmentation.Enabled)
+            return Tensor.FromArray(_backend, [.. real.X, .. synthetic.X], n, t.C, t.H, t.W);
+        var host = new float[(long)n * size];
+        host.AsSpan(0, nr * size).Fill(-0f);
+        synthetic.X.CopyTo(host.AsSpan(nr * size));
+        var mixed = Tensor.FromArray(_backend, host, n, t.C, t.H, t.W);
+        try
+        {
+            using var x = Tensor.FromArray(_backend, real.X, nr, t.C, t.H, t.W);
+            using var y = Tensor.Empty(_backend, DType.Float32, nr, t.C, t.H, t.W);
+            Ops.RandomCropFlip(x, y, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
+                (uint)epoch, firstSample);
+            using var rows = Ops.RowRange(_backend, 0, nr);
+            Ops.CopyRowsAt(y.View(nr, size), rows, mixed.View(n, size));
+            return mixed;
+        }
+        catch
+        {
+            mixed.Dispose();
+            throw;
+        }
     }
-
-    private ImageBatch Concatenate(ImageBatch real, ImageBatch synthetic) => new(
-        [.. real.X, .. synthetic.X],
-        [.. real.Y, .. synthetic.Y],
-        [.. real.Indices, .. synthetic.Indices.Select(i => _data.Train.N + i)]);
 
     /// <summary>Evaluates, appends the metrics line, and writes best.safetensors when the PGD accuracy
     /// improved.</summary>

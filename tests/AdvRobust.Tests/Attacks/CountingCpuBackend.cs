@@ -73,6 +73,20 @@ public sealed class CountingCpuBackend : IBackend
         Tensor gradA, Tensor gradP, Tensor gradN) =>
         _cpu.TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
+        _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
+        _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
+    public void ChannelFill(Tensor value, Tensor y) => _cpu.ChannelFill(value, y);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
+    public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
+        _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
+    public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
+        Tensor bestNorm) => _cpu.FabAccept(p, x, x0, logits, labels, best, bestNorm);
+    public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+    public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
     public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
         BestState best) => _cpu.AttackTrack(p, logits, loss, labels, targets, x, best);
     public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s) =>

@@ -26,8 +26,16 @@ public sealed class NoBackwardBackend : IBackend
 
     public Storage Allocate(DType dtype, long length) => new CpuStorage(this, _pool, dtype, length);
     public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
+    /// <summary>Device→host copies so far (CopyOut calls).</summary>
+    public int CopyOuts { get; private set; }
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        CopyOuts++;
+        _cpu.CopyOut(src, dst);
+    }
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
+        _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
     public void Synchronize() => _cpu.Synchronize();
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
@@ -64,11 +72,26 @@ public sealed class NoBackwardBackend : IBackend
         throw Forbidden(nameof(ApgdStep));
     public void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s) =>
         throw Forbidden(nameof(ApgdSchedule));
+    public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
+        _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
+    public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
+        Tensor bestNorm) => _cpu.FabAccept(p, x, x0, logits, labels, best, bestNorm);
+    public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+    public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
 
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
     {
         Count();
         _cpu.Conv2dForward(p, x, w, y);
+    }
+
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y)
+    {
+        Count();
+        _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
     }
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
@@ -85,6 +108,7 @@ public sealed class NoBackwardBackend : IBackend
         Tensor savedInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) => throw Forbidden(nameof(BatchNormBackward));
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y) =>
         _cpu.ChannelAffine(x, scale, shift, y);
+    public void ChannelFill(Tensor value, Tensor y) => throw Forbidden(nameof(ChannelFill) + " (only gradients use it)");
     public void ChannelSum(Tensor x, Tensor y) => throw Forbidden(nameof(ChannelSum) + " (only gradients use it)");
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>
         _cpu.SoftmaxCrossEntropy(logits, labels, labelSmoothing, loss, probs);

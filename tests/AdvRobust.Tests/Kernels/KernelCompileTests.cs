@@ -30,6 +30,7 @@ public sealed partial class KernelCompileTests
         ("elementwise.cu", "axpby_f32", "const float* x, float* y, float alpha, float beta, long long n"),
         ("elementwise.cu", "clamp_f32", "const float* x, float* y, float lo, float hi, long long n"),
         ("elementwise.cu", "gather_rows_f32", "const float* src, const int* index, float* dst, int rows, int d"),
+        ("gather.cu", "scatter_add_rows_f32", "const float* src, const int* index, float* dst, int n, int d"),
         ("reduce.cu", "reduce_rows_f32", "const float* x, float* y, long long rows, int cols, int op"),
         ("pgd.cu", "pgd_linf_step_f32",
             "float* x, const float* x0, const float* g, float alpha, float eps, float lo, float hi, long long n"),
@@ -79,6 +80,7 @@ public sealed partial class KernelCompileTests
         ("channel.cu", "channel_affine_f32",
             "const float* x, const float* scale, const float* shift, float* y, long long n, int channels, int inner"),
         ("channel.cu", "channel_sum_f32", "const float* x, float* y, int batch, int channels, int inner"),
+        ("channel.cu", "channel_fill_f32", "const float* value, float* y, long long n, int channels, int inner"),
         ("loss.cu", "softmax_cross_entropy_forward_f32",
             "const float* logits, const int* labels, float* loss, float* probs, int n, int k, float smoothing"),
         ("loss.cu", "softmax_cross_entropy_backward_f32",
@@ -99,6 +101,21 @@ public sealed partial class KernelCompileTests
         ("noise.cu", "gaussian_noise_f32",
             "const float* x, float* y, const int* ids, float sigma, long long n, int per_sample, int x_rows, "
             + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+        ("fab.cu", "fab_step_f32",
+            "float* x, const float* x0, const float* grad, const float* logits, const int* labels, "
+            + "const int* targets, int d, int k, int l2, float alpha_max, float eta"),
+        ("fab.cu", "fab_accept_f32",
+            "float* x, const float* x0, const float* logits, const int* labels, float* best, double* best_norm, "
+            + "int d, int k, int l2, float beta"),
+        ("square.cu", "square_linf_candidates_f32",
+            "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query, long long n"),
+        ("square.cu", "square_l2_candidates_f32",
+            "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query"),
+        ("square.cu", "square_accept_f32",
+            "const float* logits, const int* labels, const float* cand, float* best, float* margin_min, "
+            + "float* loss_min, int k, int d"),
     ];
 
     private static readonly ConcurrentDictionary<string, Lazy<CompileResult>> Compiled = new();

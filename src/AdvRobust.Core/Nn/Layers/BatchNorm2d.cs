@@ -12,10 +12,13 @@ namespace AdvRobust.Core.Nn.Layers;
 /// num_batches_tracked is a rank-0 tensor like PyTorch's; it is held as Float32 so that a training step can count on
 /// the device without a host round trip (exact up to 2^24 = 16,777,216 batches), and checkpoints store it as I64.
 /// Nothing reads it: the running statistics use the fixed momentum, never a cumulative average.
+/// In eval mode the per-channel scale and shift are cached (<see cref="BatchNormEvalCache"/>) and recomputed only when
+/// γ, β or the running statistics were written, so an eval forward is a single channel-affine launch.
 /// </summary>
 public sealed class BatchNorm2d : Layer
 {
     private readonly Tensor _one;
+    private BatchNormEvalCache? _eval;
 
     public BatchNorm2d(ParameterInit init, int channels, BatchNormParams? p = null)
     {
@@ -40,16 +43,27 @@ public sealed class BatchNorm2d : Layer
     /// <summary>Training forward passes so far (rank 0, Float32 in memory, I64 in checkpoints).</summary>
     public Tensor NumBatchesTracked { get; }
 
+    /// <summary>How many times the eval-mode constants were computed so far (0 before the first eval pass).</summary>
+    public int EvalConstantComputations => _eval?.Computations ?? 0;
+
     public override Variable Forward(Tape tape, Variable x)
     {
-        var y = F.BatchNorm(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, Training, Params);
-        if (Training) Ops.Axpby(1f, _one, 1f, NumBatchesTracked);
+        if (!Training)
+        {
+            _eval ??= new BatchNormEvalCache(Weight.Value.Backend, Channels);
+            _eval.Refresh(Params, Weight.Value, Bias.Value, RunningMean, RunningVar);
+            return F.BatchNormEval(tape, x, tape.Param(Weight), tape.Param(Bias), Params, _eval.Scale, _eval.Shift,
+                _eval.InvStd, _eval.XhatShift);
+        }
+        var y = F.BatchNorm(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, true, Params);
+        Ops.Axpby(1f, _one, 1f, NumBatchesTracked);
         return y;
     }
 
     public override void Dispose()
     {
         _one.Dispose();
+        _eval?.Dispose();
         base.Dispose();
     }
 }

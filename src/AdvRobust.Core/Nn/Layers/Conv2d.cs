@@ -44,4 +44,9 @@ public sealed class Conv2d : Layer
         var y = F.Conv2d(tape, x, tape.Param(Weight), Params);
         return Bias is null ? y : F.ChannelAffine(tape, y, null, tape.Param(Bias));
     }
+
+    /// <summary>relu(Forward(x)); with a bias, one fused op (<see cref="F.Conv2dBiasRelu"/>), bitwise equal on the CPU.</summary>
+    public Variable ForwardRelu(Tape tape, Variable x) => Bias is null
+        ? F.Relu(tape, Forward(tape, x))
+        : F.Conv2dBiasRelu(tape, x, tape.Param(Weight), tape.Param(Bias), Params);
 }

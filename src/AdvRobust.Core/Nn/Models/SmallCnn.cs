@@ -33,8 +33,8 @@ public sealed class SmallCnn : ImageClassifier
 
     protected override ModelOutput ForwardNormalized(Tape tape, Variable x)
     {
-        var h = F.Pool2d(tape, F.Relu(tape, Conv1.Forward(tape, x)), MaxPool2);
-        h = F.Pool2d(tape, F.Relu(tape, Conv2.Forward(tape, h)), MaxPool2);
+        var h = F.Pool2d(tape, Conv1.ForwardRelu(tape, x), MaxPool2);
+        h = F.Pool2d(tape, Conv2.ForwardRelu(tape, h), MaxPool2);
         var embedding = F.Relu(tape, Fc1.Forward(tape, F.Flatten(tape, h)));
         return new ModelOutput(Fc2.Forward(tape, embedding), embedding);
     }

@@ -88,4 +88,16 @@ cudnnStatus_t cudnnBatchNormalizationBackward(cudnnHandle_t, cudnnBatchNormMode_
                                               cudnnTensorDescriptor_t, const void*, cudnnTensorDescriptor_t, void*,
                                               cudnnTensorDescriptor_t, const void*, void*, void*, double, const void*,
                                               const void*);
+cudnnStatus_t cudnnCreateActivationDescriptor(cudnnActivationDescriptor_t*);
+cudnnStatus_t cudnnDestroyActivationDescriptor(cudnnActivationDescriptor_t);
+cudnnStatus_t cudnnSetActivationDescriptor(cudnnActivationDescriptor_t, cudnnActivationMode_t, cudnnNanPropagation_t,
+                                           double);
+cudnnStatus_t cudnnGetActivationDescriptor(cudnnActivationDescriptor_t, cudnnActivationMode_t*,
+                                           cudnnNanPropagation_t*, double*);
+cudnnStatus_t cudnnConvolutionBiasActivationForward(cudnnHandle_t, const void*, cudnnTensorDescriptor_t, const void*,
+                                                    cudnnFilterDescriptor_t, const void*, cudnnConvolutionDescriptor_t,
+                                                    cudnnConvolutionFwdAlgo_t, void*, size_t, const void*,
+                                                    cudnnTensorDescriptor_t, const void*, cudnnTensorDescriptor_t,
+                                                    const void*, cudnnActivationDescriptor_t, cudnnTensorDescriptor_t,
+                                                    void*);
 }

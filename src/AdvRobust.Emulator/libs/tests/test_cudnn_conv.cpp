@@ -178,6 +178,7 @@ void backward_against_finite_differences(cudnnConvolutionMode_t mode, cudnnTenso
 }  // namespace
 
 void workspace_find_and_errors(cudnnHandle_t h);
+void fused_bias_activation(cudnnHandle_t h);
 
 int main() {
     CHECK_EQ(cudnnCreate(&g_h), CUDNN_STATUS_SUCCESS);
@@ -189,6 +190,7 @@ int main() {
     for (auto mode : {CUDNN_CROSS_CORRELATION, CUDNN_CONVOLUTION})
         for (auto format : {CUDNN_TENSOR_NCHW, CUDNN_TENSOR_NHWC}) backward_against_finite_differences(mode, format);
     workspace_find_and_errors(g_h);
+    fused_bias_activation(g_h);
     CHECK_EQ(cudnnDestroy(g_h), CUDNN_STATUS_SUCCESS);
     return finish("cudnn_conv");
 }

@@ -26,7 +26,7 @@ public sealed record GaussianNoiseSettings
 /// (not clamped, as in Cohen et al.'s train.py). The noise comes from the device's Philox kernel keyed by (seed,
 /// epoch, sample id) (<see cref="GaussianAugmentation"/>), so a resumed run draws the same noise. Components: "ce".
 /// </summary>
-public sealed class GaussianNoiseObjective : ITrainingObjective
+public sealed class GaussianNoiseObjective : IDeviceStatsObjective
 {
     public GaussianNoiseObjective(GaussianNoiseSettings settings)
     {
@@ -39,7 +39,10 @@ public sealed class GaussianNoiseObjective : ITrainingObjective
     public string Name => "gaussian-noise";
     public object Settings => Config;
 
-    public StepStats Step(ImageClassifier model, TrainingBatch batch)
+    public StepStats Step(ImageClassifier model, TrainingBatch batch) =>
+        ObjectiveSteps.ReadNow(((IDeviceStatsObjective)this).StepOnDevice(model, batch));
+
+    PendingStats IDeviceStatsObjective.StepOnDevice(ImageClassifier model, TrainingBatch batch)
     {
         int[] labels = ObjectiveSteps.Check(Name, model, batch);
         using var noisy = GaussianAugmentation.Noisy(batch, Config.Sigma);

@@ -12,18 +12,25 @@ namespace AdvRobust.Research.Training.Objectives;
 /// </summary>
 internal sealed record LossTerms(Variable Loss, Variable Logits, IReadOnlyList<(string Name, Variable Value)> Parts)
 {
-    public StepStats Stats(int[] labels) =>
-        new(Scalar(Loss), Parts.ToDictionary(p => p.Name, p => Scalar(p.Value)),
-            Predictions.Argmax(Logits.Value).Where((pred, i) => pred == labels[i]).Count(), labels.Length);
+    /// <summary>The statistics, read to the host now (tests; the trainer reads <see cref="Pending"/> later).</summary>
+    public StepStats Stats(int[] labels)
+    {
+        using var pending = Pending(labels);
+        return pending.Read();
+    }
 
-    private static double Scalar(Variable v) => v.Value.ToArray()[0];
+    /// <summary>The statistics copied out of the tape and left on the device.</summary>
+    public PendingStats Pending(int[] labels) =>
+        new(Loss.Value, Parts.Select(p => (p.Name, p.Value.Value)), Logits.Value, labels);
 }
 
 /// <summary>What the objectives share: checking a batch, the train-mode step, and images from a data set.
 /// Shape letters: B batch, C×H×W image, K classes.</summary>
 internal static class ObjectiveSteps
 {
-    /// <summary>Checks <paramref name="batch"/> against the model and returns its labels on the host.</summary>
+    /// <summary>Checks <paramref name="batch"/> against the model and returns its labels on the host: the batch's
+    /// <see cref="TrainingBatch.HostLabels"/> when it has them (the trainer's batches do), else read from the device.
+    /// </summary>
     public static int[] Check(string objective, ImageClassifier model, TrainingBatch batch)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -39,7 +46,9 @@ internal static class ObjectiveSteps
             throw new ArgumentException($"{objective}: labels must be Int32 [{b}], got {batch.Labels}");
         if (batch.SampleIds.Length != b)
             throw new ArgumentException($"{objective}: {batch.SampleIds.Length} sample ids for a batch of {b}");
-        int[] labels = batch.Labels.ToArray<int>();
+        int[] labels = batch.HostLabels ?? batch.Labels.ToArray<int>();
+        if (labels.Length != b)
+            throw new ArgumentException($"{objective}: {labels.Length} host labels for a batch of {b}");
         for (int i = 0; i < b; i++)
             if ((uint)labels[i] >= (uint)model.Classes)
                 throw new ArgumentException(
@@ -51,14 +60,20 @@ internal static class ObjectiveSteps
     /// The training half of a step: the model in train mode, one tape, <paramref name="forward"/> builds the loss,
     /// the backward pass accumulates every parameter's gradient, and the tape frees every intermediate.
     /// </summary>
-    public static StepStats Train(ImageClassifier model, TrainingBatch batch, int[] labels,
+    public static PendingStats Train(ImageClassifier model, TrainingBatch batch, int[] labels,
         Func<Tape, LossTerms> forward)
     {
         model.Train();
         using var tape = new Tape(batch.X.Backend);
         var terms = forward(tape);
         tape.Backward(terms.Loss);
-        return terms.Stats(labels);
+        return terms.Pending(labels);
+    }
+
+    /// <summary>A step with its statistics read to the host at once (<see cref="ITrainingObjective.Step"/>).</summary>
+    public static StepStats ReadNow(PendingStats pending)
+    {
+        using (pending) return pending.Read();
     }
 
     /// <summary>Mean softmax cross-entropy of a train-mode forward pass on <paramref name="x"/>.</summary>

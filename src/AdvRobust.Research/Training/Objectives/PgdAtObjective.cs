@@ -49,7 +49,7 @@ public sealed record PgdAtSettings
 /// code that evaluates robustness; each sample keeps its highest-loss iterate), then the mean cross-entropy of the
 /// adversarial batch in train mode. Components: "ce"; the reported accuracy is on the adversarial batch.
 /// </summary>
-public sealed class PgdAtObjective : ITrainingObjective
+public sealed class PgdAtObjective : IDeviceStatsObjective
 {
     public PgdAtObjective(PgdAtSettings settings)
     {
@@ -62,7 +62,10 @@ public sealed class PgdAtObjective : ITrainingObjective
     public string Name => "pgd-at";
     public object Settings => Config;
 
-    public StepStats Step(ImageClassifier model, TrainingBatch batch)
+    public StepStats Step(ImageClassifier model, TrainingBatch batch) =>
+        ObjectiveSteps.ReadNow(((IDeviceStatsObjective)this).StepOnDevice(model, batch));
+
+    PendingStats IDeviceStatsObjective.StepOnDevice(ImageClassifier model, TrainingBatch batch)
     {
         int[] labels = ObjectiveSteps.Check(Name, model, batch);
         using var adversarial = Attack(model, batch);

@@ -13,7 +13,7 @@ public sealed record StandardSettings
 }
 
 /// <summary>Standard (non-robust) training: the mean cross-entropy of the clean batch. Components: "ce".</summary>
-public sealed class StandardObjective : ITrainingObjective
+public sealed class StandardObjective : IDeviceStatsObjective
 {
     public StandardObjective(StandardSettings settings)
     {
@@ -26,7 +26,10 @@ public sealed class StandardObjective : ITrainingObjective
     public string Name => "standard";
     public object Settings => Config;
 
-    public StepStats Step(ImageClassifier model, TrainingBatch batch)
+    public StepStats Step(ImageClassifier model, TrainingBatch batch) =>
+        ObjectiveSteps.ReadNow(((IDeviceStatsObjective)this).StepOnDevice(model, batch));
+
+    PendingStats IDeviceStatsObjective.StepOnDevice(ImageClassifier model, TrainingBatch batch)
     {
         int[] labels = ObjectiveSteps.Check(Name, model, batch);
         return ObjectiveSteps.Train(model, batch, labels, tape => Forward(tape, model, batch));

@@ -4,7 +4,9 @@ namespace AdvRobust.Research.Training.Objectives;
 
 /// <summary>
 /// The fixed inputs of one TLA step, everything before the training forward passes. Shape letters: B batch, P pool,
-/// V the rows whose pool holds an image of another class (V = B but in degenerate pools), C×H×W image.
+/// V the rows whose pool holds an image of another class (V = B but in degenerate pools), C×H×W image. Everything a
+/// step uses stays on the device; the host knows only what it drew itself (pool, positives, and from the pool's
+/// labels which rows have a negative).
 /// </summary>
 internal sealed class TlaBatch : IDisposable
 {
@@ -17,26 +19,31 @@ internal sealed class TlaBatch : IDisposable
     /// <summary>V×C×H×W mined negatives, one per row of <see cref="Rows"/>; null when V = 0.</summary>
     public Tensor? Negatives { get; set; }
 
-    /// <summary>V×B one-hot rows that pick the anchors and positives of <see cref="Rows"/>; null when V is B or 0.
-    /// </summary>
-    public Tensor? RowSelection { get; set; }
+    /// <summary>Int32 [V] on the device: the batch rows of <see cref="Rows"/>, which pick the anchors and positives
+    /// that have a negative (a differentiable gather); null when V is B or 0.</summary>
+    public Tensor? RowIndex { get; set; }
 
-    /// <summary>The V batch rows that have a negative, ascending.</summary>
+    /// <summary>The V batch rows that have a negative, ascending (known on the host from the pool's labels).</summary>
     public int[] Rows { get; set; } = [];
 
     /// <summary>Training-set indices: the P pool images and the B positives.</summary>
     public int[] Pool { get; set; } = [];
     public int[] PositiveIndices { get; set; } = [];
 
-    /// <summary>Per batch row, the pool slot of its negative, or −1 when the pool has no image of another class.
-    /// </summary>
-    public int[] NegativeSlots { get; set; } = [];
+    /// <summary>Int32 [B] on the device: per batch row, the pool slot of its negative, or −1 when the pool has no
+    /// image of another class.</summary>
+    public Tensor NegativeIndex { get; set; } = null!;
+
+    /// <summary><see cref="NegativeIndex"/> read to the host: for tests and diagnostics only (a device→host copy that
+    /// the training step itself never makes).</summary>
+    public int[] NegativeSlots => NegativeIndex.ToArray<int>();
 
     public void Dispose()
     {
         Adversarial?.Dispose();
         Positives?.Dispose();
         Negatives?.Dispose();
-        RowSelection?.Dispose();
+        RowIndex?.Dispose();
+        NegativeIndex?.Dispose();
     }
 }

@@ -25,7 +25,7 @@ namespace AdvRobust.Research.Training.Objectives;
 /// hinge means summed over terms), "norm" (likewise), so loss = ce + λ1·(triplet + λ2·norm); with two terms also
 /// "triplet.random", "norm.random", "triplet.self", "norm.self". The reported accuracy is on the anchors.
 /// </summary>
-public sealed class TlaObjective : ITrainingObjective
+public sealed class TlaObjective : IDeviceStatsObjective
 {
     private static readonly MiningParams HardestNegative = new(MiningKind.BatchHard, DistanceKind.Angular);
     private readonly TlaSampler _sampler;
@@ -44,7 +44,10 @@ public sealed class TlaObjective : ITrainingObjective
     public string Name => "tla";
     public object Settings => Config;
 
-    public StepStats Step(ImageClassifier model, TrainingBatch batch)
+    public StepStats Step(ImageClassifier model, TrainingBatch batch) =>
+        ObjectiveSteps.ReadNow(((IDeviceStatsObjective)this).StepOnDevice(model, batch));
+
+    PendingStats IDeviceStatsObjective.StepOnDevice(ImageClassifier model, TrainingBatch batch)
     {
         int[] labels = ObjectiveSteps.Check(Name, model, batch);
         using var inputs = Prepare(model, batch, labels);
@@ -71,14 +74,18 @@ public sealed class TlaObjective : ITrainingObjective
         {
             result.Adversarial = ObjectiveSteps.PgdAdversarial(model, batch, c.Norm, c.Eps, c.StepSize, c.Steps,
                 c.RandomStart, trainMode: false);
-            result.NegativeSlots = Mine(model, result.Adversarial, batch.Labels, result.Pool, labels.Length);
-            result.Rows = Enumerable.Range(0, labels.Length).Where(i => result.NegativeSlots[i] >= 0).ToArray();
+            int[] poolLabels = result.Pool.Select(i => data.Labels[i]).ToArray();
+            result.Rows = RowsWithNegative(labels, poolLabels);
+            // The pool's images go up once and stay on the device: the mining embeds them, the negatives are
+            // gathered from them by the mined slots, which never come to the host.
+            using var poolImages = ObjectiveSteps.Images(backend, data, result.Pool);
+            result.NegativeIndex = Mine(model, result.Adversarial, batch.Labels, poolImages, poolLabels,
+                labels.Length);
             result.Positives = ObjectiveSteps.Images(backend, data, result.PositiveIndices);
-            if (result.Rows.Length > 0)
-                result.Negatives = ObjectiveSteps.Images(backend, data,
-                    result.Rows.Select(i => result.Pool[result.NegativeSlots[i]]).ToArray());
             if (result.Rows.Length > 0 && result.Rows.Length < labels.Length)
-                result.RowSelection = OneHotRows(backend, result.Rows, labels.Length);
+                result.RowIndex = Tensor.FromArray(backend, result.Rows, result.Rows.Length);
+            if (result.Rows.Length > 0)
+                result.Negatives = Negatives(poolImages, result.NegativeIndex, result.RowIndex);
             model.Train();
             return result;
         }
@@ -89,26 +96,64 @@ public sealed class TlaObjective : ITrainingObjective
         }
     }
 
-    /// <summary>Per anchor, the pool slot of its hardest other-class image (−1 if none), all in eval mode.</summary>
-    private int[] Mine(ImageClassifier model, Tensor adversarial, Tensor labels, int[] pool, int chunk)
+    /// <summary>
+    /// The batch rows whose pool holds an image of another class, from the labels alone (what the mining's −1 means):
+    /// every row when the pool has two classes or more, else the rows not of the pool's one class.
+    /// </summary>
+    private static int[] RowsWithNegative(int[] labels, int[] poolLabels)
     {
-        var data = _sampler.Data;
+        bool mixed = poolLabels.Any(l => l != poolLabels[0]);
+        return Enumerable.Range(0, labels.Length).Where(i => mixed || labels[i] != poolLabels[0]).ToArray();
+    }
+
+    /// <summary>Per anchor, the pool slot of its hardest other-class image (−1 if none), all in eval mode, as an
+    /// Int32 [B] tensor on the device. The pool (P×C×H×W, on the device) is embedded B images at a time, so a pool of
+    /// 10·B costs no more activation memory than a batch; each chunk's embeddings are copied into their rows of the
+    /// P×D pool embeddings on the device.</summary>
+    private static Tensor Mine(ImageClassifier model, Tensor adversarial, Tensor labels, Tensor poolImages,
+        int[] poolLabels, int chunk)
+    {
         var backend = adversarial.Backend;
+        int p = poolImages.Shape[0], size = (int)poolImages.Shape.PerSample;
         using var mode = new ModelMode(model, keepTrainingMode: false);
         using var anchors = ObjectiveSteps.Embed(model, adversarial);
         int d = anchors.Shape[1];
-        // The pool is embedded B images at a time, so a pool of 10·B costs no more memory than a batch.
-        var host = new float[(long)pool.Length * d];
-        for (int start = 0; start < pool.Length; start += chunk)
+        using var poolEmbeddings = Tensor.Empty(backend, DType.Float32, p, d);
+        Ops.FillNegativeZero(poolEmbeddings);
+        var flat = poolImages.View(p, size);
+        for (int start = 0; start < p; start += chunk)
         {
-            using var images = ObjectiveSteps.Images(backend, data, pool[start..Math.Min(start + chunk, pool.Length)]);
+            int count = Math.Min(chunk, p - start);
+            using var rows = Ops.RowRange(backend, start, count);
+            using var images = Tensor.Empty(backend, DType.Float32, [count, .. poolImages.Shape.Dims.ToArray()[1..]]);
+            Ops.GatherRows(flat, rows, images.View(count, size));
             using var embedded = ObjectiveSteps.Embed(model, images);
-            embedded.ToArray().CopyTo(host, (long)start * d);
+            Ops.CopyRowsAt(embedded, rows, poolEmbeddings);
         }
-        using var poolEmbeddings = Tensor.FromArray(backend, host, pool.Length, d);
-        using var poolLabels = Tensor.FromArray(backend, pool.Select(i => data.Labels[i]).ToArray(), pool.Length);
-        using var mined = Ops.MineTriplets(HardestNegative, anchors, labels, poolEmbeddings, poolLabels);
-        return mined.NegativeIndex.ToArray<int>();
+        using var poolLabelTensor = Tensor.FromArray(backend, poolLabels, p);
+        using var mined = Ops.MineTriplets(HardestNegative, anchors, labels, poolEmbeddings, poolLabelTensor);
+        var negative = Tensor.Empty(backend, DType.Int32, anchors.Shape[0]);
+        Ops.Copy(mined.NegativeIndex, negative);
+        return negative;
+    }
+
+    /// <summary>The V mined negative images: the pool images at the mined slots, then (when V &lt; B) the rows that
+    /// have one. Two device gathers, no host.</summary>
+    private static Tensor Negatives(Tensor poolImages, Tensor negativeIndex, Tensor? rowIndex)
+    {
+        var backend = poolImages.Backend;
+        int p = poolImages.Shape[0], b = negativeIndex.Shape[0], size = (int)poolImages.Shape.PerSample;
+        int[] image = poolImages.Shape.Dims.ToArray()[1..];
+        var all = Tensor.Empty(backend, DType.Float32, [b, .. image]);
+        Ops.GatherRows(poolImages.View(p, size), negativeIndex, all.View(b, size));
+        if (rowIndex is null) return all;
+        using (all)
+        {
+            int v = rowIndex.Shape[0];
+            var selected = Tensor.Empty(backend, DType.Float32, [v, .. image]);
+            Ops.GatherRows(all.View(b, size), rowIndex, selected.View(v, size));
+            return selected;
+        }
     }
 
     /// <summary>The loss on the fixed inputs of a step (model already in train mode).</summary>
@@ -149,18 +194,9 @@ public sealed class TlaObjective : ITrainingObjective
         return new LossTerms(loss, anchor.Logits, [("ce", ce), ("triplet", triplet!), ("norm", norm!), .. parts]);
 
         Variable Embed(Tensor images) => model.Forward(tape, tape.Constant(images)).Embedding;
-        Variable Select(Variable rows) =>
-            inputs.RowSelection is null ? rows : F.MatMul(tape, tape.Constant(inputs.RowSelection), rows);
+        Variable Select(Variable rows) => inputs.RowIndex is null ? rows : F.GatherRows(tape, rows, inputs.RowIndex);
         Variable SumOfSquares(Variable v) => F.Sum(tape, F.Unary(tape, UnaryOp.Square, v));
         Variable Sum(Variable? total, Variable v) => total is null ? v : F.Add(tape, total, v);
-    }
-
-    /// <summary>V×B: row k is one-hot at batch row rows[k] (a gather as a GEMM, so gradients flow back).</summary>
-    private static Tensor OneHotRows(IBackend backend, int[] rows, int b)
-    {
-        var host = new float[rows.Length * b];
-        for (int k = 0; k < rows.Length; k++) host[k * b + rows[k]] = 1f;
-        return Tensor.FromArray(backend, host, rows.Length, b);
     }
 
     public void Dispose()

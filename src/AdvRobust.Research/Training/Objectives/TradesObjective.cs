@@ -46,7 +46,7 @@ public sealed record TradesSettings
 /// The two training forward passes (clean, adversarial) each use their own batch statistics, as in the reference.
 /// Components: "ce" and "kl" (loss = ce + β·kl); the reported accuracy is on the clean batch.
 /// </summary>
-public sealed class TradesObjective : ITrainingObjective
+public sealed class TradesObjective : IDeviceStatsObjective
 {
     /// <summary>σ of the Gaussian start around x (TRADES' 0.001).</summary>
     private const float StartNoise = 0.001f;
@@ -62,7 +62,10 @@ public sealed class TradesObjective : ITrainingObjective
     public string Name => "trades";
     public object Settings => Config;
 
-    public StepStats Step(ImageClassifier model, TrainingBatch batch)
+    public StepStats Step(ImageClassifier model, TrainingBatch batch) =>
+        ObjectiveSteps.ReadNow(((IDeviceStatsObjective)this).StepOnDevice(model, batch));
+
+    PendingStats IDeviceStatsObjective.StepOnDevice(ImageClassifier model, TrainingBatch batch)
     {
         int[] labels = ObjectiveSteps.Check(Name, model, batch);
         using var adversarial = Attack(model, batch);
@@ -110,18 +113,32 @@ public sealed class TradesObjective : ITrainingObjective
         return new LossTerms(loss, clean, [("ce", ce), ("kl", kl)]);
     }
 
-    /// <summary>clip(x + 0.001·z, 0, 1), z standard normal from Philox keyed by (step key, sample id, pixel).</summary>
+    /// <summary>
+    /// clip(x + 0.001·z, 0, 1), z standard normal from Philox keyed by (step key, sample id, pixel). The noise depends
+    /// only on the ids, so the host draws it and uploads it; x never leaves the device: start = 1·x + 0.001·z
+    /// (<see cref="Ops.Axpby"/>: the float product 0.001·z added to x, as the host loop did), then the clip.
+    /// </summary>
     private static Tensor Start(Tensor x, uint[] sampleIds, ulong key)
     {
-        float[] host = x.ToArray();
+        var noise = new float[x.Length];
         int d = (int)x.Shape.PerSample;
         for (int s = 0; s < sampleIds.Length; s++)
             for (int k = 0; k < d; k++)
-            {
-                float z = StepRandom.Normal(key, StepRandom.PurposeTradesNoise, sampleIds[s], (uint)k);
-                host[s * d + k] = Math.Clamp(host[s * d + k] + StartNoise * z, 0f, 1f);
-            }
-        return Tensor.FromArray(x.Backend, host, x.Shape.Dims.ToArray());
+                noise[s * d + k] = StepRandom.Normal(key, StepRandom.PurposeTradesNoise, sampleIds[s], (uint)k);
+        using var z = Tensor.FromArray(x.Backend, noise, x.Shape.Dims.ToArray());
+        var start = Tensor.Empty(x.Backend, DType.Float32, x.Shape.Dims.ToArray());
+        try
+        {
+            Ops.Copy(x, start);
+            Ops.Axpby(StartNoise, z, 1f, start);
+            Ops.Clamp(start, 0f, 1f, start);
+            return start;
+        }
+        catch
+        {
+            start.Dispose();
+            throw;
+        }
     }
 
     public void Dispose()

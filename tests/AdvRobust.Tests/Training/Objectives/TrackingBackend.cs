@@ -17,6 +17,12 @@ public sealed class TrackingBackend : IBackend
     public int LiveStorages => _allocated.Count(s => !s.IsDisposed);
     public int BackwardFilterCalls { get; private set; }
 
+    /// <summary>Device→host copies (CopyOut), host→device copies (CopyIn) and synchronizations so far: a training
+    /// step on a device-resident path makes no CopyOut and no Synchronize.</summary>
+    public int CopyOutCalls { get; private set; }
+    public int CopyInCalls { get; private set; }
+    public int SynchronizeCalls { get; private set; }
+
     public string Name => "cpu-tracking";
     public string DeviceName => _cpu.DeviceName;
 
@@ -29,10 +35,32 @@ public sealed class TrackingBackend : IBackend
         return storage;
     }
 
-    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged => _cpu.CopyIn(dst, src);
-    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged => _cpu.CopyOut(src, dst);
+    public void CopyIn<T>(Storage dst, ReadOnlySpan<T> src) where T : unmanaged
+    {
+        CopyInCalls++;
+        _cpu.CopyIn(dst, src);
+    }
+
+    public void CopyOut<T>(Storage src, Span<T> dst) where T : unmanaged
+    {
+        CopyOutCalls++;
+        _cpu.CopyOut(src, dst);
+    }
+
     public void Copy(Tensor src, Tensor dst) => _cpu.Copy(src, dst);
-    public void Synchronize() => _cpu.Synchronize();
+
+    public void Synchronize()
+    {
+        SynchronizeCalls++;
+        _cpu.Synchronize();
+    }
+
+    /// <summary>Device→host copies so far (CopyOut calls; the FAB/Square tests' name).</summary>
+    public int CopyOuts => CopyOutCalls;
+
+    public void CopyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) =>
+        _cpu.CopyRange(src, srcOffset, dst, dstOffset, count);
+
     public void Fill(Tensor y, float value) => _cpu.Fill(y, value);
     public void Unary(UnaryOp op, Tensor x, Tensor y) => _cpu.Unary(op, x, y);
     public void UnaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) => _cpu.UnaryBackward(op, x, dy, dx);
@@ -64,7 +92,18 @@ public sealed class TrackingBackend : IBackend
         _cpu.ApgdStep(norm, eps, momentum, x, x0, grad, s);
     public void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s) =>
         _cpu.ApgdSchedule(p, loss, x, grad, s);
+    public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
+        _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
+    public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
+        Tensor bestNorm) => _cpu.FabAccept(p, x, x0, logits, labels, best, bestNorm);
+    public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+    public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+    public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => _cpu.Conv2dForward(p, x, w, y);
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
+        _cpu.Conv2dBiasReluForward(p, x, w, bias, y);
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx) =>
         _cpu.Conv2dBackwardData(p, dy, w, dx);
 
@@ -85,6 +124,7 @@ public sealed class TrackingBackend : IBackend
         _cpu.BatchNormBackward(p, x, dy, gamma, savedMean, savedInvStd, dx, dgamma, dbeta);
     public void ChannelAffine(Tensor x, Tensor? scale, Tensor? shift, Tensor y) =>
         _cpu.ChannelAffine(x, scale, shift, y);
+    public void ChannelFill(Tensor value, Tensor y) => _cpu.ChannelFill(value, y);
     public void ChannelSum(Tensor x, Tensor y) => _cpu.ChannelSum(x, y);
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, float labelSmoothing, Tensor loss, Tensor probs) =>
         _cpu.SoftmaxCrossEntropy(logits, labels, labelSmoothing, loss, probs);

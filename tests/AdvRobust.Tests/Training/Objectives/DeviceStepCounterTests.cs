@@ -1,0 +1,73 @@
+using System.Text.Json;
+using AdvRobust.Core;
+using AdvRobust.Cuda;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
+using AdvRobust.Tests.Attacks;
+using AdvRobust.Tests.Support;
+using static AdvRobust.Tests.Training.Objectives.ObjectiveTestData;
+
+namespace AdvRobust.Tests.Training.Objectives;
+
+/// <summary>
+/// One training step of each objective on the CUDA backend under the emulator, counted with
+/// <see cref="EmulatorCounters"/>: the step makes no device→host copy besides those of the PGD attack it runs
+/// (measured alone in its own region; Core/Attacks is made sync-free separately, after which both are 0).
+/// Likewise for synchronizations: the uploads inside a step (TRADES' start noise, TLA's pool, positives and row
+/// ranges, Gaussian noise's sample ids) go through the pinned upload ring and do not wait.
+/// </summary>
+[TestFixture, Category("Gpu")]
+public class DeviceStepCounterTests
+{
+    private IBackend _gpu = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _gpu = Backends.CudaOrIgnore();
+        if (Environment.GetEnvironmentVariable("ADVROBUST_CUDA") != "emulator")
+            Assert.Ignore("the counters come from the CUDA emulator (ADVROBUST_CUDA=emulator)");
+    }
+
+    [TestCase("standard", "")]
+    [TestCase("gaussian-noise", "\"sigma\":0.25")]
+    [TestCase("pgd-at", "\"eps\":0.1,\"stepSize\":0.03,\"steps\":3")]
+    [TestCase("trades", "\"eps\":0.1,\"stepSize\":0.03,\"steps\":3")]
+    [TestCase("tla", "\"eps\":0.1,\"stepSize\":0.03,\"steps\":3,\"selfPositive\":true,\"poolMultiplier\":2")]
+    public void Step_OnTheEmulator_NoDeviceToHostCopyBeyondTheAttack(string kind, string settings)
+    {
+        var data = Separable(new SeededRandom(TestContext.CurrentContext.Test.FullName), 36);
+        using var model = new TinyNet(_gpu, 41);
+        using var objective = TrainingObjectives.Create(kind, JsonDocument.Parse("{" + settings + "}").RootElement,
+            new ObjectiveContext(data, 11));
+        var batch = Batch(_gpu, data, Range(0, 12), step: 3);
+        batch = batch with { HostLabels = batch.SampleIds.Select(i => data.Labels[(int)i]).ToArray() };
+        string region = $"train-step-{kind}", attackRegion = $"train-attack-{kind}";
+        using (EmulatorCounters.Region(attackRegion))
+        {
+            var c = (objective as TlaObjective)?.Config;
+            using var adversarial = objective switch
+            {
+                PgdAtObjective pgd => pgd.Attack(model, batch),
+                TlaObjective => ObjectiveSteps.PgdAdversarial(model, batch, c!.Norm, c.Eps, c.StepSize, c.Steps,
+                    c.RandomStart, trainMode: false),
+                _ => null,
+            };
+            model.Train();
+        }
+        using (EmulatorCounters.Region(region))
+        using (((IDeviceStatsObjective)objective).StepOnDevice(model, batch))
+        {
+        }
+        var step = EmulatorCounters.Read(region);
+        var attack = EmulatorCounters.Read(attackRegion);
+        TestContext.Out.WriteLine($"{kind} step: {step}");
+        TestContext.Out.WriteLine($"{kind} attack alone: {attack}");
+        Assert.That(step.DeviceToHostCopies, Is.EqualTo(attack.DeviceToHostCopies), "device→host copies");
+        Assert.That(step.DeviceToHostBytes, Is.EqualTo(attack.DeviceToHostBytes), "device→host bytes");
+        // Uploads inside the step (TRADES' start noise, TLA's pool and positives) go through the pinned ring and do
+        // not wait, so every synchronization left is the attack's.
+        Assert.That(step.Syncs, Is.EqualTo(attack.Syncs), "synchronizations besides the attack's");
+        Dispose(batch);
+    }
+}
