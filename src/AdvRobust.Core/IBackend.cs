@@ -51,6 +51,18 @@ public interface IBackend : IDisposable
     /// <summary>x = clip(x0 + uniform sample of the eps-ball, lo, hi); row s of x is global sample firstSample + s.</summary>
     void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, ulong seed, uint stream, uint firstSample);
 
+    // ---- attack bookkeeping (kernels/attack.cu): per-sample state of an attack run, kept on the device ----
+    /// <summary>Per sample s: loss_s = Σ_j loss[s, j] (N×M terms, left to right in float), pred = argmax logits[s]
+    /// (lowest index on ties), success = targets is null ? pred ≠ labels[s] : pred = targets[s]; then the Best rule
+    /// of <paramref name="p"/> updates <paramref name="best"/> and copies x[s] into best.X[s] when the candidate is
+    /// taken; a sample still unsuccessful afterwards sets best.Pending to 1.</summary>
+    void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
+        BestState best);
+    /// <summary>One APGD momentum step with per-sample η, projected onto the eps-ball around x0 and [0, 1].</summary>
+    void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s);
+    /// <summary>APGD's per-iterate bookkeeping (best point, oscillation count) and, at a checkpoint, step halving.</summary>
+    void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s);
+
     // ---- FAB and Square (kernels/fab.cu, kernels/square.cu): per-sample bookkeeping without the host ----
     /// <summary>One FAB-T step in place on x: both projections onto the linearised boundary ∩ box, then the move.</summary>
     void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets);

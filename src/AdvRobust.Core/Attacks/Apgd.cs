@@ -63,7 +63,18 @@ public sealed class Apgd : IAttack
     public float Eps => Config.Eps;
     public bool NeedsTargets => false;
 
-    /// <summary>Test hook: called after each iteration with its index and the per-sample step sizes.</summary>
+    /// <summary>Steps between reads of a run's all-fooled flag; results do not depend on it (see
+    /// <see cref="Pgd.EarlyStopEvery"/>).</summary>
+    public int EarlyStopEvery
+    {
+        get => _earlyStopEvery;
+        init => _earlyStopEvery = value >= 1 ? value : throw new ArgumentException($"EarlyStopEvery {value} < 1");
+    }
+
+    private readonly int _earlyStopEvery = AttackDefaults.EarlyStopEvery;
+
+    /// <summary>Test hook: called after each iteration with its index and the per-sample step sizes (read from the
+    /// device only when a hook is set).</summary>
     internal Action<int, float[]>? OnStep { get; set; }
     public object Settings => Config;
     private bool Targeted => Config.Loss == AttackLossKind.TargetedDlr;
@@ -88,7 +99,7 @@ public sealed class Apgd : IAttack
             using (var yT = Tensor.FromArray(x.Backend, y, n))
             using (var tT = Targeted ? Tensor.FromArray(x.Backend, targetSets[0], n) : null)
             {
-                var (cleanLoss, _) = new Objective(model, Config.Loss, yT, tT).Evaluate(x);
+                var (cleanLoss, _) = new Objective(model, Config.Loss, yT, tT).Measure(x, null);
                 for (int i = 0; i < n; i++) best.Offer(i, pred[i] != y[i], cleanLoss[i]);
             }
             int runs = (Targeted ? targetSets.Length : 1) * Config.Restarts;
@@ -103,12 +114,15 @@ public sealed class Apgd : IAttack
                 int[]? ta = Targeted ? Rows.Pick(targetSets[run / Config.Restarts], active) : null;
                 var tT = ta is null ? null : scratch.Own(Tensor.FromArray(x.Backend, ta, active.Length));
                 var objective = new Objective(model, Config.Loss, yT, tT);
-                var result = SingleRun(objective, x0, ya, Rows.Pick(sampleIds, active), (uint)run, scratch,
-                    progress, run * Config.Steps, runs * Config.Steps);
+                var result = scratch.Own(SingleRun(objective, x0, Rows.Pick(sampleIds, active), (uint)run, scratch,
+                    progress, run * Config.Steps, runs * Config.Steps));
+                // The restart boundary: this run's flags and losses come to the host once, to merge.
+                bool[] success = result.ReadSuccess();
+                float[] loss = result.Loss.ToArray();
                 var from = Enumerable.Repeat(-1, n).ToArray();
                 for (int i = 0; i < active.Length; i++)
-                    if (best.Offer(active[i], result.Success[i], result.Loss[i])) from[active[i]] = i;
-                Rows.Merge(adv, result.X, from);
+                    if (best.Offer(active[i], success[i], loss[i])) from[active[i]] = i;
+                Rows.Merge(adv, result.X!, from);
             }
             return new AttackResult(adv, best.Success, best.Loss);
         }
@@ -119,12 +133,18 @@ public sealed class Apgd : IAttack
         }
     }
 
-    /// <summary>One APGD run on the given rows: each row's first fooled iterate, else its highest-loss one.</summary>
-    private (Tensor X, bool[] Success, float[] Loss) SingleRun(Objective objective, Tensor x0, int[] y, uint[] ids,
-        uint stream, Scratch scratch, IProgress<AttackProgress>? progress, int done, int total)
+    /// <summary>
+    /// One APGD run on the given rows: each row's first fooled iterate, else its highest-loss one. The step, the
+    /// bookkeeping and the schedule run on the device (<see cref="Ops.ApgdStep"/>, <see cref="Ops.AttackTrack"/>,
+    /// <see cref="Ops.ApgdSchedule"/>); inside the loop only the every-k all-fooled flag is read.
+    /// </summary>
+    private BestState SingleRun(Objective objective, Tensor x0, uint[] ids, uint stream, Scratch scratch,
+        IProgress<AttackProgress>? progress, int done, int total)
     {
         int n = Rows.Count(x0), steps = Config.Steps;
+        var backend = x0.Backend;
         var xAdv = scratch.Like(x0);
+        // The random start: its per-row norms are read once per run, at the run's boundary.
         using (var delta = RandomStart.Delta(x0, Config.Norm, Config.Eps, Config.Seed, stream, ids))
         {
             float[] norms = Rows.Norms(delta, Config.Norm);
@@ -133,88 +153,45 @@ public sealed class Apgd : IAttack
             Ops.Clamp(xAdv, 0f, 1f, xAdv);
         }
         var grad = scratch.Like(x0);
-        var (loss, pred) = objective.Evaluate(xAdv, grad);
-
-        var output = new Best(n, highestLoss: false);
-        var xOut = scratch.CopyOf(xAdv);
-        var success = Objective.Success(pred, y, null);
-        for (int i = 0; i < n; i++) output.Offer(i, success[i], loss[i]);
-
-        var xBest = scratch.CopyOf(xAdv);
-        var gradBest = scratch.CopyOf(grad);
-        float[] lossBest = (float[])loss.Clone(), bestAtCheck = (float[])loss.Clone();
-        var history = new float[n][];
-        for (int i = 0; i < n; i++) (history[i] = new float[steps + 1])[0] = loss[i];
-        bool[] halvedLast = Enumerable.Repeat(true, n).ToArray();
-        float[] step = Enumerable.Repeat(2f * Config.Eps, n).ToArray();
-
-        var xOld = scratch.CopyOf(xAdv);
-        var momentum = scratch.Like(x0);
-        var z = scratch.Like(x0);
-        var zero = scratch.Zeros(x0);
-        var project = new PgdParams(Alpha: 0f, Eps: Config.Eps);
-        int window = ApgdSchedule.FirstWindow(steps), counter = 0;
-        for (int it = 0; it < steps; it++)
+        var output = new BestState(backend, n, like: x0);
+        try
         {
-            float a = it > 0 ? 0.75f : 1f;
-            Ops.Binary(BinaryOp.Sub, xAdv, xOld, momentum);
-            Ops.Copy(xAdv, xOld);
-            if (Config.Norm == PgdNorm.Linf)
-            {
-                Ops.Unary(UnaryOp.Sign, grad, z);
-                Rows.Scale(z, step, z);
-            }
-            else
-            {
-                float[] gn = Rows.Norms(grad, PgdNorm.L2);
-                Rows.Scale(grad, step.Select((s, i) => s / (gn[i] + 1e-12f)).ToArray(), z);
-            }
-            Ops.Binary(BinaryOp.Add, xAdv, z, z);
-            Ops.PgdStep(Config.Norm, z, x0, zero, project);
-            Ops.Binary(BinaryOp.Sub, z, xAdv, z);
-            Ops.Axpby(1f - a, momentum, a, z);
-            Ops.Binary(BinaryOp.Add, xAdv, z, xAdv);
-            Ops.PgdStep(Config.Norm, xAdv, x0, zero, project);
+            var track = new Objective.Track(output, SuccessTargets: null, KeepHighestLoss: false);
+            objective.Pass(xAdv, grad, track);
+            var state = scratch.Own(new ApgdState(backend, x0));
+            Ops.Copy(xAdv, state.XBest);
+            Ops.Copy(grad, state.GradBest);
+            Ops.Copy(xAdv, state.XOld);
+            foreach (var t in new[] { state.LossBest, state.BestAtCheck, state.LossPrev }) Ops.Copy(output.Current, t);
+            Ops.Fill(state.Step, 2f * Config.Eps);
+            Ops.Fill(state.HalvedLast, 1f);
+            backend.Fill(state.Increases, 0f); // the bits of Int32 0
 
-            (loss, pred) = objective.Evaluate(xAdv, grad);
-            success = Objective.Success(pred, y, null);
-            var take = new bool[n];
-            var improved = new bool[n];
-            for (int i = 0; i < n; i++)
+            int window = ApgdSchedule.FirstWindow(steps), counter = 0;
+            for (int it = 0; it < steps; it++)
             {
-                take[i] = output.Offer(i, success[i], loss[i]);
-                history[i][it + 1] = loss[i];
-                improved[i] = loss[i] > lossBest[i];
-                if (improved[i]) lossBest[i] = loss[i];
+                Ops.ApgdStep(Config.Norm, Config.Eps, it > 0 ? 0.75f : 1f, xAdv, x0, grad, state);
+                objective.Pass(xAdv, grad, track);
+                bool checkpoint = ++counter == window;
+                Ops.ApgdSchedule(new ApgdScheduleParams(checkpoint, window, Config.Rho), output.Current, xAdv, grad,
+                    state);
+                if (checkpoint)
+                {
+                    window = ApgdSchedule.NextWindow(window, steps);
+                    counter = 0;
+                }
+                progress?.Report(new AttackProgress(Name, done + it + 1, total));
+                OnStep?.Invoke(it, state.Step.ToArray());
+                // A sample's first success is final, so once every row has one the rest of the run changes nothing.
+                if ((it + 1) % EarlyStopEvery == 0 && output.AllSucceeded()) break;
             }
-            Rows.Select(xOut, xAdv, take);
-            Rows.Select(xBest, xAdv, improved);
-            Rows.Select(gradBest, grad, improved);
-            progress?.Report(new AttackProgress(Name, done + it + 1, total));
-            // A sample's first success is final, so once every row has one the rest of the run changes nothing.
-            if (output.Success.All(v => v)) break;
-
-            if (++counter < window)
-            {
-                OnStep?.Invoke(it, (float[])step.Clone());
-                continue;
-            }
-            var halve = new bool[n];
-            for (int i = 0; i < n; i++)
-            {
-                bool osc = ApgdSchedule.Oscillates(history[i], it + 1, window, Config.Rho);
-                halve[i] = ApgdSchedule.Halve(osc, halvedLast[i], bestAtCheck[i], lossBest[i]);
-                if (halve[i]) step[i] /= 2f;
-            }
-            halvedLast = halve;
-            bestAtCheck = (float[])lossBest.Clone();
-            Rows.Select(xAdv, xBest, halve);
-            Rows.Select(grad, gradBest, halve);
-            window = ApgdSchedule.NextWindow(window, steps);
-            counter = 0;
-            OnStep?.Invoke(it, (float[])step.Clone());
+            return output;
         }
-        return (xOut, output.Success, output.Loss);
+        catch
+        {
+            output.Dispose();
+            throw;
+        }
     }
 
     /// <summary>sets[r][i]: the class with the (r+1)-th highest clean logit of sample i other than y_i (ties: lower

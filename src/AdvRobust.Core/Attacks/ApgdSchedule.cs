@@ -9,6 +9,8 @@ namespace AdvRobust.Core.Attacks;
 ///   (1) the loss increased in at most ρ·k of the last k steps: #{i : f(x⁽ⁱ⁺¹⁾) > f(x⁽ⁱ⁾)} ≤ ρ·k (ρ = 0.75), or
 ///   (2) its step was not halved at the previous checkpoint and its best loss has not improved since then.
 /// The reference tests (1) with ≤ (the paper writes &lt;); we follow the code.
+/// Apgd runs this on the device (<see cref="Ops.ApgdSchedule"/>): it counts each step's rise as it happens and
+/// resets the count at a checkpoint, which over a window equals <see cref="Oscillates"/> on the loss history.
 /// </summary>
 public static class ApgdSchedule
 {

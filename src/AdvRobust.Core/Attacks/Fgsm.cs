@@ -42,12 +42,11 @@ public sealed class Fgsm : IAttack
         try
         {
             using var grad = Rows.Like(x);
-            objective.Evaluate(x, grad);
+            objective.Pass(x, grad);
             Ops.PgdStep(Config.Norm, adv, x, grad, new PgdParams(Alpha: Config.Eps, Eps: Config.Eps));
-            var (loss, pred) = objective.Evaluate(adv);
+            // The end of the attack: one read of the per-sample loss and success.
+            var (loss, success) = objective.Measure(adv, objective.Targets);
             progress?.Report(new AttackProgress(Name, 1, 1));
-            int[]? t = Config.Targeted ? targets!.ToArray<int>() : null;
-            var success = Objective.Success(pred, labels.ToArray<int>(), t);
             return new AttackResult(adv, success, loss);
         }
         catch

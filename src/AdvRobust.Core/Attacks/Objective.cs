@@ -6,9 +6,9 @@ namespace AdvRobust.Core.Attacks;
 
 /// <summary>
 /// One attack objective on one batch: the model, the loss, labels and targets of the rows being attacked. Each
-/// <see cref="Evaluate"/> is one forward pass (and one backward pass to the input when a gradient is asked for) on a
-/// fresh attack-mode tape that is disposed before it returns; only the per-sample loss, the predictions and the input
-/// gradient leave it. Shape letters: x N×..., logits N×K.
+/// <see cref="Pass"/> is one forward pass (and one backward pass to the input when a gradient is asked for) on a
+/// fresh attack-mode tape that is disposed before it returns; only the input gradient and the device bookkeeping of a
+/// <see cref="Track"/> leave it. Shape letters: x N×..., logits N×K.
 /// </summary>
 internal sealed class Objective
 {
@@ -35,12 +35,24 @@ internal sealed class Objective
     public Tensor Labels { get; }
     public Tensor? Targets { get; }
 
-    /// <summary>Per-sample loss and predicted class at x; the loss gradient w.r.t. x into
-    /// <paramref name="grad"/> if given.</summary>
-    public (float[] Loss, int[] Pred) Evaluate(Tensor x, Tensor? grad = null)
+    /// <summary>
+    /// One forward pass at x, and a backward pass writing the loss gradient w.r.t. x into <paramref name="grad"/> if
+    /// given; with <paramref name="track"/>, the per-sample loss and prediction update its device bookkeeping
+    /// (<see cref="Ops.AttackTrack"/>). Nothing is read back to the host.
+    /// </summary>
+    public void Pass(Tensor x, Tensor? grad, Track? track = null) => Run(x, grad, (logits, loss) =>
     {
-        var backend = x.Backend;
-        using var tape = new Tape(backend, parameterGradients: false);
+        if (track is { } t)
+            Ops.AttackTrack(new AttackTrackParams(t.KeepHighestLoss), logits, loss, Labels, t.SuccessTargets, x,
+                t.State);
+        return 0;
+    });
+
+    /// <summary>The forward (and backward) pass on a tape; <paramref name="read"/> sees logits and loss before the
+    /// tape is disposed.</summary>
+    private T Run<T>(Tensor x, Tensor? grad, Func<Tensor, Tensor, T> read)
+    {
+        using var tape = new Tape(x.Backend, parameterGradients: false);
         var input = grad is null ? tape.Constant(x) : tape.Input(x);
         var output = _model.Forward(tape, input);
         var loss = _loss(tape, output.Logits);
@@ -50,38 +62,24 @@ internal sealed class Objective
             Ops.Copy(input.Grad ?? throw new InvalidOperationException("the attack loss does not depend on the input"),
                 grad);
         }
-        return (RowSums(loss.Value.ToArray(), Rows.Count(x)), Argmax(output.Logits.Value));
+        return read(output.Logits.Value, loss.Value);
     }
 
-    /// <summary>The n row sums of n×m values, left to right (the values themselves when m = 1).</summary>
-    private static float[] RowSums(float[] values, int n)
+    /// <summary>Per-sample loss at x and success (prediction ≠ label, or = <paramref name="successTargets"/> when
+    /// given), read to the host: for the start and the end of an attack, not for its steps.</summary>
+    public (float[] Loss, bool[] Success) Measure(Tensor x, Tensor? successTargets)
     {
-        if (values.Length == n) return values;
-        if (n == 0 || values.Length % n != 0)
-            throw new InvalidOperationException($"an attack loss of {values.Length} values for {n} samples");
-        int m = values.Length / n;
-        var sums = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            float s = 0f;
-            for (int j = 0; j < m; j++) s += values[i * m + j];
-            sums[i] = s;
-        }
-        return sums;
+        using var state = new BestState(x.Backend, Rows.Count(x), like: null);
+        Pass(x, null, new Track(state, successTargets, KeepHighestLoss: false));
+        return (state.Current.ToArray(), state.ReadSuccess());
     }
 
     public static float[] Logits(Classifier model, Tensor x, out int classes) =>
         Predictions.Logits(model, x, out classes);
 
-    public static int[] Argmax(Tensor logits) => Predictions.Argmax(logits);
-
     public static int[] Argmax(float[] logits, int k) => Predictions.Argmax(logits, k);
 
-    /// <summary>Success per sample: prediction ≠ label, or = target when <paramref name="targets"/> is given.</summary>
-    public static bool[] Success(int[] pred, int[] labels, int[]? targets)
-    {
-        var ok = new bool[pred.Length];
-        for (int i = 0; i < ok.Length; i++) ok[i] = targets is null ? pred[i] != labels[i] : pred[i] == targets[i];
-        return ok;
-    }
+    /// <summary>What <see cref="Pass"/> updates: a run's device state, the targets that define success (null:
+    /// success = misclassification) and the Best rule.</summary>
+    public readonly record struct Track(BestState State, Tensor? SuccessTargets, bool KeepHighestLoss);
 }

@@ -43,6 +43,19 @@ public sealed class Pgd : IAttack
     }
 
     public PgdSettings Config { get; }
+
+    /// <summary>
+    /// Steps between reads of the all-fooled flag (4 bytes, the only read inside a run). Results do not depend on
+    /// it: once every sample has succeeded the Best rule takes nothing more, so later steps change nothing. It is
+    /// therefore an execution setting, not part of <see cref="Settings"/>.
+    /// </summary>
+    public int EarlyStopEvery
+    {
+        get => _earlyStopEvery;
+        init => _earlyStopEvery = value >= 1 ? value : throw new ArgumentException($"EarlyStopEvery {value} < 1");
+    }
+
+    private readonly int _earlyStopEvery = AttackDefaults.EarlyStopEvery;
     public string Name => $"pgd-{(Config.Norm == PgdNorm.Linf ? "linf" : "l2")}{(Config.Targeted ? "-targeted" : "")}";
     public PgdNorm Norm => Config.Norm;
     public float Eps => Config.Eps;
@@ -75,12 +88,15 @@ public sealed class Pgd : IAttack
                 var tT = t is null || all ? targets
                     : scratch.Own(Tensor.FromArray(x.Backend, Rows.Pick(t, active), active.Length));
                 var objective = new Objective(model, Config.Loss, yT, tT);
-                var run = SingleRun(objective, x0, Rows.Pick(y, active), t is null ? null : Rows.Pick(t, active),
-                    Rows.Pick(sampleIds, active), (uint)r, scratch, progress);
+                var run = scratch.Own(SingleRun(objective, x0, Rows.Pick(sampleIds, active), (uint)r, scratch,
+                    progress));
+                // The restart boundary: this run's flags and losses come to the host once, to merge.
+                bool[] success = run.ReadSuccess();
+                float[] loss = run.Loss.ToArray();
                 var from = Enumerable.Repeat(-1, n).ToArray();
                 for (int i = 0; i < active.Length; i++)
-                    if (best.Offer(active[i], run.Success[i], run.Loss[i])) from[active[i]] = i;
-                Rows.Merge(adv, run.X, from);
+                    if (best.Offer(active[i], success[i], loss[i])) from[active[i]] = i;
+                Rows.Merge(adv, run.X!, from);
             }
             return new AttackResult(adv, best.Success, best.Loss);
         }
@@ -91,30 +107,33 @@ public sealed class Pgd : IAttack
         }
     }
 
-    private (Tensor X, bool[] Success, float[] Loss) SingleRun(Objective objective, Tensor x0, int[] y, int[]? t,
-        uint[] ids, uint stream, Scratch scratch, IProgress<AttackProgress>? progress)
+    /// <summary>One run from x0: every step's bookkeeping stays on the device (no read but the every-k flag).</summary>
+    private BestState SingleRun(Objective objective, Tensor x0, uint[] ids, uint stream, Scratch scratch,
+        IProgress<AttackProgress>? progress)
     {
-        int n = Rows.Count(x0);
         var xAdv = scratch.Like(x0);
         if (Config.RandomStart) RandomStart.Uniform(xAdv, x0, Config.Norm, Config.Eps, Config.Seed, stream, ids);
         else Ops.Copy(x0, xAdv);
         var grad = scratch.Like(x0);
-        var bestX = scratch.Like(x0);
-        var best = new Best(n, Config.KeepHighestLoss);
-        var step = new PgdParams(Config.Alpha, Config.Eps);
-        for (int s = 0; s <= Config.Steps; s++)
+        var best = new BestState(x0.Backend, Rows.Count(x0), like: x0);
+        try
         {
-            bool last = s == Config.Steps;
-            var (loss, pred) = objective.Evaluate(xAdv, last ? null : grad);
-            var success = Objective.Success(pred, y, t);
-            var take = new bool[n];
-            for (int i = 0; i < n; i++) take[i] = best.Offer(i, success[i], loss[i]);
-            Rows.Select(bestX, xAdv, take);
-            progress?.Report(new AttackProgress(Name, s, Config.Steps));
-            // A sample's first success is final, so once every sample has one the rest of the run changes nothing.
-            if (last || (!Config.KeepHighestLoss && best.Success.All(v => v))) break;
-            Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
+            var track = new Objective.Track(best, Config.Targeted ? objective.Targets : null, Config.KeepHighestLoss);
+            var step = new PgdParams(Config.Alpha, Config.Eps);
+            for (int s = 0; s <= Config.Steps; s++)
+            {
+                bool last = s == Config.Steps;
+                objective.Pass(xAdv, last ? null : grad, track);
+                progress?.Report(new AttackProgress(Name, s, Config.Steps));
+                if (last || (!Config.KeepHighestLoss && (s + 1) % EarlyStopEvery == 0 && best.AllSucceeded())) break;
+                Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
+            }
+            return best;
         }
-        return (bestX, best.Success, best.Loss);
+        catch
+        {
+            best.Dispose();
+            throw;
+        }
     }
 }

@@ -53,19 +53,6 @@ internal static class Rows
         Ops.Binary(BinaryOp.Add, kept, moved, Flat(dst));
     }
 
-    /// <summary>dst[i] = src[i] where take[i]; dst and src have the same shape.</summary>
-    public static void Select(Tensor dst, Tensor src, bool[] take)
-    {
-        if (take.All(t => t))
-        {
-            Ops.Copy(src, dst);
-            return;
-        }
-        var from = new int[take.Length];
-        for (int i = 0; i < from.Length; i++) from[i] = take[i] ? i : -1;
-        Merge(dst, src, from);
-    }
-
     /// <summary>y[i] = x[i]·s[i] (x and y may be the same tensor).</summary>
     public static void Scale(Tensor x, float[] s, Tensor y)
     {

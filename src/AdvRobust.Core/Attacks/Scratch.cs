@@ -2,12 +2,13 @@ using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Core.Attacks;
 
-/// <summary>Owns the device tensors of one attack run and frees them together (deterministically, not by GC).</summary>
+/// <summary>Owns the device tensors and state of one attack run and frees them together (deterministically, not by
+/// GC).</summary>
 internal sealed class Scratch : IDisposable
 {
-    private readonly List<Tensor> _owned = [];
+    private readonly List<IDisposable> _owned = [];
 
-    public Tensor Own(Tensor t)
+    public T Own<T>(T t) where T : IDisposable
     {
         _owned.Add(t);
         return t;

@@ -66,6 +66,12 @@ public sealed class NoBackwardBackend : IBackend
     public void TripletLossBackward(DistanceKind kind, float margin, Tensor a, Tensor p, Tensor n, Tensor gradLoss,
         Tensor gradA, Tensor gradP, Tensor gradN) => throw Forbidden(nameof(TripletLossBackward));
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
+        BestState best) => _cpu.AttackTrack(p, logits, loss, labels, targets, x, best);
+    public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s) =>
+        throw Forbidden(nameof(ApgdStep));
+    public void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s) =>
+        throw Forbidden(nameof(ApgdSchedule));
     public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
         _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,

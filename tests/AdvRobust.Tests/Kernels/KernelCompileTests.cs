@@ -42,6 +42,17 @@ public sealed partial class KernelCompileTests
         ("pgd.cu", "pgd_l2_random_start_f32",
             "float* x, const float* x0, float eps, float lo, float hi, int per_sample, "
             + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+        ("attack.cu", "attack_track_f32",
+            "const float* logits, int k, const float* loss, int m, const int* labels, const int* targets, "
+            + "const float* x, int d, float* best_loss, int* best_success, int* best_set, float* current, "
+            + "float* best_x, int* pending, int keep_highest"),
+        ("attack.cu", "apgd_step_f32",
+            "float* x, float* x_old, const float* x0, const float* g, const float* step, float* z, float eps, "
+            + "float a, int d, int l2"),
+        ("attack.cu", "apgd_schedule_f32",
+            "const float* loss, float* x, float* g, float* x_best, float* g_best, float* step, float* loss_best, "
+            + "float* best_at_check, float* loss_prev, int* increases, float* halved_last, int d, int checkpoint, "
+            + "int window, float rho"),
         ("distance.cu", "distance_epilogue_f32",
             "const float* dot, const float* na2, const float* nb2, float* out, int n, int m, int kind"),
         ("distance.cu", "distance_backward_weights_f32",

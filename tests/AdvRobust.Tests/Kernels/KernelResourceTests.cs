@@ -115,7 +115,7 @@ public sealed class KernelResourceTests
     {
         var launches = AdvRobust.Cuda.Kernels.Launches;
         Assert.That(launches.Select(l => l.Name), Is.Unique);
-        Assert.That(launches, Has.Count.EqualTo(40));
+        Assert.That(launches, Has.Count.EqualTo(43));
         Assert.That(launches.Single(l => l.Name == "triplet_mine_f32").BlockThreads,
             Is.EqualTo(AdvRobust.Cuda.Kernels.TripletThreads));
         Assert.That(launches.Single(l => l.Name == "channel_sum_f32").BlockThreads,

@@ -86,6 +86,12 @@ public sealed class TrackingBackend : IBackend
         Tensor gradA, Tensor gradP, Tensor gradN) =>
         _cpu.TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => _cpu.GatherRows(src, index, dst);
+    public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
+        BestState best) => _cpu.AttackTrack(p, logits, loss, labels, targets, x, best);
+    public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s) =>
+        _cpu.ApgdStep(norm, eps, momentum, x, x0, grad, s);
+    public void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState s) =>
+        _cpu.ApgdSchedule(p, loss, x, grad, s);
     public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
         _cpu.FabStep(p, x, x0, grad, logits, labels, targets);
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
