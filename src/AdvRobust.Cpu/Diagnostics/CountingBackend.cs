@@ -179,6 +179,12 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
         Launch().TripletLossBackward(kind, margin, a, p, n, gradLoss, gradA, gradP, gradN);
 
     public void GatherRows(Tensor src, Tensor index, Tensor dst) => Launch().GatherRows(src, index, dst);
+    public void AttackTrack(AttackTrackParams p, Tensor logits, Tensor loss, Tensor labels, Tensor? targets, Tensor x,
+        BestState best) => Launch().AttackTrack(p, logits, loss, labels, targets, x, best);
+    public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState state) =>
+        Launch().ApgdStep(norm, eps, momentum, x, x0, grad, state);
+    public void ApgdSchedule(ApgdScheduleParams p, Tensor loss, Tensor x, Tensor grad, ApgdState state) =>
+        Launch().ApgdSchedule(p, loss, x, grad, state);
     public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => Launch().ScatterAddRows(src, index, dst);
     public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets) =>
         Launch().FabStep(p, x, x0, grad, logits, labels, targets);
