@@ -32,6 +32,7 @@ internal sealed class Objective
         Targets = targets;
     }
 
+    public Classifier Model => _model;
     public Tensor Labels { get; }
     public Tensor? Targets { get; }
 

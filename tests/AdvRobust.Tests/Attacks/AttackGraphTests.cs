@@ -1,0 +1,229 @@
+using AdvRobust.Core;
+using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Graphs;
+using AdvRobust.Core.Nn;
+using AdvRobust.Core.Nn.Layers;
+using AdvRobust.Core.Nn.Models;
+using AdvRobust.Core.Tensors;
+using AdvRobust.Cuda;
+using AdvRobust.Cuda.Interop;
+using AdvRobust.Tests.Models;
+using AdvRobust.Tests.Support;
+
+namespace AdvRobust.Tests.Attacks;
+
+/// <summary>
+/// PGD and APGD steps as CUDA graphs on the emulator (one StepGraph per run: PGD's steps 1..Steps−1 as one graph, APGD's
+/// iterations after the first as one graph per schedule argument): with graphs on, a run equals the same run with graphs off bit for bit; the
+/// graph is captured once and replayed for every later step, and a replayed step issues no kernel launch, copy,
+/// synchronization or allocation from the host (EmulatorCount.HostKernelLaunches: launches not run by a replay).
+/// A step whose capture is refused falls back to eager execution with the same result. The model is a narrow
+/// ResNet-18 (cuDNN convolutions, eval-mode batch norm from its cache, GEMM), N = 6 samples of 3×8×8.
+/// </summary>
+[Category("Gpu")]
+[Category("Emulator")]
+public class AttackGraphTests
+{
+    private const int N = 6, D = 3 * 8 * 8;
+    private CudaBackend _gpu = null!;
+
+    [OneTimeSetUp]
+    public void OpenBackend()
+    {
+        if (!NativeLibraries.EmulatorSelected) Assert.Ignore("needs the CUDA emulator: ADVROBUST_CUDA=emulator");
+        Backends.CudaOrIgnore();
+        // Deterministic convolution algorithms, so that runs with and without graphs can match bit for bit.
+        _gpu = CudaBackend.Create(deterministic: true);
+    }
+
+    [OneTimeTearDown]
+    public void CloseBackend() => _gpu?.Dispose();
+
+    private static IEnumerable<TestCaseData> Attacks()
+    {
+        yield return Case(new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 6, Seed: 3))
+            { EarlyStopEvery = 100 }, "pgd-linf");
+        yield return Case(new Pgd(new PgdSettings(PgdNorm.L2, 0.3f, 0.1f, Steps: 6, Restarts: 2, Loss: AttackLossKind.CW,
+            Targeted: true, Seed: 3)) { EarlyStopEvery = 100 }, "pgd-l2-cw-targeted");
+        yield return Case(new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 6, KeepHighestLoss: true, Seed: 3,
+            KeepTrainingMode: true)), "pgd-at-training-mode");
+        yield return Case(new Apgd(new ApgdSettings(PgdNorm.Linf, 0.03f, Steps: 10, Seed: 3)) { EarlyStopEvery = 100 },
+            "apgd-ce");
+        yield return Case(new Apgd(new ApgdSettings(PgdNorm.L2, 0.3f, Steps: 25, Loss: AttackLossKind.TargetedDlr,
+            TargetClasses: 2, Seed: 3)) { EarlyStopEvery = 100 }, "apgd-t");
+        static TestCaseData Case(IAttack a, string name) => new TestCaseData(a, name).SetArgDisplayNames(name);
+    }
+
+    [TestCaseSource(nameof(Attacks))]
+    public void Attack_GraphsOn_EqualsGraphsOffBitForBit_AndReplaysWithoutHostLaunches(IAttack attack, string name)
+    {
+        using var model = NarrowResNet();
+        var off = Run(model, attack, graphs: false, out var offGraphs, out _);
+        var on = Run(model, attack, graphs: true, out var onGraphs, out var steps);
+        Assert.That(on.Adv, Is.EqualTo(off.Adv), $"{name}: adversarial examples");
+        Assert.That(on.Success, Is.EqualTo(off.Success), $"{name}: success flags");
+        Assert.That(on.Loss, Is.EqualTo(off.Loss), $"{name}: losses");
+        Assert.That(offGraphs.Sum(g => g.Captures + g.Replays), Is.Zero, "graphs off: every step eager");
+
+        // Each step that goes through the graph has a key; per key the first call runs eagerly, the second is captured
+        // (and launched), later ones are replays.
+        var keys = GraphKeys(attack);
+        var calls = new Dictionary<int, int>();
+        var role = new Dictionary<int, int>();  // step → 1-based call number of its key
+        foreach (var (step, key) in keys) role[step] = calls[key] = calls.GetValueOrDefault(key) + 1;
+        int captures = calls.Values.Count(c => c >= 2), replays = calls.Values.Sum(c => Math.Max(c - 2, 0));
+        Assert.That(replays, Is.GreaterThanOrEqualTo(3), "the case replays a graph");
+        foreach (var g in onGraphs)
+        {
+            Assert.That(g.FallbackReason, Is.Null, name);
+            Assert.That((g.EagerRuns, g.Captures, g.Replays), Is.EqualTo((calls.Count, captures, replays)),
+                $"{name}: per run");
+        }
+        var replayed = steps.Where(s => role.GetValueOrDefault(s.Index) >= 3).Select(s => s.Count).ToList();
+        Assert.That(replayed, Has.Count.EqualTo(onGraphs.Count * replays));
+        long graphLaunches = steps.Sum(s => s.Count.GraphLaunches);
+        Assert.That(graphLaunches, Is.EqualTo(onGraphs.Count * (captures + replays)), "the capturing calls and replays");
+        if (attack is Pgd p) Assert.That(graphLaunches, Is.GreaterThanOrEqualTo(onGraphs.Count * (p.Config.Steps - 2)));
+        foreach (var count in replayed)
+        {
+            Assert.That(count.GraphLaunches, Is.EqualTo(1), $"{name}: a replayed step is one graph launch");
+            Assert.That(count.HostKernelLaunches, Is.Zero, $"{name}: kernels launched by the host in a replayed step");
+            Assert.That(count.KernelLaunches, Is.GreaterThan(0), $"{name}: the replay runs the step's kernels");
+            Assert.That((count.Syncs, count.HostToDeviceCopies, count.DeviceToHostCopies, count.Allocations, count.Frees),
+                Is.EqualTo((0L, 0L, 0L, 0L, 0L)), $"{name}: syncs, copies, allocations and frees in a replayed step");
+        }
+        var eager = steps.First(s => role.GetValueOrDefault(s.Index) == 1).Count;
+        var first = replayed[0];
+        TestContext.Out.WriteLine($"{name}: eager step {eager.KernelLaunches} kernel launches, {eager.LibraryCalls} " +
+            $"library calls, {eager.Allocations} allocations, {eager.ContextQueries} context queries; replayed step " +
+            $"{first.GraphLaunches} graph launch, {first.HostKernelLaunches} host kernel launches, " +
+            $"{first.GraphKernelLaunches} replayed kernels, {first.LibraryCalls} library calls, " +
+            $"{first.Allocations} allocations, {first.ContextQueries} context queries");
+    }
+
+    /// <summary>A model that reads its logits to the host in every forward pass: its steps cannot be captured, so each
+    /// run reports the refusal once and runs eagerly, with the result of a run without graphs.</summary>
+    [Test]
+    public void Pgd_CaptureRefused_FallsBackToEagerWithTheSameResult()
+    {
+        using var model = new ReadingClassifier(NarrowResNet());
+        var attack = new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 5, Seed: 3)) { EarlyStopEvery = 100 };
+        var off = Run(model, attack, graphs: false, out _, out _);
+        var on = Run(model, attack, graphs: true, out var graphs, out var steps);
+        Assert.That(on.Adv, Is.EqualTo(off.Adv));
+        Assert.That(on.Success, Is.EqualTo(off.Success));
+        Assert.That(on.Loss, Is.EqualTo(off.Loss));
+        var g = graphs.Single();
+        Assert.That(g.FallbackReason, Does.Contain("CopyToHost"));
+        Assert.That((g.EagerRuns, g.Captures, g.Replays), Is.EqualTo((4, 0, 0)), "every graph call ran eagerly once");
+        Assert.That(steps.Sum(s => s.Count.GraphLaunches), Is.Zero);
+    }
+
+    /// <summary>The steps of a run that go through its StepGraph, with their keys: PGD's steps 1..Steps−1 (one key);
+    /// APGD's iterations 1..Steps−1, keyed by the window of the checkpoint they end (0: none), as Apgd computes it.</summary>
+    private static List<(int Step, int Key)> GraphKeys(IAttack attack)
+    {
+        if (attack is Pgd pgd) return Enumerable.Range(1, pgd.Config.Steps - 1).Select(s => (s, 0)).ToList();
+        int steps = ((Apgd)attack).Config.Steps, window = ApgdSchedule.FirstWindow(steps), counter = 0;
+        var keys = new List<(int, int)>();
+        for (int it = 0; it < steps; it++)
+        {
+            bool checkpoint = ++counter == window;
+            if (it > 0) keys.Add((it, checkpoint ? window : 0));
+            if (!checkpoint) continue;
+            window = ApgdSchedule.NextWindow(window, steps);
+            counter = 0;
+        }
+        return keys;
+    }
+
+    private ResNet18 NarrowResNet() =>
+        new(new ParameterInit(_gpu, 5), 10, [3, 8, 8], ModelZooTests.CifarMean, ModelZooTests.CifarStd, width: 4);
+
+    private (float[] Adv, bool[] Success, float[] Loss) Run(Classifier model, IAttack attack, bool graphs,
+        out List<(int EagerRuns, int Captures, int Replays, string? FallbackReason)> seen, out List<Step> steps)
+    {
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
+        float[] x = rng.Uniform(N * D, 0f, 1f);
+        int[] y = Enumerable.Range(0, N).Select(i => i % 10).ToArray();
+        int[] t = y.Select(v => (v + 3) % 10).ToArray();
+        var graphsSeen = new List<(int, int, int, string?)>();
+        Action<StepGraph> hook = g => graphsSeen.Add((g.EagerRuns, g.Captures, g.Replays, g.FallbackReason));
+        if (attack is Pgd pgd) pgd.Graphs = hook;
+        else ((Apgd)attack).Graphs = hook;
+        // Training-mode runs write the running statistics: every run starts from the same ones.
+        var buffers = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
+        bool before = _gpu.Graphs.Enabled;
+        _gpu.Graphs.Enabled = graphs;
+        var progress = new StepCounts(attack);
+        try
+        {
+            using var tx = Tensor.FromArray(_gpu, x, N, 3, 8, 8);
+            using var ty = Tensor.FromArray(_gpu, y, N);
+            using var tt = Tensor.FromArray(_gpu, t, N);
+            using var r = attack.Run(model, tx, ty, 0u, attack.NeedsTargets ? tt : null, progress);
+            seen = graphsSeen;
+            steps = progress.Steps;
+            return (r.Adversarial.ToArray(), r.Success, r.Loss);
+        }
+        finally
+        {
+            _gpu.Graphs.Enabled = before;
+            if (attack is Pgd p) p.Graphs = null;
+            else ((Apgd)attack).Graphs = null;
+            foreach (var (b, v) in model.NamedBuffers().Select(b => b.Buffer).Zip(buffers)) _gpu.CopyIn<float>(b.Storage, v);
+        }
+    }
+
+    /// <summary>The emulator's counts over step <paramref name="Index"/> of a run (PGD's step s, APGD's iteration it),
+    /// from the report before it to the report after it.</summary>
+    internal readonly record struct Step(int Index, EmulatorCount Count);
+
+    /// <summary>Reads the emulator's totals at each progress report (the emulator runs work as it is issued, so
+    /// the difference between two reports is the step between them); a run's first report starts it afresh.</summary>
+    private sealed class StepCounts(IAttack attack) : IProgress<AttackProgress>
+    {
+        private EmulatorCount? _last;
+        public List<Step> Steps { get; } = [];
+
+        public void Report(AttackProgress value)
+        {
+            var now = EmulatorCounters.Total;
+            // PGD reports step s after it; APGD reports iteration it as done + it + 1, counting on over runs.
+            int index = attack is Pgd ? value.Done : (value.Done - 1) % ((Apgd)attack).Config.Steps;
+            if (_last is { } last && index > 0) Steps.Add(new Step(index, Minus(now, last)));
+            _last = now;
+        }
+
+        private static EmulatorCount Minus(EmulatorCount a, EmulatorCount b) => new(
+            a.KernelLaunches - b.KernelLaunches, a.LibraryCalls - b.LibraryCalls,
+            a.HostToDeviceCopies - b.HostToDeviceCopies, a.HostToDeviceBytes - b.HostToDeviceBytes,
+            a.DeviceToHostCopies - b.DeviceToHostCopies, a.DeviceToHostBytes - b.DeviceToHostBytes,
+            a.DeviceToDeviceCopies - b.DeviceToDeviceCopies, a.DeviceToDeviceBytes - b.DeviceToDeviceBytes,
+            a.Memsets - b.Memsets, a.StreamSyncs - b.StreamSyncs, a.ContextSyncs - b.ContextSyncs,
+            a.EventSyncs - b.EventSyncs, a.Allocations - b.Allocations, a.AllocatedBytes - b.AllocatedBytes,
+            a.Frees - b.Frees, a.GraphLaunches - b.GraphLaunches, a.ContextQueries - b.ContextQueries,
+            a.GraphKernelLaunches - b.GraphKernelLaunches);
+    }
+
+    /// <summary>Reads its logits to the host in every forward pass (a device→host copy no graph may hold).</summary>
+    private sealed class ReadingClassifier : Classifier
+    {
+        private readonly Classifier _inner;
+
+        public ReadingClassifier(Classifier inner) => _inner = RegisterModule("inner", inner);
+
+        public override int Classes => _inner.Classes;
+        public override int EmbeddingDim => _inner.EmbeddingDim;
+        public override int[] InputShape => _inner.InputShape;
+        public float LastLogit { get; private set; }
+
+        public override ModelOutput Forward(Tape tape, Variable x)
+        {
+            var output = _inner.Forward(tape, x);
+            LastLogit = output.Logits.Value.ToArray()[0];
+            return output;
+        }
+    }
+}
