@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
@@ -76,6 +77,9 @@ public sealed class Fab : IAttack
     public float Eps => Config.Eps;
     public bool NeedsTargets => false;
     public object Settings => Config;
+
+    /// <summary>Test hook: sees each run's step graph (eager runs, captures, replays) before it is disposed.</summary>
+    internal Action<StepGraph>? Graphs { get; set; }
 
     public AttackResult Run(Classifier model, Tensor x, Tensor labels, uint[] sampleIds, Tensor? targets = null,
         IProgress<AttackProgress>? progress = null)
@@ -183,7 +187,9 @@ public sealed class Fab : IAttack
         // Each step stays on the device: f = z_t − z_y and its input gradient (the gradient of Σ_i Σ_k s_ik·z_ik,
         // s = e_t − e_y), both projections and the move (FabStep), then the prediction at the new point and the
         // bookkeeping of the smallest misclassified iterate (FabAccept).
-        for (int it = 0; it < Config.Steps; it++)
+        // Every iteration has the same buffers and kernel arguments: one graph per run (the first iteration eager).
+        using var graph = new StepGraph(like.Backend, "FAB-T step");
+        Action iteration = () =>
         {
             using (var tape = new Tape(like.Backend, parameterGradients: false))
             {
@@ -193,8 +199,14 @@ public sealed class Fab : IAttack
             }
             using (var tape = new Tape(like.Backend, parameterGradients: false))
                 Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev, bestNormDev);
+        };
+        for (int it = 0; it < Config.Steps; it++)
+        {
+            graph.Run(n, iteration);
             progress?.Report(new AttackProgress(Name, done + it + 1, total));
         }
+        if (graph.Replays > 0 && Config.KeepTrainingMode) model.MarkStateWritten();
+        Graphs?.Invoke(graph);
         float[] bestNormBits = bestNormDev.ToArray();
         return (bestDev.ToArray(), MemoryMarshal.Cast<float, double>(bestNormBits).ToArray());
     }

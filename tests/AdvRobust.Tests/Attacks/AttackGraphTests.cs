@@ -15,7 +15,7 @@ namespace AdvRobust.Tests.Attacks;
 
 /// <summary>
 /// PGD and APGD steps as CUDA graphs on the emulator (one StepGraph per run: PGD's steps 1..Steps−1 as one graph, APGD's
-/// iterations after the first as one graph per schedule argument): with graphs on, a run equals the same run with graphs off bit for bit; the
+/// iterations after the first as one graph per schedule argument, FAB-T's iterations as one graph): with graphs on, a run equals the same run with graphs off bit for bit; the
 /// graph is captured once and replayed for every later step, and a replayed step issues no kernel launch, copy,
 /// synchronization or allocation from the host (EmulatorCount.HostKernelLaunches: launches not run by a replay).
 /// A step whose capture is refused falls back to eager execution with the same result. The model is a narrow
@@ -52,6 +52,9 @@ public class AttackGraphTests
             "apgd-ce");
         yield return Case(new Apgd(new ApgdSettings(PgdNorm.L2, 0.3f, Steps: 25, Loss: AttackLossKind.TargetedDlr,
             TargetClasses: 2, Seed: 3)) { EarlyStopEvery = 100 }, "apgd-t");
+        yield return Case(new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 6, Restarts: 2, TargetClasses: 1, Seed: 3)),
+            "fab-t-linf");
+        yield return Case(new Fab(new FabSettings(PgdNorm.L2, 0.5f, Steps: 5, TargetClasses: 2, Seed: 3)), "fab-t-l2");
         static TestCaseData Case(IAttack a, string name) => new TestCaseData(a, name).SetArgDisplayNames(name);
     }
 
@@ -64,6 +67,7 @@ public class AttackGraphTests
         Assert.That(on.Adv, Is.EqualTo(off.Adv), $"{name}: adversarial examples");
         Assert.That(on.Success, Is.EqualTo(off.Success), $"{name}: success flags");
         Assert.That(on.Loss, Is.EqualTo(off.Loss), $"{name}: losses");
+        Assert.That(on.Buffers, Is.EqualTo(off.Buffers), $"{name}: batch-norm statistics after the run");
         Assert.That(offGraphs.Sum(g => g.Captures + g.Replays), Is.Zero, "graphs off: every step eager");
 
         // Each step that goes through the graph has a key; per key the first call runs eagerly, the second is captured
@@ -93,10 +97,11 @@ public class AttackGraphTests
             Assert.That((count.Syncs, count.HostToDeviceCopies, count.DeviceToHostCopies, count.Allocations, count.Frees),
                 Is.EqualTo((0L, 0L, 0L, 0L, 0L)), $"{name}: syncs, copies, allocations and frees in a replayed step");
         }
-        var eager = steps.First(s => role.GetValueOrDefault(s.Index) == 1).Count;
+        var eager = steps.Where(s => role.GetValueOrDefault(s.Index) == 1).Select(s => s.Count).ToList();
+        string eagerText = eager.Count == 0 ? "" : $"eager step {eager[0].KernelLaunches} kernel launches, " +
+            $"{eager[0].LibraryCalls} library calls, {eager[0].Allocations} allocations; ";
         var first = replayed[0];
-        TestContext.Out.WriteLine($"{name}: eager step {eager.KernelLaunches} kernel launches, {eager.LibraryCalls} " +
-            $"library calls, {eager.Allocations} allocations, {eager.ContextQueries} context queries; replayed step " +
+        TestContext.Out.WriteLine($"{name}: {eagerText}replayed step " +
             $"{first.GraphLaunches} graph launch, {first.HostKernelLaunches} host kernel launches, " +
             $"{first.GraphKernelLaunches} replayed kernels, {first.LibraryCalls} library calls, " +
             $"{first.Allocations} allocations, {first.ContextQueries} context queries");
@@ -121,10 +126,12 @@ public class AttackGraphTests
     }
 
     /// <summary>The steps of a run that go through its StepGraph, with their keys: PGD's steps 1..Steps−1 (one key);
-    /// APGD's iterations 1..Steps−1, keyed by the window of the checkpoint they end (0: none), as Apgd computes it.</summary>
+    /// APGD's iterations 1..Steps−1, keyed by the window of the checkpoint they end (0: none), as Apgd computes it;
+    /// FAB-T's iterations 0..Steps−1 (one key).</summary>
     private static List<(int Step, int Key)> GraphKeys(IAttack attack)
     {
         if (attack is Pgd pgd) return Enumerable.Range(1, pgd.Config.Steps - 1).Select(s => (s, 0)).ToList();
+        if (attack is Fab fab) return Enumerable.Range(0, fab.Config.Steps).Select(s => (s, 0)).ToList();
         int steps = ((Apgd)attack).Config.Steps, window = ApgdSchedule.FirstWindow(steps), counter = 0;
         var keys = new List<(int, int)>();
         for (int it = 0; it < steps; it++)
@@ -141,7 +148,7 @@ public class AttackGraphTests
     private ResNet18 NarrowResNet() =>
         new(new ParameterInit(_gpu, 5), 10, [3, 8, 8], ModelZooTests.CifarMean, ModelZooTests.CifarStd, width: 4);
 
-    private (float[] Adv, bool[] Success, float[] Loss) Run(Classifier model, IAttack attack, bool graphs,
+    private (float[] Adv, bool[] Success, float[] Loss, float[][] Buffers) Run(Classifier model, IAttack attack, bool graphs,
         out List<(int EagerRuns, int Captures, int Replays, string? FallbackReason)> seen, out List<Step> steps)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
@@ -150,8 +157,7 @@ public class AttackGraphTests
         int[] t = y.Select(v => (v + 3) % 10).ToArray();
         var graphsSeen = new List<(int, int, int, string?)>();
         Action<StepGraph> hook = g => graphsSeen.Add((g.EagerRuns, g.Captures, g.Replays, g.FallbackReason));
-        if (attack is Pgd pgd) pgd.Graphs = hook;
-        else ((Apgd)attack).Graphs = hook;
+        SetHook(attack, hook);
         // Training-mode runs write the running statistics: every run starts from the same ones.
         var buffers = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
         bool before = _gpu.Graphs.Enabled;
@@ -165,14 +171,25 @@ public class AttackGraphTests
             using var r = attack.Run(model, tx, ty, 0u, attack.NeedsTargets ? tt : null, progress);
             seen = graphsSeen;
             steps = progress.Steps;
-            return (r.Adversarial.ToArray(), r.Success, r.Loss);
+            var after = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
+            return (r.Adversarial.ToArray(), r.Success, r.Loss, after);
         }
         finally
         {
             _gpu.Graphs.Enabled = before;
-            if (attack is Pgd p) p.Graphs = null;
-            else ((Apgd)attack).Graphs = null;
+            SetHook(attack, null);
             foreach (var (b, v) in model.NamedBuffers().Select(b => b.Buffer).Zip(buffers)) _gpu.CopyIn<float>(b.Storage, v);
+        }
+    }
+
+    private static void SetHook(IAttack attack, Action<StepGraph>? hook)
+    {
+        switch (attack)
+        {
+            case Pgd p: p.Graphs = hook; break;
+            case Apgd a: a.Graphs = hook; break;
+            case Fab f: f.Graphs = hook; break;
+            default: throw new ArgumentException(attack.Name);
         }
     }
 
@@ -190,8 +207,13 @@ public class AttackGraphTests
         public void Report(AttackProgress value)
         {
             var now = EmulatorCounters.Total;
-            // PGD reports step s after it; APGD reports iteration it as done + it + 1, counting on over runs.
-            int index = attack is Pgd ? value.Done : (value.Done - 1) % ((Apgd)attack).Config.Steps;
+            // PGD reports step s after it; APGD and FAB report iteration it as done + it + 1, counting on over runs.
+            int index = attack switch
+            {
+                Pgd => value.Done,
+                Apgd a => (value.Done - 1) % a.Config.Steps,
+                _ => (value.Done - 1) % ((Fab)attack).Config.Steps,
+            };
             if (_last is { } last && index > 0) Steps.Add(new Step(index, Minus(now, last)));
             _last = now;
         }
