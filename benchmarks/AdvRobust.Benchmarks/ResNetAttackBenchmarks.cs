@@ -15,8 +15,8 @@ namespace AdvRobust.Benchmarks;
 /// (lr 0.1, momentum 0.9, weight decay 5e-4). Batch 128 and 512, as the peer runs both. Tf32 = false is FP32 math
 /// throughout (the engine's default); Tf32 = true lets cuDNN convolutions and cuBLAS GEMMs use TF32 tensor cores
 /// (CudaContext.AllowTf32, set on the shared backend around each call and restored after it, so the other classes
-/// keep their FP32 default). Graphs = true runs each PGD run's steps as a replayed CUDA graph (Core/Graphs/StepGraph.cs:
-/// the first step eager, the second captured, the rest replayed), Graphs = false launches every kernel from the host
+/// keep their FP32 default). Graphs = true runs each PGD run's steps as a replayed CUDA graph (StepGraph: the first
+/// step eager, the second captured, the rest replayed), Graphs = false launches every kernel from the host
 /// (as ADVROBUST_CUDA_GRAPHS=0 does); both rows are reported, set around each call like Tf32. Work: images per call
 /// (img/s).
 /// GPU only: on the CPU reference one ResNet-18 forward plus input-gradient backward at batch 8 took 0.9–1.2 s on the

@@ -77,9 +77,6 @@ public sealed class Apgd : IAttack
     /// <summary>Test hook: called after each iteration with its index and the per-sample step sizes (read from the
     /// device only when a hook is set).</summary>
     internal Action<int, float[]>? OnStep { get; set; }
-
-    /// <summary>Test hook: sees each run's step graph (eager runs, captures, replays) before it is disposed.</summary>
-    internal Action<StepGraph>? Graphs { get; set; }
     public object Settings => Config;
     private bool Targeted => Config.Loss == AttackLossKind.TargetedDlr;
 
@@ -173,21 +170,18 @@ public sealed class Apgd : IAttack
             backend.Fill(state.Increases, 0f); // the bits of Int32 0
 
             int window = ApgdSchedule.FirstWindow(steps), counter = 0;
-            void Iteration(float momentum, ApgdScheduleParams schedule)
-            {
-                Ops.ApgdStep(Config.Norm, Config.Eps, momentum, xAdv, x0, grad, state);
-                objective.Pass(xAdv, grad, track);
-                Ops.ApgdSchedule(schedule, output.Current, xAdv, grad, state);
-            }
-            // Iterations after the first run as graphs keyed by their kernel arguments: momentum 0.75 and the schedule's
-            // (checkpoint, window), the window being read only at a checkpoint (key 0: none). Every iteration without one
-            // shares one graph; a checkpoint window that recurs (windows shrink to a floor) replays its own.
+            // Iterations run as graphs keyed by their kernel arguments (momentum, the checkpoint's window; 0: none, the
+            // window is then not read): all plain iterations share one, a recurring window (they shrink) has its own.
             for (int it = 0; it < steps; it++)
             {
                 bool checkpoint = ++counter == window;
                 var schedule = new ApgdScheduleParams(checkpoint, window, Config.Rho);
-                if (it == 0) Iteration(1f, schedule);
-                else graph.Run((n, checkpoint ? window : 0), () => Iteration(0.75f, schedule));
+                graph.Run((n, it == 0, checkpoint ? window : 0), () =>
+                {
+                    Ops.ApgdStep(Config.Norm, Config.Eps, it > 0 ? 0.75f : 1f, xAdv, x0, grad, state);
+                    objective.Pass(xAdv, grad, track);
+                    Ops.ApgdSchedule(schedule, output.Current, xAdv, grad, state);
+                });
                 if (checkpoint)
                 {
                     window = ApgdSchedule.NextWindow(window, steps);
@@ -198,9 +192,7 @@ public sealed class Apgd : IAttack
                 // A sample's first success is final, so once every row has one the rest of the run changes nothing.
                 if ((it + 1) % EarlyStopEvery == 0 && output.AllSucceeded()) break;
             }
-            // A replay moves no parameter or buffer version (training-mode batch norm writes running statistics).
-            if (graph.Replays > 0 && Config.KeepTrainingMode) objective.Model.MarkStateWritten();
-            Graphs?.Invoke(graph);
+            if (graph.Replays > 0 && Config.KeepTrainingMode) objective.Model.MarkStateWritten();  // as in Pgd
             return output;
         }
         catch

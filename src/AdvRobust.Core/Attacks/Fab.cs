@@ -78,9 +78,6 @@ public sealed class Fab : IAttack
     public bool NeedsTargets => false;
     public object Settings => Config;
 
-    /// <summary>Test hook: sees each run's step graph (eager runs, captures, replays) before it is disposed.</summary>
-    internal Action<StepGraph>? Graphs { get; set; }
-
     public AttackResult Run(Classifier model, Tensor x, Tensor labels, uint[] sampleIds, Tensor? targets = null,
         IProgress<AttackProgress>? progress = null)
     {
@@ -189,24 +186,23 @@ public sealed class Fab : IAttack
         // bookkeeping of the smallest misclassified iterate (FabAccept).
         // Every iteration has the same buffers and kernel arguments: one graph per run (the first iteration eager).
         using var graph = new StepGraph(like.Backend, "FAB-T step");
-        Action iteration = () =>
-        {
-            using (var tape = new Tape(like.Backend, parameterGradients: false))
-            {
-                var (logits, grad) = DeviceEvaluation.LogitsAndGradient(tape, model, xDev,
-                    z => F.Sum(tape, F.Mul(tape, z, tape.Constant(signDev))));
-                Ops.FabStep(p, xDev, x0Dev, grad, logits, yDev, tDev);
-            }
-            using (var tape = new Tape(like.Backend, parameterGradients: false))
-                Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev, bestNormDev);
-        };
         for (int it = 0; it < Config.Steps; it++)
         {
-            graph.Run(n, iteration);
+            graph.Run(n, () =>
+            {
+                using (var tape = new Tape(like.Backend, parameterGradients: false))
+                {
+                    var (logits, grad) = DeviceEvaluation.LogitsAndGradient(tape, model, xDev,
+                        z => F.Sum(tape, F.Mul(tape, z, tape.Constant(signDev))));
+                    Ops.FabStep(p, xDev, x0Dev, grad, logits, yDev, tDev);
+                }
+                using (var tape = new Tape(like.Backend, parameterGradients: false))
+                    Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev,
+                        bestNormDev);
+            });
             progress?.Report(new AttackProgress(Name, done + it + 1, total));
         }
         if (graph.Replays > 0 && Config.KeepTrainingMode) model.MarkStateWritten();
-        Graphs?.Invoke(graph);
         float[] bestNormBits = bestNormDev.ToArray();
         return (bestDev.ToArray(), MemoryMarshal.Cast<float, double>(bestNormBits).ToArray());
     }

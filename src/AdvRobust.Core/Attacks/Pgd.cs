@@ -58,9 +58,6 @@ public sealed class Pgd : IAttack
 
     private readonly int _earlyStopEvery = AttackDefaults.EarlyStopEvery;
 
-    /// <summary>Test hook: sees each run's step graph (eager runs, captures, replays) before it is disposed.</summary>
-    internal Action<StepGraph>? Graphs { get; set; }
-
     public string Name => $"pgd-{(Config.Norm == PgdNorm.Linf ? "linf" : "l2")}{(Config.Targeted ? "-targeted" : "")}";
     public PgdNorm Norm => Config.Norm;
     public float Eps => Config.Eps;
@@ -121,33 +118,28 @@ public sealed class Pgd : IAttack
         else Ops.Copy(x0, xAdv);
         var grad = scratch.Like(x0);
         var best = new BestState(x0.Backend, Rows.Count(x0), like: x0);
-        // The middle steps (update, then forward, backward and bookkeeping at the new point) are one graph: their
-        // buffers live for the whole run and their kernel arguments are the same every step.
+        // Steps 1..Steps−1 (update, then pass and bookkeeping at the new point): one graph, same buffers and arguments.
         using var graph = new StepGraph(x0.Backend, "PGD step");
         try
         {
             var track = new Objective.Track(best, Config.Targeted ? objective.Targets : null, Config.KeepHighestLoss);
             var step = new PgdParams(Config.Alpha, Config.Eps);
-            Action advance = () =>
+            void Advance(Tensor? g)
             {
                 Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
-                objective.Pass(xAdv, grad, track);
-            };
+                objective.Pass(xAdv, g, track);
+            }
             for (int s = 0; s <= Config.Steps; s++)
             {
                 bool last = s == Config.Steps;
-                if (s > 0 && !last) graph.Run(Rows.Count(x0), advance);
-                else
-                {
-                    if (s > 0) Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
-                    objective.Pass(xAdv, last ? null : grad, track);
-                }
+                if (s == 0) objective.Pass(xAdv, last ? null : grad, track);
+                else if (last) Advance(null);
+                else graph.Run(Rows.Count(x0), () => Advance(grad));
                 progress?.Report(new AttackProgress(Name, s, Config.Steps));
                 if (last || (!Config.KeepHighestLoss && (s + 1) % EarlyStopEvery == 0 && best.AllSucceeded())) break;
             }
             // A replay moves no parameter or buffer version (training-mode batch norm writes running statistics).
             if (graph.Replays > 0 && Config.KeepTrainingMode) objective.Model.MarkStateWritten();
-            Graphs?.Invoke(graph);
             return best;
         }
         catch

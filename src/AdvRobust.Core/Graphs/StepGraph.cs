@@ -76,7 +76,14 @@ public sealed class StepGraph : IDisposable
         _entries.Clear();
     }
 
-    public void Dispose() => Reset();
+    /// <summary>Test hook: sees every StepGraph (its counts, its fallback reason) as it is disposed.</summary>
+    internal static Action<StepGraph>? Disposing { get; set; }
+
+    public void Dispose()
+    {
+        Disposing?.Invoke(this);
+        Reset();
+    }
 
     private void Eager(Action step)
     {

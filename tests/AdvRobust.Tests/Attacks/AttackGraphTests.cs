@@ -14,8 +14,9 @@ using AdvRobust.Tests.Support;
 namespace AdvRobust.Tests.Attacks;
 
 /// <summary>
-/// PGD and APGD steps as CUDA graphs on the emulator (one StepGraph per run: PGD's steps 1..Steps−1 as one graph, APGD's
-/// iterations after the first as one graph per schedule argument, FAB-T's iterations as one graph): with graphs on, a run equals the same run with graphs off bit for bit; the
+/// PGD, APGD and FAB-T steps as CUDA graphs on the emulator (one StepGraph per run: PGD's steps 1..Steps−1 as one
+/// graph, APGD's iterations as one graph per kernel-argument key, FAB-T's iterations as one graph): with graphs on, a
+/// run equals the same run with graphs off bit for bit; the
 /// graph is captured once and replayed for every later step, and a replayed step issues no kernel launch, copy,
 /// synchronization or allocation from the host (EmulatorCount.HostKernelLaunches: launches not run by a replay).
 /// A step whose capture is refused falls back to eager execution with the same result. The model is a narrow
@@ -44,16 +45,16 @@ public class AttackGraphTests
     {
         yield return Case(new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 6, Seed: 3))
             { EarlyStopEvery = 100 }, "pgd-linf");
-        yield return Case(new Pgd(new PgdSettings(PgdNorm.L2, 0.3f, 0.1f, Steps: 6, Restarts: 2, Loss: AttackLossKind.CW,
-            Targeted: true, Seed: 3)) { EarlyStopEvery = 100 }, "pgd-l2-cw-targeted");
+        yield return Case(new Pgd(new PgdSettings(PgdNorm.L2, 0.3f, 0.1f, Steps: 6, Restarts: 2,
+            Loss: AttackLossKind.CW, Targeted: true, Seed: 3)) { EarlyStopEvery = 100 }, "pgd-l2-cw-targeted");
         yield return Case(new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 6, KeepHighestLoss: true, Seed: 3,
             KeepTrainingMode: true)), "pgd-at-training-mode");
         yield return Case(new Apgd(new ApgdSettings(PgdNorm.Linf, 0.03f, Steps: 10, Seed: 3)) { EarlyStopEvery = 100 },
             "apgd-ce");
         yield return Case(new Apgd(new ApgdSettings(PgdNorm.L2, 0.3f, Steps: 25, Loss: AttackLossKind.TargetedDlr,
             TargetClasses: 2, Seed: 3)) { EarlyStopEvery = 100 }, "apgd-t");
-        yield return Case(new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 6, Restarts: 2, TargetClasses: 1, Seed: 3)),
-            "fab-t-linf");
+        yield return Case(new Fab(new FabSettings(PgdNorm.Linf, 0.03f, Steps: 6, Restarts: 2, TargetClasses: 1,
+            Seed: 3)), "fab-t-linf");
         yield return Case(new Fab(new FabSettings(PgdNorm.L2, 0.5f, Steps: 5, TargetClasses: 2, Seed: 3)), "fab-t-l2");
         static TestCaseData Case(IAttack a, string name) => new TestCaseData(a, name).SetArgDisplayNames(name);
     }
@@ -87,14 +88,15 @@ public class AttackGraphTests
         var replayed = steps.Where(s => role.GetValueOrDefault(s.Index) >= 3).Select(s => s.Count).ToList();
         Assert.That(replayed, Has.Count.EqualTo(onGraphs.Count * replays));
         long graphLaunches = steps.Sum(s => s.Count.GraphLaunches);
-        Assert.That(graphLaunches, Is.EqualTo(onGraphs.Count * (captures + replays)), "the capturing calls and replays");
+        Assert.That(graphLaunches, Is.EqualTo(onGraphs.Count * (captures + replays)), "captures and replays");
         if (attack is Pgd p) Assert.That(graphLaunches, Is.GreaterThanOrEqualTo(onGraphs.Count * (p.Config.Steps - 2)));
         foreach (var count in replayed)
         {
             Assert.That(count.GraphLaunches, Is.EqualTo(1), $"{name}: a replayed step is one graph launch");
             Assert.That(count.HostKernelLaunches, Is.Zero, $"{name}: kernels launched by the host in a replayed step");
             Assert.That(count.KernelLaunches, Is.GreaterThan(0), $"{name}: the replay runs the step's kernels");
-            Assert.That((count.Syncs, count.HostToDeviceCopies, count.DeviceToHostCopies, count.Allocations, count.Frees),
+            Assert.That(
+                (count.Syncs, count.HostToDeviceCopies, count.DeviceToHostCopies, count.Allocations, count.Frees),
                 Is.EqualTo((0L, 0L, 0L, 0L, 0L)), $"{name}: syncs, copies, allocations and frees in a replayed step");
         }
         var eager = steps.Where(s => role.GetValueOrDefault(s.Index) == 1).Select(s => s.Count).ToList();
@@ -126,7 +128,7 @@ public class AttackGraphTests
     }
 
     /// <summary>The steps of a run that go through its StepGraph, with their keys: PGD's steps 1..Steps−1 (one key);
-    /// APGD's iterations 1..Steps−1, keyed by the window of the checkpoint they end (0: none), as Apgd computes it;
+    /// APGD's iterations, the first on its own, the others keyed by the window of the checkpoint they end (0: none);
     /// FAB-T's iterations 0..Steps−1 (one key).</summary>
     private static List<(int Step, int Key)> GraphKeys(IAttack attack)
     {
@@ -137,7 +139,7 @@ public class AttackGraphTests
         for (int it = 0; it < steps; it++)
         {
             bool checkpoint = ++counter == window;
-            if (it > 0) keys.Add((it, checkpoint ? window : 0));
+            keys.Add((it, it == 0 ? -1 : checkpoint ? window : 0));
             if (!checkpoint) continue;
             window = ApgdSchedule.NextWindow(window, steps);
             counter = 0;
@@ -148,16 +150,16 @@ public class AttackGraphTests
     private ResNet18 NarrowResNet() =>
         new(new ParameterInit(_gpu, 5), 10, [3, 8, 8], ModelZooTests.CifarMean, ModelZooTests.CifarStd, width: 4);
 
-    private (float[] Adv, bool[] Success, float[] Loss, float[][] Buffers) Run(Classifier model, IAttack attack, bool graphs,
-        out List<(int EagerRuns, int Captures, int Replays, string? FallbackReason)> seen, out List<Step> steps)
+    private (float[] Adv, bool[] Success, float[] Loss, float[][] Buffers) Run(Classifier model, IAttack attack,
+        bool graphs, out List<(int EagerRuns, int Captures, int Replays, string? FallbackReason)> seen,
+        out List<Step> steps)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
         float[] x = rng.Uniform(N * D, 0f, 1f);
         int[] y = Enumerable.Range(0, N).Select(i => i % 10).ToArray();
         int[] t = y.Select(v => (v + 3) % 10).ToArray();
         var graphsSeen = new List<(int, int, int, string?)>();
-        Action<StepGraph> hook = g => graphsSeen.Add((g.EagerRuns, g.Captures, g.Replays, g.FallbackReason));
-        SetHook(attack, hook);
+        StepGraph.Disposing = g => graphsSeen.Add((g.EagerRuns, g.Captures, g.Replays, g.FallbackReason));
         // Training-mode runs write the running statistics: every run starts from the same ones.
         var buffers = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
         bool before = _gpu.Graphs.Enabled;
@@ -177,19 +179,9 @@ public class AttackGraphTests
         finally
         {
             _gpu.Graphs.Enabled = before;
-            SetHook(attack, null);
-            foreach (var (b, v) in model.NamedBuffers().Select(b => b.Buffer).Zip(buffers)) _gpu.CopyIn<float>(b.Storage, v);
-        }
-    }
-
-    private static void SetHook(IAttack attack, Action<StepGraph>? hook)
-    {
-        switch (attack)
-        {
-            case Pgd p: p.Graphs = hook; break;
-            case Apgd a: a.Graphs = hook; break;
-            case Fab f: f.Graphs = hook; break;
-            default: throw new ArgumentException(attack.Name);
+            StepGraph.Disposing = null;
+            foreach (var (b, v) in model.NamedBuffers().Select(b => b.Buffer).Zip(buffers))
+                _gpu.CopyIn<float>(b.Storage, v);
         }
     }
 
