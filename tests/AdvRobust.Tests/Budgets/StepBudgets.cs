@@ -56,11 +56,11 @@ public static class StepBudgets
     /// (Rows.Select/Merge after Best.Offer) uploads masks and copies rows only where a sample's best iterate changed,
     /// and the model changes between training steps. Add them once the bookkeeping lives on the device.
     /// </summary>
-    public static bool SameCostEveryStep(BudgetStep step) => step is BudgetStep.Pgd10Attack;
+    
 
     public static StepBudget Ops(BudgetStep step) => step switch
     {
-        BudgetStep.Pgd10Attack => Pgd10AttackOps,
+        BudgetStep.Pgd10Step => Pgd10AttackOps,
         BudgetStep.PgdAtStep => PgdAtStepOps,
         BudgetStep.TlaStep => TlaStepOps,
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
@@ -68,7 +68,7 @@ public static class StepBudgets
 
     public static StepBudget Emulator(BudgetStep step) => step switch
     {
-        BudgetStep.Pgd10Attack => Pgd10AttackEmulator,
+        BudgetStep.Pgd10Step => Pgd10AttackEmulator,
         BudgetStep.PgdAtStep => PgdAtStepEmulator,
         BudgetStep.TlaStep => TlaStepEmulator,
         _ => throw new ArgumentOutOfRangeException(nameof(step)),
