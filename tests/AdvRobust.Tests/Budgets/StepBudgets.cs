@@ -33,27 +33,24 @@ public static class StepBudgets
     public static readonly StepBudget Pgd10StepOps = new(Launches: 145, Syncs: 0, DeviceToHostBytes: 0,
         HostToDeviceBytes: 0, Allocations: 144);
 
-    // PGD-AT and TLA: the 48 B device→host (3 copies, each a synchronization on CUDA) and 32 B of the H2D are
-    // Pgd.Run's restart boundary, which a training step's single-run attack still goes through: the labels read for
-    // restarts, the run's success flags and losses read to merge (Best.Offer), and Rows.Merge's two index uploads.
-    // The goal is 0 and 0 once PGD has a device-only single-run entry for training.
-    public static readonly StepBudget PgdAtStepOps = new(Launches: 2107, Syncs: 0, DeviceToHostBytes: 48,
-        HostToDeviceBytes: 32, Allocations: 1775);
+    // PGD-AT and TLA: the attack is PGD's device-only single run (Pgd.RunOnDevice), so nothing crosses to the host
+    // but TLA's uploads: the negative pool, its labels and the positives, drawn on the host from the training set
+    // every step (through the pinned ring: no wait).
+    public static readonly StepBudget PgdAtStepOps = new(Launches: 2104, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 0, Allocations: 1771);
 
-    // H2D besides the attack's 32 B: the negative pool, its labels and the positives, drawn on the host from the
-    // training set and uploaded every step (through the pinned ring: no wait).
-    public static readonly StepBudget TlaStepOps = new(Launches: 2755, Syncs: 0, DeviceToHostBytes: 48,
-        HostToDeviceBytes: 24624, Allocations: 2429);
+    public static readonly StepBudget TlaStepOps = new(Launches: 2752, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 24592, Allocations: 2425);
 
     // ---- as the CUDA emulator sees them (kernels + cuBLAS/cuDNN calls + memsets; every device allocation) ----
     public static readonly StepBudget Pgd10StepEmulator = new(Launches: 185, Syncs: 0, DeviceToHostBytes: 0,
         HostToDeviceBytes: 0, Allocations: 144);
 
-    public static readonly StepBudget PgdAtStepEmulator = new(Launches: 2586, Syncs: 3, DeviceToHostBytes: 48,
-        HostToDeviceBytes: 32, Allocations: 1775);
+    public static readonly StepBudget PgdAtStepEmulator = new(Launches: 2583, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 0, Allocations: 1771);
 
-    public static readonly StepBudget TlaStepEmulator = new(Launches: 3394, Syncs: 3, DeviceToHostBytes: 48,
-        HostToDeviceBytes: 24624, Allocations: 2431);
+    public static readonly StepBudget TlaStepEmulator = new(Launches: 3391, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 24592, Allocations: 2427);
 
     public static StepBudget Ops(BudgetStep step) => step switch
     {
