@@ -109,6 +109,21 @@ public sealed class Pgd : IAttack
         }
     }
 
+    /// <summary>
+    /// The adversarial batch of a single untargeted run (Restarts = 1), left on the device: no read and no upload, for
+    /// training, which uses neither the success flags nor the losses. The same iterates as <see cref="Run"/>.
+    /// </summary>
+    public Tensor RunOnDevice(Classifier model, Tensor x, Tensor labels, uint[] sampleIds)
+    {
+        AttackChecks.Validate(this, x, labels, sampleIds, null);
+        if (Config.Restarts != 1 || Config.Targeted)
+            throw new InvalidOperationException("RunOnDevice makes one untargeted run; use Run for restarts or targets");
+        using var mode = new ModelMode(model, Config.KeepTrainingMode);
+        using var scratch = new Scratch();
+        using var run = SingleRun(new Objective(model, Config.Loss, labels, null), x, sampleIds, 0, scratch, null);
+        return Rows.CopyOf(run.X!);
+    }
+
     /// <summary>One run from x0: every step's bookkeeping stays on the device (no read but the every-k flag).</summary>
     private BestState SingleRun(Objective objective, Tensor x0, uint[] ids, uint stream, Scratch scratch,
         IProgress<AttackProgress>? progress)

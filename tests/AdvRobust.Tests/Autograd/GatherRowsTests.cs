@@ -44,7 +44,7 @@ public class GatherRowsTests
         float[] values = [0f, -0f, 1.5f, float.Epsilon, -3f, float.NaN];
         using var src = Tensor.FromArray(Cpu, values, 3, 2);
         using var dst = Tensor.Empty(Cpu, DType.Float32, 5, 2);
-        Ops.FillNegativeZero(dst);
+        Ops.Fill(dst, -0f);
         using var rows = Ops.RowRange(Cpu, 1, 3);
         Ops.CopyRowsAt(src, rows, dst);
         int[] bits = dst.ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();

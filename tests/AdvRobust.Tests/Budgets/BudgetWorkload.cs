@@ -11,9 +11,10 @@ using AdvRobust.Research.Training.Objectives;
 
 namespace AdvRobust.Tests.Budgets;
 
-/// <summary>The steps whose cost the budgets bound (issue 13): a whole PGD-10 attack on one batch, one PGD-AT training
-/// step and one TLA training step (objective + SGD), each on ResNet-18.</summary>
-public enum BudgetStep { Pgd10Attack, PgdAtStep, TlaStep }
+/// <summary>The steps whose cost the budgets bound (issue 13), each on ResNet-18: one step of a PGD-10 attack (the
+/// update, then the forward and backward pass and the device bookkeeping at the new point), one PGD-AT training step
+/// and one TLA training step (the trainer's step after the batch upload: objective on the device, then SGD).</summary>
+public enum BudgetStep { Pgd10Step, PgdAtStep, TlaStep }
 
 /// <summary>
 /// ResNet-18 in its real topology (4 stages of 2 basic blocks, the CIFAR stem) at width 4 on 3×16×16 images, batch 4,
@@ -22,11 +23,14 @@ public enum BudgetStep { Pgd10Attack, PgdAtStep, TlaStep }
 /// The attack is the benchmarks' PGD (l-inf, 8/255, 2/255, 10 steps, random start, CE, KeepHighestLoss so every step
 /// runs); the training steps use the same attack, as <see cref="PgdAtObjective"/> and <see cref="TlaObjective"/>
 /// with ε = 8/255, 10 steps of 2/255, SGD (lr 0.01, momentum 0.9). The batch lives on the backend before the step
-/// starts (uploading it is the loader's job, outside the step). Each call of <see cref="Run"/> is the next step.
+/// starts (uploading it is the loader's job, outside the step). A training step is what Trainer.TrainStep and the
+/// update after it run once the batch is up (no augmentation, the config's default): ZeroGrad, the objective's
+/// <see cref="IDeviceStatsObjective.StepOnDevice"/>, SGD; the statistics stay on the device and are read every
+/// <see cref="StatsEvery"/> steps, between the objective and the update, as the trainer reads them.
 /// </summary>
 public sealed class BudgetWorkload : IDisposable
 {
-    public const int Batch = 4, Classes = 10, Width = 4, Side = 16, TrainSetSize = 40;
+    public const int Batch = 4, Classes = 10, Width = 4, Side = 16, TrainSetSize = 40, StatsEvery = 3;
 
     private readonly IBackend _backend;
     private readonly ImageClassifier _model;
@@ -34,6 +38,8 @@ public sealed class BudgetWorkload : IDisposable
     private readonly LabeledImages _trainSet;
     private readonly Tensor _x, _labels;
     private readonly uint[] _ids;
+    private readonly int[] _hostLabels;
+    private readonly List<PendingStats> _pending = [];
     private readonly Pgd _pgd;
     private readonly ITrainingObjective _at, _tla;
     private long _step;
@@ -52,7 +58,8 @@ public sealed class BudgetWorkload : IDisposable
         var labels = Enumerable.Range(0, TrainSetSize).Select(i => i % Classes).ToArray();
         _trainSet = new LabeledImages(TrainSetSize, 3, Side, Side, pixels, labels, Classes, "budget test set");
         _x = Tensor.FromArray(backend, pixels.AsSpan(0, Batch * d), Batch, 3, Side, Side);
-        _labels = Tensor.FromArray(backend, labels.AsSpan(0, Batch), Batch);
+        _hostLabels = labels[..Batch];
+        _labels = Tensor.FromArray(backend, _hostLabels, Batch);
         _ids = Enumerable.Range(0, Batch).Select(i => (uint)i).ToArray();
         const float eps = 8f / 255, alpha = 2f / 255;
         _pgd = new Pgd(new PgdSettings(PgdNorm.Linf, eps, alpha, 10, RandomStart: true,
@@ -64,36 +71,45 @@ public sealed class BudgetWorkload : IDisposable
 
     public ImageClassifier Model => _model;
 
-    /// <summary>One step of <paramref name="kind"/>; the attack's adversarial batch is returned (host copy) only when
+    /// <summary>A whole PGD-10 attack on the batch, reporting after each step (the attack's own progress reports,
+    /// which delimit its steps); the adversarial batch is returned (host copy) only when
     /// <paramref name="keepAdversarial"/>, since reading it back is itself a copy.</summary>
-    public float[]? Run(BudgetStep kind, bool keepAdversarial = false)
+    public float[]? Attack(bool keepAdversarial = false, IProgress<AttackProgress>? progress = null)
     {
-        long step = _step++;
-        switch (kind)
-        {
-            case BudgetStep.Pgd10Attack:
-                using (var result = _pgd.Run(_model, _x, _labels, _ids))
-                    return keepAdversarial ? result.Adversarial.ToArray() : null;
-            case BudgetStep.PgdAtStep:
-                Train(_at, step);
-                return null;
-            case BudgetStep.TlaStep:
-                Train(_tla, step);
-                return null;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
-        }
+        using var result = _pgd.Run(_model, _x, _labels, _ids, progress: progress);
+        return keepAdversarial ? result.Adversarial.ToArray() : null;
     }
 
-    private void Train(ITrainingObjective objective, long step)
+    /// <summary>The next training step of <paramref name="kind"/>; true when it read the queued statistics (every
+    /// <see cref="StatsEvery"/>-th step), which a step that is measured must not.</summary>
+    public bool Train(BudgetStep kind)
     {
+        var objective = kind switch
+        {
+            BudgetStep.PgdAtStep => _at,
+            BudgetStep.TlaStep => _tla,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a training step"),
+        };
+        var batch = new TrainingBatch(_x, _labels, _ids, 0, _step++, 1) { HostLabels = _hostLabels };
         _sgd.ZeroGrad();
-        objective.Step(_model, new TrainingBatch(_x, _labels, _ids, 0, step, 1));
+        _pending.Add(((IDeviceStatsObjective)objective).StepOnDevice(_model, batch));
+        bool read = _pending.Count == StatsEvery;
+        if (read) ReadPending();
         _sgd.Step();
+        return read;
+    }
+
+    private void ReadPending()
+    {
+        foreach (var stats in _pending)
+            using (stats)
+                Assert.That(double.IsFinite(stats.Read().Loss), Is.True, "training loss");
+        _pending.Clear();
     }
 
     public void Dispose()
     {
+        foreach (var stats in _pending) stats.Dispose();
         _at.Dispose();
         _tla.Dispose();
         _x.Dispose();

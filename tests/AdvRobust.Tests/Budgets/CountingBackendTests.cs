@@ -107,7 +107,7 @@ public class CountingBackendTests
         float[]? Attack(IBackend backend)
         {
             using var workload = new BudgetWorkload(backend);
-            return workload.Run(BudgetStep.Pgd10Attack, keepAdversarial: true);
+            return workload.Attack(keepAdversarial: true);
         }
 
         var counting = new CountingBackend(Backends.Cpu);

@@ -1,4 +1,5 @@
 using AdvRobust.Core;
+using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Diagnostics;
 using AdvRobust.Cpu.Diagnostics;
 
@@ -8,32 +9,66 @@ namespace AdvRobust.Tests.Budgets;
 /// </summary>
 public sealed record StepMeasurement(BackendCounts Ops, StepCounts? Emulator);
 
-/// <summary>Runs a warm-up step (kernel compilation, cuDNN algorithm search, pools filling up), then measures the next
-/// steps one by one, and prints each step's counts to the test output.</summary>
+/// <summary>
+/// Measures steps one by one after a warm-up (kernel compilation, cuDNN algorithm search, pools filling up) and
+/// prints each step's counts to the test output. PGD-10: a warm-up attack, then every full step of the next attack,
+/// delimited by the attack's progress reports (report s−1 to report s, s = 1..9: the update, then the forward and
+/// backward pass and the bookkeeping at the new point; step 10 is a forward pass alone, and the restart boundary
+/// before report 0 and after report 10 is outside every step). Training: <see cref="BudgetWorkload.StatsEvery"/>
+/// warm-up steps (the last one reads the statistics), then the next steps that do not read.
+/// </summary>
 public static class StepMeter
 {
-    public const int MeasuredSteps = 2;
+    public const int MeasuredTrainingSteps = 2;
 
     public static List<StepMeasurement> Measure(BudgetStep kind, IBackend inner, IStepCounter? emulator)
     {
         var counting = new CountingBackend(inner);
         using var workload = new BudgetWorkload(counting);
-        workload.Run(kind);
-        counting.Synchronize();
-        var steps = new List<StepMeasurement>();
-        for (int i = 0; i < MeasuredSteps; i++)
+        var steps = kind == BudgetStep.Pgd10Step
+            ? MeasureAttackSteps(workload, counting, emulator)
+            : MeasureTrainingSteps(kind, workload, counting, emulator);
+        for (int i = 0; i < steps.Count; i++)
         {
-            var emulatorBefore = emulator?.Read();
-            using (var region = counting.Region())
-            {
-                workload.Run(kind);
-                region.Dispose();
-                steps.Add(new StepMeasurement(region.Counts, emulator?.Read() - emulatorBefore));
-            }
-            TestContext.Out.WriteLine($"{kind} on {inner.Name}, step {i + 2} (after the warm-up step):");
-            TestContext.Out.WriteLine($"  counting backend: {steps[^1].Ops}");
-            if (steps[^1].Emulator is { } e) TestContext.Out.WriteLine($"  emulator:         {e}");
+            TestContext.Out.WriteLine($"{kind} on {inner.Name}, measured step {i + 1}:");
+            TestContext.Out.WriteLine($"  counting backend: {steps[i].Ops}");
+            if (steps[i].Emulator is { } e) TestContext.Out.WriteLine($"  emulator:         {e}");
         }
         return steps;
+    }
+
+    private static List<StepMeasurement> MeasureAttackSteps(BudgetWorkload workload, CountingBackend counting,
+        IStepCounter? emulator)
+    {
+        workload.Attack();
+        counting.Synchronize();
+        var reports = new List<(int Done, BackendCounts Ops, StepCounts? Emulator)>();
+        workload.Attack(progress: new Inline(p => reports.Add((p.Done, counting.Snapshot(), emulator?.Read()))));
+        Assert.That(reports.Select(r => r.Done), Is.EqualTo(Enumerable.Range(0, 11)), "PGD-10 reports steps 0..10");
+        // Steps 1..9; step 10 (a forward pass without the backward) is left out.
+        return Enumerable.Range(1, 9).Select(s => new StepMeasurement(reports[s].Ops - reports[s - 1].Ops,
+            reports[s].Emulator - reports[s - 1].Emulator)).ToList();
+    }
+
+    private static List<StepMeasurement> MeasureTrainingSteps(BudgetStep kind, BudgetWorkload workload,
+        CountingBackend counting, IStepCounter? emulator)
+    {
+        for (int i = 0; i < BudgetWorkload.StatsEvery; i++) workload.Train(kind);
+        counting.Synchronize();
+        var steps = new List<StepMeasurement>();
+        for (int i = 0; i < MeasuredTrainingSteps; i++)
+        {
+            var emulatorBefore = emulator?.Read();
+            var before = counting.Snapshot();
+            Assert.That(workload.Train(kind), Is.False, "a measured step must not read the statistics");
+            steps.Add(new StepMeasurement(counting.Snapshot() - before, emulator?.Read() - emulatorBefore));
+        }
+        return steps;
+    }
+
+    /// <summary>Reports on the calling thread, at once (<see cref="Progress{T}"/> would post to a thread pool).</summary>
+    private sealed class Inline(Action<AttackProgress> report) : IProgress<AttackProgress>
+    {
+        public void Report(AttackProgress value) => report(value);
     }
 }

@@ -118,6 +118,6 @@ internal static class ObjectiveSteps
         var pgd = new Pgd(new PgdSettings(norm, eps, stepSize, steps, randomStart, KeepHighestLoss: true,
             Seed: StepRandom.StepKey(batch.Seed, batch.Step), KeepTrainingMode: trainMode));
         if (trainMode) model.Train();
-        return pgd.Run(model, batch.X, batch.Labels, batch.SampleIds).Adversarial;
+        return pgd.RunOnDevice(model, batch.X, batch.Labels, batch.SampleIds);
     }
 }

@@ -114,21 +114,18 @@ public sealed class TlaObjective : IDeviceStatsObjective
         int[] poolLabels, int chunk)
     {
         var backend = adversarial.Backend;
-        int p = poolImages.Shape[0], size = (int)poolImages.Shape.PerSample;
+        int p = poolImages.Shape[0];
         using var mode = new ModelMode(model, keepTrainingMode: false);
         using var anchors = ObjectiveSteps.Embed(model, adversarial);
         int d = anchors.Shape[1];
         using var poolEmbeddings = Tensor.Empty(backend, DType.Float32, p, d);
-        Ops.FillNegativeZero(poolEmbeddings);
-        var flat = poolImages.View(p, size);
         for (int start = 0; start < p; start += chunk)
         {
             int count = Math.Min(chunk, p - start);
-            using var rows = Ops.RowRange(backend, start, count);
             using var images = Tensor.Empty(backend, DType.Float32, [count, .. poolImages.Shape.Dims.ToArray()[1..]]);
-            Ops.GatherRows(flat, rows, images.View(count, size));
+            Ops.CopyRows(poolImages, start, images, 0, count);
             using var embedded = ObjectiveSteps.Embed(model, images);
-            Ops.CopyRowsAt(embedded, rows, poolEmbeddings);
+            Ops.CopyRows(embedded, 0, poolEmbeddings, start, count);
         }
         using var poolLabelTensor = Tensor.FromArray(backend, poolLabels, p);
         using var mined = Ops.MineTriplets(HardestNegative, anchors, labels, poolEmbeddings, poolLabelTensor);
