@@ -1,4 +1,3 @@
-using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Tensors;
 
@@ -155,7 +154,7 @@ public sealed class Apgd : IAttack
         }
         var grad = scratch.Like(x0);
         var output = new BestState(backend, n, like: x0);
-        using var graph = new StepGraph(backend, "APGD step");
+        using var graph = new Graphs.StepGraph(backend, "APGD step");
         try
         {
             var track = new Objective.Track(output, SuccessTargets: null, KeepHighestLoss: false);
@@ -170,8 +169,7 @@ public sealed class Apgd : IAttack
             backend.Fill(state.Increases, 0f); // the bits of Int32 0
 
             int window = ApgdSchedule.FirstWindow(steps), counter = 0;
-            // Iterations run as graphs keyed by their kernel arguments (momentum, the checkpoint's window; 0: none, the
-            // window is then not read): all plain iterations share one, a recurring window (they shrink) has its own.
+            // One graph per kernel-argument key (first iteration; window of the checkpoint, 0: none, window unread).
             for (int it = 0; it < steps; it++)
             {
                 bool checkpoint = ++counter == window;

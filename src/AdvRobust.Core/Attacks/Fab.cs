@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using AdvRobust.Core.Autograd;
-using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
@@ -183,9 +182,8 @@ public sealed class Fab : IAttack
 
         // Each step stays on the device: f = z_t − z_y and its input gradient (the gradient of Σ_i Σ_k s_ik·z_ik,
         // s = e_t − e_y), both projections and the move (FabStep), then the prediction at the new point and the
-        // bookkeeping of the smallest misclassified iterate (FabAccept).
-        // Every iteration has the same buffers and kernel arguments: one graph per run (the first iteration eager).
-        using var graph = new StepGraph(like.Backend, "FAB-T step");
+        // bookkeeping of the smallest misclassified iterate (FabAccept); same buffers and arguments: one graph per run.
+        using var graph = new Graphs.StepGraph(like.Backend, "FAB-T step");
         for (int it = 0; it < Config.Steps; it++)
         {
             graph.Run(n, () =>

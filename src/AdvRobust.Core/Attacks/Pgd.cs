@@ -1,4 +1,3 @@
-using AdvRobust.Core.Graphs;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Tensors;
 
@@ -134,22 +133,21 @@ public sealed class Pgd : IAttack
         var grad = scratch.Like(x0);
         var best = new BestState(x0.Backend, Rows.Count(x0), like: x0);
         // Steps 1..Steps−1 (update, then pass and bookkeeping at the new point): one graph, same buffers and arguments.
-        using var graph = new StepGraph(x0.Backend, "PGD step");
+        using var graph = new Graphs.StepGraph(x0.Backend, "PGD step");
         try
         {
             var track = new Objective.Track(best, Config.Targeted ? objective.Targets : null, Config.KeepHighestLoss);
             var step = new PgdParams(Config.Alpha, Config.Eps);
-            void Advance(Tensor? g)
-            {
-                Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
-                objective.Pass(xAdv, g, track);
-            }
             for (int s = 0; s <= Config.Steps; s++)
             {
                 bool last = s == Config.Steps;
                 if (s == 0) objective.Pass(xAdv, last ? null : grad, track);
-                else if (last) Advance(null);
-                else graph.Run(Rows.Count(x0), () => Advance(grad));
+                else
+                    graph.Run((Rows.Count(x0), last), () =>
+                    {
+                        Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
+                        objective.Pass(xAdv, last ? null : grad, track);
+                    });
                 progress?.Report(new AttackProgress(Name, s, Config.Steps));
                 if (last || (!Config.KeepHighestLoss && (s + 1) % EarlyStopEvery == 0 && best.AllSucceeded())) break;
             }

@@ -76,14 +76,7 @@ public sealed class StepGraph : IDisposable
         _entries.Clear();
     }
 
-    /// <summary>Test hook: sees every StepGraph (its counts, its fallback reason) as it is disposed.</summary>
-    internal static Action<StepGraph>? Disposing { get; set; }
-
-    public void Dispose()
-    {
-        Disposing?.Invoke(this);
-        Reset();
-    }
+    public void Dispose() => Reset();
 
     private void Eager(Action step)
     {
