@@ -15,7 +15,10 @@ namespace AdvRobust.Benchmarks;
 /// (lr 0.1, momentum 0.9, weight decay 5e-4). Batch 128 and 512, as the peer runs both. Tf32 = false is FP32 math
 /// throughout (the engine's default); Tf32 = true lets cuDNN convolutions and cuBLAS GEMMs use TF32 tensor cores
 /// (CudaContext.AllowTf32, set on the shared backend around each call and restored after it, so the other classes
-/// keep their FP32 default). Work: images per call (img/s).
+/// keep their FP32 default). Graphs = true runs each PGD run's steps as a replayed CUDA graph (StepGraph: the first
+/// step eager, the second captured, the rest replayed), Graphs = false launches every kernel from the host
+/// (as ADVROBUST_CUDA_GRAPHS=0 does); both rows are reported, set around each call like Tf32. Work: images per call
+/// (img/s).
 /// GPU only: on the CPU reference one ResNet-18 forward plus input-gradient backward at batch 8 took 0.9–1.2 s on the
 /// shared 2-core machine of RESULTS.md, so one PGD-10 call at batch 128 (10 such passes at 16× the batch) would take
 /// about 2.5 minutes, far too slow for BenchmarkDotNet's repeated iterations; SmallCnnBenchmarks is the CPU case.
@@ -42,6 +45,9 @@ public class ResNetAttackBenchmarks : OpBenchmark
     [Params(false, true)]
     public bool Tf32 { get; set; }
 
+    [Params(true, false)]
+    public bool Graphs { get; set; }
+
     [Benchmark]
     public void PgdAttack() => LaunchAndWait(Attack);
 
@@ -63,18 +69,23 @@ public class ResNetAttackBenchmarks : OpBenchmark
         return [new(nameof(PgdAttack), images, Attack), new(nameof(AdversarialTrainStep), images, AdversarialTrain)];
     }
 
-    private void Attack() => WithTf32(() => ModelSteps.Attack(_pgd, _model, _x, _labels, _ids));
+    private void Attack() => WithSettings(() => ModelSteps.Attack(_pgd, _model, _x, _labels, _ids));
 
     private void AdversarialTrain() =>
-        WithTf32(() => ModelSteps.AdversarialTrainStep(_pgd, _model, _sgd, _x, _labels, _ids));
+        WithSettings(() => ModelSteps.AdversarialTrainStep(_pgd, _model, _sgd, _x, _labels, _ids));
 
-    private void WithTf32(Action run)
+    private void WithSettings(Action run)
     {
-        var context = ((CudaBackend)Backend).Context;
-        bool was = context.AllowTf32;
-        context.AllowTf32 = Tf32;
+        var cuda = (CudaBackend)Backend;
+        bool tf32 = cuda.Context.AllowTf32, graphs = cuda.Graphs.Enabled;
+        cuda.Context.AllowTf32 = Tf32;
+        cuda.Graphs.Enabled = Graphs && graphs;  // ADVROBUST_CUDA_GRAPHS=0 turns both rows eager
         try { run(); }
-        finally { context.AllowTf32 = was; }
+        finally
+        {
+            cuda.Context.AllowTf32 = tf32;
+            cuda.Graphs.Enabled = graphs;
+        }
     }
 
     /// <summary>N CIFAR images, 3×32×32; GPU only.</summary>

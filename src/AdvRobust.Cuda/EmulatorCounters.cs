@@ -4,23 +4,28 @@ namespace AdvRobust.Cuda;
 
 /// <summary>What a profiler would count, as the CUDA emulator saw it: kernel launches, library calls, copies and bytes
 /// by direction, memsets, synchronizations, allocations, graph launches (the kernels, copies and library work a graph
-/// replays count in the other fields as they run) and context queries (cuCtxGetCurrent/cuCtxSetCurrent calls).</summary>
+/// replays count in the other fields as they run; GraphKernelLaunches is the replayed share of KernelLaunches) and
+/// context queries (cuCtxGetCurrent/cuCtxSetCurrent calls).</summary>
 public readonly record struct EmulatorCount(
     long KernelLaunches, long LibraryCalls,
     long HostToDeviceCopies, long HostToDeviceBytes,
     long DeviceToHostCopies, long DeviceToHostBytes,
     long DeviceToDeviceCopies, long DeviceToDeviceBytes,
     long Memsets, long StreamSyncs, long ContextSyncs, long EventSyncs,
-    long Allocations, long AllocatedBytes, long Frees, long GraphLaunches, long ContextQueries)
+    long Allocations, long AllocatedBytes, long Frees, long GraphLaunches, long ContextQueries,
+    long GraphKernelLaunches)
 {
     /// <summary>Every synchronization the host waited on: stream, context and event.</summary>
     public long Syncs => StreamSyncs + ContextSyncs + EventSyncs;
+
+    /// <summary>Kernel launches the host issued itself, not replayed from a graph.</summary>
+    public long HostKernelLaunches => KernelLaunches - GraphKernelLaunches;
 
     internal static EmulatorCount From(in EmuCounters c) => new(
         (long)c.kernel_launches, (long)c.library_calls, (long)c.htod_copies, (long)c.htod_bytes, (long)c.dtoh_copies,
         (long)c.dtoh_bytes, (long)c.dtod_copies, (long)c.dtod_bytes, (long)c.memsets, (long)c.stream_syncs,
         (long)c.context_syncs, (long)c.event_syncs, (long)c.allocations, (long)c.allocated_bytes, (long)c.frees,
-        (long)c.graph_launches, (long)c.context_queries);
+        (long)c.graph_launches, (long)c.context_queries, (long)c.graph_kernel_launches);
 }
 
 /// <summary>

@@ -154,6 +154,7 @@ public sealed class Apgd : IAttack
         }
         var grad = scratch.Like(x0);
         var output = new BestState(backend, n, like: x0);
+        using var graph = new Graphs.StepGraph(backend, "APGD step");
         try
         {
             var track = new Objective.Track(output, SuccessTargets: null, KeepHighestLoss: false);
@@ -168,13 +169,17 @@ public sealed class Apgd : IAttack
             backend.Fill(state.Increases, 0f); // the bits of Int32 0
 
             int window = ApgdSchedule.FirstWindow(steps), counter = 0;
+            // One graph per kernel-argument key (first iteration; window of the checkpoint, 0: none, window unread).
             for (int it = 0; it < steps; it++)
             {
-                Ops.ApgdStep(Config.Norm, Config.Eps, it > 0 ? 0.75f : 1f, xAdv, x0, grad, state);
-                objective.Pass(xAdv, grad, track);
                 bool checkpoint = ++counter == window;
-                Ops.ApgdSchedule(new ApgdScheduleParams(checkpoint, window, Config.Rho), output.Current, xAdv, grad,
-                    state);
+                var schedule = new ApgdScheduleParams(checkpoint, window, Config.Rho);
+                graph.Run((n, it == 0, checkpoint ? window : 0), () =>
+                {
+                    Ops.ApgdStep(Config.Norm, Config.Eps, it > 0 ? 0.75f : 1f, xAdv, x0, grad, state);
+                    objective.Pass(xAdv, grad, track);
+                    Ops.ApgdSchedule(schedule, output.Current, xAdv, grad, state);
+                });
                 if (checkpoint)
                 {
                     window = ApgdSchedule.NextWindow(window, steps);
@@ -185,6 +190,7 @@ public sealed class Apgd : IAttack
                 // A sample's first success is final, so once every row has one the rest of the run changes nothing.
                 if ((it + 1) % EarlyStopEvery == 0 && output.AllSucceeded()) break;
             }
+            if (graph.Replays > 0 && Config.KeepTrainingMode) objective.Model.MarkStateWritten();  // as in Pgd
             return output;
         }
         catch

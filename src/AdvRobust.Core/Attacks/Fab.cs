@@ -182,19 +182,25 @@ public sealed class Fab : IAttack
 
         // Each step stays on the device: f = z_t − z_y and its input gradient (the gradient of Σ_i Σ_k s_ik·z_ik,
         // s = e_t − e_y), both projections and the move (FabStep), then the prediction at the new point and the
-        // bookkeeping of the smallest misclassified iterate (FabAccept).
+        // bookkeeping of the smallest misclassified iterate (FabAccept); same buffers and arguments: one graph per run.
+        using var graph = new Graphs.StepGraph(like.Backend, "FAB-T step");
         for (int it = 0; it < Config.Steps; it++)
         {
-            using (var tape = new Tape(like.Backend, parameterGradients: false))
+            graph.Run(n, () =>
             {
-                var (logits, grad) = DeviceEvaluation.LogitsAndGradient(tape, model, xDev,
-                    z => F.Sum(tape, F.Mul(tape, z, tape.Constant(signDev))));
-                Ops.FabStep(p, xDev, x0Dev, grad, logits, yDev, tDev);
-            }
-            using (var tape = new Tape(like.Backend, parameterGradients: false))
-                Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev, bestNormDev);
+                using (var tape = new Tape(like.Backend, parameterGradients: false))
+                {
+                    var (logits, grad) = DeviceEvaluation.LogitsAndGradient(tape, model, xDev,
+                        z => F.Sum(tape, F.Mul(tape, z, tape.Constant(signDev))));
+                    Ops.FabStep(p, xDev, x0Dev, grad, logits, yDev, tDev);
+                }
+                using (var tape = new Tape(like.Backend, parameterGradients: false))
+                    Ops.FabAccept(p, xDev, x0Dev, DeviceEvaluation.Logits(tape, model, xDev), yDev, bestDev,
+                        bestNormDev);
+            });
             progress?.Report(new AttackProgress(Name, done + it + 1, total));
         }
+        if (graph.Replays > 0 && Config.KeepTrainingMode) model.MarkStateWritten();
         float[] bestNormBits = bestNormDev.ToArray();
         return (bestDev.ToArray(), MemoryMarshal.Cast<float, double>(bestNormBits).ToArray());
     }

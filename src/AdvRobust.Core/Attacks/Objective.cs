@@ -12,7 +12,6 @@ namespace AdvRobust.Core.Attacks;
 /// </summary>
 internal sealed class Objective
 {
-    private readonly Classifier _model;
     private readonly Func<Tape, Variable, Variable> _loss;
 
     public Objective(Classifier model, AttackLossKind loss, Tensor labels, Tensor? targets)
@@ -26,12 +25,13 @@ internal sealed class Objective
     /// </summary>
     public Objective(Classifier model, Func<Tape, Variable, Variable> loss, Tensor labels, Tensor? targets)
     {
-        _model = model;
+        Model = model;
         _loss = loss;
         Labels = labels;
         Targets = targets;
     }
 
+    public Classifier Model { get; }
     public Tensor Labels { get; }
     public Tensor? Targets { get; }
 
@@ -54,7 +54,7 @@ internal sealed class Objective
     {
         using var tape = new Tape(x.Backend, parameterGradients: false);
         var input = grad is null ? tape.Constant(x) : tape.Input(x);
-        var output = _model.Forward(tape, input);
+        var output = Model.Forward(tape, input);
         var loss = _loss(tape, output.Logits);
         if (grad is not null)
         {

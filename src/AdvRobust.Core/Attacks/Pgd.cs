@@ -56,6 +56,7 @@ public sealed class Pgd : IAttack
     }
 
     private readonly int _earlyStopEvery = AttackDefaults.EarlyStopEvery;
+
     public string Name => $"pgd-{(Config.Norm == PgdNorm.Linf ? "linf" : "l2")}{(Config.Targeted ? "-targeted" : "")}";
     public PgdNorm Norm => Config.Norm;
     public float Eps => Config.Eps;
@@ -131,6 +132,8 @@ public sealed class Pgd : IAttack
         else Ops.Copy(x0, xAdv);
         var grad = scratch.Like(x0);
         var best = new BestState(x0.Backend, Rows.Count(x0), like: x0);
+        // Steps 1..Steps−1 (update, then pass and bookkeeping at the new point): one graph, same buffers and arguments.
+        using var graph = new Graphs.StepGraph(x0.Backend, "PGD step");
         try
         {
             var track = new Objective.Track(best, Config.Targeted ? objective.Targets : null, Config.KeepHighestLoss);
@@ -138,11 +141,18 @@ public sealed class Pgd : IAttack
             for (int s = 0; s <= Config.Steps; s++)
             {
                 bool last = s == Config.Steps;
-                objective.Pass(xAdv, last ? null : grad, track);
+                if (s == 0) objective.Pass(xAdv, last ? null : grad, track);
+                else
+                    graph.Run((Rows.Count(x0), last), () =>
+                    {
+                        Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
+                        objective.Pass(xAdv, last ? null : grad, track);
+                    });
                 progress?.Report(new AttackProgress(Name, s, Config.Steps));
                 if (last || (!Config.KeepHighestLoss && (s + 1) % EarlyStopEvery == 0 && best.AllSucceeded())) break;
-                Ops.PgdStep(Config.Norm, xAdv, x0, grad, step);
             }
+            // A replay moves no parameter or buffer version (training-mode batch norm writes running statistics).
+            if (graph.Replays > 0 && Config.KeepTrainingMode) objective.Model.MarkStateWritten();
             return best;
         }
         catch

@@ -19,6 +19,7 @@ public struct EmuCounters
     public ulong allocations, allocated_bytes, frees;
     public ulong graph_launches;
     public ulong context_queries;
+    public ulong graph_kernel_launches;
 }
 
 public static partial class Emulator

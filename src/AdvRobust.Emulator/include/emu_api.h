@@ -49,6 +49,7 @@ typedef struct EmuCounters
     uint64_t allocations, allocated_bytes, frees;
     uint64_t graph_launches;   // cuGraphLaunch calls (the kernels, copies and library work they replay count above)
     uint64_t context_queries;  // cuCtxGetCurrent and cuCtxSetCurrent calls
+    uint64_t graph_kernel_launches;  // kernels run by graph launches (also in kernel_launches; the rest the host issued)
 } EmuCounters;
 
 // Totals when region is null, else the sums inside every open/closed region of that name. 0 ok, 1 unknown region.

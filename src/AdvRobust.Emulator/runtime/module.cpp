@@ -245,6 +245,7 @@ EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsign
             std::vector<void*> p(bytes.size());
             for (size_t i = 0; i < bytes.size(); i++) p[i] = bytes[i].data();
             emu_count(C_LAUNCHES);
+            emu_count(C_GRAPH_KERNEL_LAUNCHES);
             return emu_run_grid(fn, grid, block, p.data());
         };
         int r;
