@@ -1,6 +1,7 @@
 using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Tensors;
+using AdvRobust.Cpu.Diagnostics;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Attacks;
@@ -78,7 +79,7 @@ public class AttackCpuTrafficTests
     public void AttackSteps_OnCpu_CopyNothingToOrFromTheHost(IAttack attack, int steps)
     {
         const int n = 24;
-        var backend = new CountingCpuBackend();
+        var backend = new CountingBackend(Backends.Cpu);
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
         float[] x = rng.Uniform(n * 192, 0f, 1f);
         using var model = new Mlp(backend, new SeededRandom("traffic-mlp"), hidden: 32, classes: 10, 3, 8, 8);
@@ -95,9 +96,9 @@ public class AttackCpuTrafficTests
     }
 
     /// <summary>Sums the wrapper's counts between consecutive progress reports of one run.</summary>
-    private sealed class StepTraffic(CountingCpuBackend b, Func<AttackProgress, bool> lastOfRun) : IProgress<AttackProgress>
+    private sealed class StepTraffic(CountingBackend b, Func<AttackProgress, bool> lastOfRun) : IProgress<AttackProgress>
     {
-        private (long In, long Out, long Sync, long Alloc)? _at;
+        private BackendCounts? _at;
         public int Steps { get; private set; }
         public long CopyIns { get; private set; }
         public long CopyOuts { get; private set; }
@@ -106,15 +107,17 @@ public class AttackCpuTrafficTests
 
         public void Report(AttackProgress value)
         {
+            var now = b.Snapshot();
             if (_at is { } at)
             {
+                var step = now - at;
                 Steps++;
-                CopyIns += b.CopyIns - at.In;
-                CopyOuts += b.CopyOuts - at.Out;
-                Syncs += b.Syncs - at.Sync;
-                Allocations += b.Allocations - at.Alloc;
+                CopyIns += step.HostToDeviceCopies;
+                CopyOuts += step.DeviceToHostCopies;
+                Syncs += step.Syncs;
+                Allocations += step.Allocations;
             }
-            _at = lastOfRun(value) ? null : (b.CopyIns, b.CopyOuts, b.Syncs, b.Allocations);
+            _at = lastOfRun(value) ? null : now;
         }
     }
 }
