@@ -23,17 +23,4 @@ public static partial class Ops
         Require(dst.Shape[1] == src.Shape[1], op, $"dst {dst.Shape} and src {src.Shape} differ in width");
         backend.ScatterAddRows(src, index, dst);
     }
-
-    /// <summary>
-    /// Copies the rows of <paramref name="src"/> (N×D) into rows first..first+N−1 of <paramref name="dst"/> (M×D),
-    /// exactly, with one launch and no host round trip: the other rows of dst must already hold −0, the identity of
-    /// float addition for every value. <paramref name="rows"/> is the Int32 index first..first+N−1 on the device,
-    /// built by <see cref="RowRange"/> before the step. Superseded by <see cref="CopyRows"/> (one device-to-device
-    /// copy, no −0 fill, no index); its last caller is the trainer's mixed batch.
-    /// </summary>
-    public static void CopyRowsAt(Tensor src, Tensor rows, Tensor dst) => ScatterAddRows(src, rows, dst);
-
-    /// <summary>The Int32 index [first, first+1, ..., first+count−1] on <paramref name="backend"/> (one upload).</summary>
-    public static Tensor RowRange(IBackend backend, int first, int count) =>
-        Tensor.FromArray(backend, Enumerable.Range(first, count).ToArray(), count);
 }

@@ -304,8 +304,8 @@ public sealed partial class Trainer : IDisposable
         int nr = real.Count, n = nr + synthetic.Count, size = t.C * t.H * t.W;
         if (!_config.Augmentation.Enabled)
             return Tensor.FromArray(_backend, [.. real.X, .. synthetic.X], n, t.C, t.H, t.W);
+        // The real rows are placeholders here: CopyRows overwrites them with the augmented real batch below.
         var host = new float[(long)n * size];
-        host.AsSpan(0, nr * size).Fill(-0f);
         synthetic.X.CopyTo(host.AsSpan(nr * size));
         var mixed = Tensor.FromArray(_backend, host, n, t.C, t.H, t.W);
         try
@@ -314,8 +314,7 @@ public sealed partial class Trainer : IDisposable
             using var y = Tensor.Empty(_backend, DType.Float32, nr, t.C, t.H, t.W);
             Ops.RandomCropFlip(x, y, _config.Augmentation.CropPad, _config.Augmentation.Flip, _config.Seed,
                 (uint)epoch, firstSample);
-            using var rows = Ops.RowRange(_backend, 0, nr);
-            Ops.CopyRowsAt(y.View(nr, size), rows, mixed.View(n, size));
+            Ops.CopyRows(y, 0, mixed, 0, nr);
             return mixed;
         }
         catch
