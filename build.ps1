@@ -230,7 +230,7 @@ function Invoke-Loc {
     # Budgets in lines of C#/CUDA (STYLE.md convention 12). Core holds the whole backend-agnostic engine (tensors,
     # autograd, layers and models, attacks, data, serialization): about a day's reading, no more. Research holds what
     # is built on it (training recipes and runs, detection, certification, proxy distributions).
-    $budgets = @{ 'src/AdvRobust.Core' = 8000; 'src/AdvRobust.Research' = 7000; 'src/AdvRobust.Cpu' = 5000;
+    $budgets = @{ 'src/AdvRobust.Core' = 9000; 'src/AdvRobust.Research' = 7000; 'src/AdvRobust.Cpu' = 5000;
         'src/AdvRobust.Cuda' = 5000; 'kernels' = 4000 }
     $over = $false
     $dirs = @(Get-ChildItem src -Directory) + @(Get-Item kernels) + @(Get-ChildItem tests, benchmarks -Directory)
