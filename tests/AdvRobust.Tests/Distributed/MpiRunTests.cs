@@ -14,7 +14,7 @@ namespace AdvRobust.Tests.Distributed;
 /// (no batch norm, so a 2-rank run computes the same samples, draws and per-sample losses as one process) for one
 /// epoch of 4 PGD-AT steps of 16 images on a synthetic Fashion-MNIST-layout folder. One process vs two ranks: the
 /// weights and metrics equal within float tolerance (the gradient is summed in another order); two 2-rank runs: bit
-/// for bit the same files; sharded eval: the same per-sample flags and counts as one process. Needs Open MPI's mpirun
+/// for bit the same files; sharded eval and certify: the same per-sample results as one process. Needs Open MPI's mpirun
 /// (.ci/run installs openmpi-bin); each launch is bounded by <see cref="Limit"/>. The runs are made once, in
 /// <see cref="Launch"/>, and each test checks one thing about them.
 /// </summary>
@@ -44,6 +44,10 @@ public class MpiRunTests
             "--attack", "pgd", "--eps", "0.1", "--steps", "3", "--restarts", "2", "--batch-size", "5", "--json"];
         _runs["eval-one"] = Run(1, [.. eval, Path.Combine(_dir, "eval-one.json")]);
         _runs["eval-two"] = Run(2, [.. eval, Path.Combine(_dir, "eval-two.json")]);
+        string[] certify = ["certify", "--model", model, "--arch", "small-cnn", "--data", _data, "--sigma", "0.25",
+            "--n0", "10", "--n", "60", "--batch", "32", "--samples", "5", "--skip", "3", "--out"];
+        _runs["certify-one"] = Run(1, [.. certify, Path.Combine(_dir, "certify-one.jsonl")]);
+        _runs["certify-two"] = Run(2, [.. certify, Path.Combine(_dir, "certify-two.jsonl")]);
     }
 
     [OneTimeTearDown]
@@ -140,6 +144,25 @@ public class MpiRunTests
         Assert.That(two, Is.EqualTo(one));
         Assert.That(_runs["eval-two"].Output, Does.Contain("split over 2 MPI ranks"));
     }
+
+    [Test]
+    public void ShardedCertificationEqualsOneProcess()
+    {
+        RequireSuccess("certify-one", "certify-two");
+        Assert.That(CertifiedPoints(Path.Combine(_dir, "certify-two.jsonl")),
+            Is.EqualTo(CertifiedPoints(Path.Combine(_dir, "certify-one.jsonl"))));
+        Assert.That(_runs["certify-two"].Output, Does.Contain("5 points split over 2 MPI ranks"));
+    }
+
+    /// <summary>The log's point lines by index, without their wall times.</summary>
+    private static string[] CertifiedPoints(string path) => File.ReadLines(path).Skip(1)
+        .Select(l => JsonNode.Parse(l)!.AsObject())
+        .Select(o =>
+        {
+            o.Remove("seconds");
+            return o;
+        })
+        .OrderBy(o => (int)o["index"]!).Select(o => o.ToJsonString()).ToArray();
 
     /// <summary>What must not depend on the split: every count, accuracy, flag and largest perturbation.</summary>
     private static string Outcome(string path)
