@@ -28,28 +28,28 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     public static MpiCommunicator Initialize()
     {
-        Check(Mpi.MPI_Initialized(out int already), "MPI_Initialized");
+        Check(Mpi.MPI_Initialized(out int already));
         if (already == 0)
         {
-            Check(Mpi.MPI_Init_thread(null, null, Mpi.MPI_THREAD_SERIALIZED, out int provided), "MPI_Init_thread");
+            Check(Mpi.MPI_Init_thread(null, null, Mpi.MPI_THREAD_SERIALIZED, out int provided));
             if (provided < Mpi.MPI_THREAD_SERIALIZED)
                 throw new MpiException($"MPI_Init_thread provided thread level {provided}, below " +
                                        "MPI_THREAD_SERIALIZED (2) that the engine needs");
         }
-        Check(Mpi.MPI_Comm_rank(MpiHandles.CommWorld, out int rank), "MPI_Comm_rank");
-        Check(Mpi.MPI_Comm_size(MpiHandles.CommWorld, out int size), "MPI_Comm_size");
+        Check(Mpi.MPI_Comm_rank(MpiHandles.CommWorld, out int rank));
+        Check(Mpi.MPI_Comm_size(MpiHandles.CommWorld, out int size));
         var buffer = stackalloc byte[8192];
-        Check(Mpi.MPI_Get_library_version(buffer, out int length), "MPI_Get_library_version");
+        Check(Mpi.MPI_Get_library_version(buffer, out int length));
         string library = Encoding.UTF8.GetString(buffer, length).Split('\n')[0].Trim();
-        Check(Mpi.MPI_Get_processor_name(buffer, out length), "MPI_Get_processor_name");
+        Check(Mpi.MPI_Get_processor_name(buffer, out length));
         return new MpiCommunicator(rank, size, library, Encoding.UTF8.GetString(buffer, length));
     }
 
     /// <summary>MPI_Finalize, unless it already ran.</summary>
     public static void Finish()
     {
-        Check(Mpi.MPI_Finalized(out int done), "MPI_Finalized");
-        if (done == 0) Check(Mpi.MPI_Finalize(), "MPI_Finalize");
+        Check(Mpi.MPI_Finalized(out int done));
+        if (done == 0) Check(Mpi.MPI_Finalize());
     }
 
     public void AllReduceSum<T>(Span<T> data) where T : unmanaged => AllReduce(data, MpiHandles.Sum);
@@ -60,7 +60,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         if (data.IsEmpty) return;
         fixed (T* p = data)
             Check(Mpi.MPI_Allreduce((void*)Mpi.MPI_IN_PLACE, p, data.Length, MpiHandles.Of<T>(), op,
-                MpiHandles.CommWorld), "MPI_Allreduce");
+                MpiHandles.CommWorld));
     }
 
     public ReduceRequest BeginAllReduceSum(float[] pinned, int offset, int count)
@@ -70,7 +70,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         // The array is pinned (GC.AllocateArray(pinned: true)), so its address stays valid until Wait.
         float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned)) + offset;
         Check(Mpi.MPI_Iallreduce((void*)Mpi.MPI_IN_PLACE, p, count, MpiHandles.Float, MpiHandles.Sum,
-            MpiHandles.CommWorld, out nint request), "MPI_Iallreduce");
+            MpiHandles.CommWorld, out nint request));
         return new Pending(request);
     }
 
@@ -81,7 +81,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         public override void Wait()
         {
             if (_request == 0) return;
-            Check(Mpi.MPI_Wait(ref _request, Mpi.MPI_STATUS_IGNORE), "MPI_Wait");
+            Check(Mpi.MPI_Wait(ref _request, Mpi.MPI_STATUS_IGNORE));
             _request = 0;
         }
     }
@@ -91,7 +91,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         var bytes = MemoryMarshal.AsBytes(data);
         if (bytes.IsEmpty) return;
         fixed (byte* p = bytes)
-            Check(Mpi.MPI_Bcast(p, bytes.Length, MpiHandles.Byte, root, MpiHandles.CommWorld), "MPI_Bcast");
+            Check(Mpi.MPI_Bcast(p, bytes.Length, MpiHandles.Byte, root, MpiHandles.CommWorld));
     }
 
     public T[][]? Gather<T>(ReadOnlySpan<T> mine, int root = 0) where T : unmanaged
@@ -100,8 +100,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         int count = bytes.Length;
         var counts = new int[Size];
         fixed (int* c = counts)
-            Check(Mpi.MPI_Gather(&count, 1, MpiHandles.Int, c, 1, MpiHandles.Int, root, MpiHandles.CommWorld),
-                "MPI_Gather");
+            Check(Mpi.MPI_Gather(&count, 1, MpiHandles.Int, c, 1, MpiHandles.Int, root, MpiHandles.CommWorld));
         var displacements = new int[Size];
         long total = 0;
         for (int r = 0; r < Size; r++)
@@ -115,8 +114,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         fixed (byte* a = all)
         fixed (int* c = counts)
         fixed (int* d = displacements)
-            Check(Mpi.MPI_Gatherv(s, count, MpiHandles.Byte, a, c, d, MpiHandles.Byte, root, MpiHandles.CommWorld),
-                "MPI_Gatherv");
+            Check(Mpi.MPI_Gatherv(s, count, MpiHandles.Byte, a, c, d, MpiHandles.Byte, root, MpiHandles.CommWorld));
         if (Rank != root) return null;
         var result = new T[Size][];
         for (int r = 0; r < Size; r++)
@@ -124,7 +122,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         return result;
     }
 
-    public void Barrier() => Check(Mpi.MPI_Barrier(MpiHandles.CommWorld), "MPI_Barrier");
+    public void Barrier() => Check(Mpi.MPI_Barrier(MpiHandles.CommWorld));
 
     public void Abort(int exitCode)
     {
@@ -134,7 +132,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Environment.Exit(exitCode);
     }
 
-    private static void Check(int code, string call)
+    /// <summary>The one error chokepoint: a non-zero MPI return as an <see cref="MpiException"/> with the call text
+    /// and MPI's own message.</summary>
+    private static void Check(int code, [CallerArgumentExpression(nameof(code))] string? call = null)
     {
         if (code == Mpi.MPI_SUCCESS) return;
         var buffer = stackalloc byte[Mpi.MPI_MAX_ERROR_STRING];

@@ -113,7 +113,7 @@ public class MpiRunTests
         Assert.That(single["environment"]!["worldSize"], Is.Null);
         Assert.That(Directory.GetFiles(Path.Combine(_dir, "two-a")).Select(Path.GetFileName),
             Is.EquivalentTo(Directory.GetFiles(Path.Combine(_dir, "one")).Select(Path.GetFileName)));
-        Assert.That(Directory.GetDirectories(Path.GetTempPath(), "advrobust-rank1-*"), Is.Empty,
+        Assert.That(Directory.GetDirectories(Path.Combine(_dir, "tmp"), "advrobust-rank1-*"), Is.Empty,
             "a non-root rank's shadow folder is removed when it ends");
     }
 
@@ -231,8 +231,9 @@ public class MpiRunTests
     }
 
     /// <summary>The apphost beside this assembly, alone or under mpirun -n <paramref name="ranks"/> on this machine's
-    /// loopback (shared memory between the ranks, no network), killed with its children after <see cref="Limit"/>.</summary>
-    private static (int Code, string Output) Run(int ranks, string[] args)
+    /// loopback (shared memory between the ranks, no network), killed with its children after <see cref="Limit"/>;
+    /// TMPDIR is this fixture's own.</summary>
+    private (int Code, string Output) Run(int ranks, string[] args)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "advrobust");
         var start = ranks == 1 ? new ProcessStartInfo(cli) : new ProcessStartInfo("mpirun");
@@ -241,6 +242,8 @@ public class MpiRunTests
         foreach (string a in args) start.ArgumentList.Add(a);
         (start.UseShellExecute, start.RedirectStandardOutput, start.RedirectStandardError) = (false, true, true);
         start.Environment["NO_COLOR"] = "1";
+        // the ranks' temporary folders (a non-root rank's shadow run folder) go here, apart from other processes'
+        start.Environment["TMPDIR"] = Directory.CreateDirectory(Path.Combine(_dir, "tmp")).FullName;
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
