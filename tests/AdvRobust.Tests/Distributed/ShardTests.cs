@@ -97,3 +97,54 @@ public class ShardTests
         Assert.That(ReplicaState.Hash(null), Is.Zero);
     }
 }
+
+/// <summary>The replica check seen from rank 1 of 2, with rank 0 played by a second model: one changed weight is named.</summary>
+public class ReplicaCheckTests
+{
+    [Test]
+    public void ADivergedTensorIsNamedWithTheRankThatHoldsIt()
+    {
+        using var mine = ModelZoo.Create("small-cnn", CpuBackend.Instance, 10, [1, 28, 28], [0.5f], [0.5f], 3);
+        using var root = ModelZoo.Create("small-cnn", CpuBackend.Instance, 10, [1, 28, 28], [0.5f], [0.5f], 3);
+        var rank1 = new RankOneOfTwo(Hashes(root));
+        new ReplicaState(rank1, mine).Check(step: 7); // identical replicas pass
+
+        var weight = mine.NamedParameters().Single(p => p.Name == "conv2.weight").Parameter.Value;
+        float[] values = weight.ToArray();
+        values[5] += 1e-3f;
+        weight.Backend.CopyIn<float>(weight.Storage, values);
+        var e = Assert.Throws<ReplicaDivergedException>(() => new ReplicaState(rank1, mine).Check(step: 8))!;
+        Assert.That(e.Message, Does.Contain("after step 8, 'conv2.weight' on rank(s) 1 differs from rank 0's")
+            .And.Contain("1 of "));
+    }
+
+    /// <summary>Rank 0's hashes in ReplicaState's order: each parameter, its momentum (none yet), then the buffers.</summary>
+    private static ulong[] Hashes(ImageClassifier model) =>
+    [
+        .. model.NamedParameters().SelectMany(p => new[] { ReplicaState.Hash(p.Parameter.Value), ReplicaState.Hash(p.Parameter.Momentum) }),
+        .. model.NamedBuffers().Select(b => ReplicaState.Hash(b.Buffer)),
+    ];
+
+    /// <summary>Rank 1 of a 2-rank world whose rank 0 broadcasts <paramref name="rootHashes"/> and contributes zeros to
+    /// every sum (rank 0 never differs from itself).</summary>
+    private sealed class RankOneOfTwo(ulong[] rootHashes) : ICommunicator
+    {
+        public int Rank => 1;
+        public int Size => 2;
+        public string Describe() => "rank 1 of 2 (test)";
+        public void AllReduceSum<T>(Span<T> data) where T : unmanaged { }
+        public void AllReduceMax<T>(Span<T> data) where T : unmanaged { }
+        public ReduceRequest BeginAllReduceSum(float[] pinned, int offset, int count) => ReduceRequest.Done;
+
+        public void Broadcast<T>(Span<T> data, int root = 0) where T : unmanaged
+        {
+            if (typeof(T) != typeof(ulong)) throw new NotSupportedException(typeof(T).Name);
+            System.Runtime.InteropServices.MemoryMarshal.Cast<T, ulong>(data).Clear();
+            rootHashes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<T, ulong>(data));
+        }
+
+        public T[][]? Gather<T>(ReadOnlySpan<T> mine, int root = 0) where T : unmanaged => null;
+        public void Barrier() { }
+        public void Abort(int exitCode) => throw new InvalidOperationException($"abort {exitCode}");
+    }
+}
