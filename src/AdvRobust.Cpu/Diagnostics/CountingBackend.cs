@@ -191,9 +191,11 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
         Tensor bestNorm) => Launch().FabAccept(p, x, x0, logits, labels, best, bestNorm);
     public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
-        Tensor candidates) => Launch().SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+        Tensor? query, Tensor candidates) =>
+        Launch().SquareCandidates(p, x0, best, marginMin, sampleIds, query, candidates);
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin) => Launch().SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+        Tensor lossMin, Tensor? query) =>
+        Launch().SquareAccept(logits, labels, candidates, best, marginMin, lossMin, query);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => Launch().Conv2dForward(p, x, w, y);
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         Launch().Conv2dBiasReluForward(p, x, w, bias, y);
