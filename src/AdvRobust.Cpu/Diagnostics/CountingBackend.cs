@@ -19,9 +19,10 @@ namespace AdvRobust.Cpu.Diagnostics;
 /// A new IBackend member is one line here: an op is <c>=> Launch().Op(...);</c> (the member name is the
 /// counter's name). Tests/Budgets/CountingBackendTests reflects over IBackend and fails for a member that is not
 /// counted. It lives beside the CPU reference to keep Core (the engine's contract) small, and wraps any
-/// <see cref="IDecoratableBackend"/>, CudaBackend included.
+/// <see cref="IDecoratableBackend"/>, CudaBackend included. A test wrapper that needs more than counts (e.g. the
+/// storages it allocated) derives from it and overrides <see cref="Allocate"/>.
 /// </summary>
-public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
+public class CountingBackend : IBackend, IMemoryInfo, IStepCounter
 {
     private readonly IBackend _inner;
     private readonly IDecoratableBackend _allocator;
@@ -85,7 +86,7 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     }
 
     // ---- memory ----
-    public Storage Allocate(DType dtype, long length)
+    public virtual Storage Allocate(DType dtype, long length)
     {
         lock (_gate)
         {

@@ -13,9 +13,9 @@ namespace AdvRobust.Tests.Attacks;
 /// With graphs on, a run equals the same run with graphs off bit for bit (adversarial examples, success flags,
 /// losses, the number of queries); query 0 of a run is eager, query 1 captured, later queries are replays that
 /// launch nothing from the host but the graph and allocate nothing, and no query after the first (which reads the
-/// early-stop flag) makes a synchronization or a copy, with graphs on or off. The schedules chosen change the side from one
-/// query to the next inside the replayed graph. Model: the narrow ResNet-18, N = 6 samples of 3×8×8 labelled with its
-/// own predictions (Square attacks only clean-correct points).
+/// early-stop flag) makes a synchronization or a copy, with graphs on or off. The schedules chosen change the side
+/// from one query to the next inside the replayed graph. Model: the narrow ResNet-18, N = 6 samples of 3×8×8
+/// labelled with its own predictions (Square attacks only clean-correct points).
 /// </summary>
 [Category("Gpu")]
 [Category("Emulator")]

@@ -104,6 +104,34 @@ public class GraphTests
         Assert.That(graph.FallbackReason, Is.Null);
     }
 
+    /// <summary>A library call recorded into a graph counts when the graph runs it, as a recorded kernel does: the
+    /// call that captures the step and launches the graph counts what a warm eager step counts (its host-only queries
+    /// and, once, the GEMM and three convolution passes), and a replay only the four passes.</summary>
+    [Test]
+    public void Capture_LibraryCallsCountOnceWhenTheGraphRunsThem()
+    {
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.Name);
+        using var buffers = new StepBuffers(_gpu, rng);
+        using var graph = new StepGraph(_gpu, "test step");
+        EmulatorCount Counted(Action step)
+        {
+            _gpu.CopyIn<float>(buffers.X.Storage, rng.Uniform(buffers.X.Length));
+            EmulatorCounters.Reset();
+            using (EmulatorCounters.Region("counted step")) step();
+            return EmulatorCounters.Read("counted step");
+        }
+        Counted(() => graph.Run(buffers.Step));
+        var captured = Counted(() => graph.Run(buffers.Step));
+        var replayed = Counted(() => graph.Run(buffers.Step));
+        var eager = Counted(buffers.Step);
+        Assert.That((graph.EagerRuns, graph.Captures, graph.Replays), Is.EqualTo((1, 1, 1)));
+        Assert.That((replayed.GraphLaunches, replayed.KernelLaunches, replayed.LibraryCalls), Is.EqualTo((1L, 2L, 4L)),
+            "replayed");
+        Assert.That((captured.GraphLaunches, captured.KernelLaunches, captured.LibraryCalls),
+            Is.EqualTo((1L, eager.KernelLaunches, eager.LibraryCalls)),
+            "captured and launched, against a warm eager step");
+    }
+
     [Test]
     public void Capture_StepCopiesToHost_FallsBackToEagerWithTheReason()
     {

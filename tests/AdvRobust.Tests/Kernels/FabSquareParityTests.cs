@@ -138,7 +138,8 @@ public class FabSquareParityTests
     /// </summary>
     [Test]
     public void SquareCandidates_QueryFromDeviceCounter_EqualsHostSchedule([Values] PgdNorm norm,
-        [Values] bool rescale, [Values(new[] { 3, 3, 8, 8 }, new[] { 2, 2, 13, 11 }, new[] { 2, 1, 32, 32 })] int[] shape)
+        [Values] bool rescale,
+        [Values(new[] { 3, 3, 8, 8 }, new[] { 2, 2, 13, 11 }, new[] { 2, 1, 32, 32 })] int[] shape)
     {
         var rng = Rng();
         int n = shape[0], c = shape[1], h = shape[2], w = shape[3], d = c * h * w, k = 3;
