@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace AdvRobust.Cpu;
+
+/// <summary>
+/// The dot products of the rows of A (N×D) with the rows of B (M×D), block by block, for the pairwise distances and
+/// the fused mining (CpuBackend.Distance.cs, CpuBackend.Triplet.cs): dot[i,j] = Σ_k a_ik·b_jk in double, summed in
+/// order k = 0..D−1 with one fused multiply-add per step. A product of two floats is exact in double, so
+/// fma(a, b, s) rounds exactly as s + a·b does: every dot product is bit for bit the one of the plain loop
+/// <c>s += (double)u[k] * v[k]</c> that the readable reference runs. The blocking changes how fast, never what.
+///
+/// Blocking (GotoBLAS, as in Sgemm.cs, on doubles): rows of A are cut into blocks of at most MC rows, one
+/// Parallel.For task each (a multiple of the thread count). A task packs its block once, converted to double, into
+/// MR-row micro-panels over all of D, then walks B in chunks of at most NC rows, in index order: it packs the chunk
+/// into NR-row micro-panels, clears a chunk-sized buffer of sums, runs the MR×NR micro-kernel over KC-step slices of
+/// D (each slice continues from the partial sums the previous one stored, so the order over k stays 0..D−1), and
+/// hands the finished block of sums to the caller's epilogue. Only one MC×NC block of sums per task exists at a
+/// time, never the N×M matrix, and an epilogue sees the chunks of its rows in increasing j.
+/// Memory per task: MC·D + NC·D + MC·NC doubles (at D = 512: 0.8 + 1 + 0.4 MB). A B micro-panel slice (KC×NR,
+/// 32 KiB) stays in L1 while the A block slice (MC×KC, 384 KiB) is read from L2.
+/// </summary>
+internal static unsafe class RowDots
+{
+    public const int MR = 6, NR = 16, KC = 256, MC = 192, NC = 256;
+
+    /// <summary>Below this many multiply-adds one thread does it all.</summary>
+    private const long SerialBelow = 1L << 20;
+
+    /// <summary>
+    /// Receives the sums of rows i0..i0+rows−1 of A against rows j0..j0+cols−1 of B: dot[r*ld + c] is the sum for
+    /// (i0 + r, j0 + c). Called from the task that owns rows i0.., so per-row state needs no locking.
+    /// </summary>
+    public delegate void Epilogue(int i0, int rows, int j0, int cols, ReadOnlySpan<double> dot, int ld);
+
+    public static void Run(ReadOnlySpan<float> a, int n, ReadOnlySpan<float> b, int m, int d, Epilogue epilogue,
+        int maxThreads = 0)
+    {
+        if (n == 0 || m == 0) return;
+        fixed (float* pa = a, pb = b)
+        {
+            var job = new Job { A = pa, B = pb, N = n, M = m, D = d };
+            int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
+            if ((long)n * m * d < SerialBelow) threads = 1;
+            int blocks = RoundUp(CeilDiv(n, MC), threads);
+            int mc = RoundUp(CeilDiv(n, blocks), MR);
+            blocks = CeilDiv(n, mc);
+            if (threads == 1 || blocks == 1)
+            {
+                for (int t = 0; t < blocks; t++) job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue);
+                return;
+            }
+            var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+            Parallel.For(0, blocks, options, t => job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue));
+        }
+    }
+
+    private static int CeilDiv(int x, int y) => (x + y - 1) / y;
+    private static int RoundUp(int x, int y) => CeilDiv(x, y) * y;
+
+    private struct Job
+    {
+        public float* A, B;
+        public int N, M, D;
+
+        /// <summary>Rows i0..i0+mc−1 of A against all of B, chunk by chunk.</summary>
+        public readonly void RunBlock(int i0, int mc, Epilogue epilogue)
+        {
+            int mcPad = RoundUp(mc, MR), ncMax = Math.Min(NC, RoundUp(M, NR)), ld = ncMax;
+            double[] bufA = ArrayPool<double>.Shared.Rent(Math.Max(1, mcPad * D));
+            double[] bufB = ArrayPool<double>.Shared.Rent(Math.Max(1, ncMax * D));
+            double[] bufDot = ArrayPool<double>.Shared.Rent(mcPad * ld);
+            try
+            {
+                fixed (double* packA = bufA, packB = bufB, dot = bufDot)
+                {
+                    Pack(packA, A + (long)i0 * D, mc, MR, D);
+                    for (int j0 = 0; j0 < M; j0 += NC)
+                    {
+                        int nc = Math.Min(NC, M - j0), ncPad = RoundUp(nc, NR);
+                        Pack(packB, B + (long)j0 * D, nc, NR, D);
+                        new Span<double>(dot, mcPad * ld).Clear();
+                        for (int p0 = 0; p0 < D; p0 += KC)
+                        {
+                            int kc = Math.Min(KC, D - p0);
+                            for (int jr = 0; jr < ncPad; jr += NR)
+                            {
+                                double* bp = packB + (long)jr * D + p0 * NR;
+                                for (int ir = 0; ir < mcPad; ir += MR)
+                                    Kernel(kc, packA + (long)ir * D + p0 * MR, bp, dot + ir * ld + jr, ld);
+                            }
+                        }
+                        epilogue(i0, mc, j0, nc, new ReadOnlySpan<double>(dot, mcPad * ld), ld);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(bufA);
+                ArrayPool<double>.Shared.Return(bufB);
+                ArrayPool<double>.Shared.Return(bufDot);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs rows 0..rows−1 of a row-major rows×d float block into micro-panels of `panel` rows, as doubles:
+    /// dst[q0*d + p*panel + lane] = src[(q0 + lane)*d + p], zero for rows past the end.
+    /// </summary>
+    private static void Pack(double* dst, float* src, int rows, int panel, int d)
+    {
+        for (int q0 = 0; q0 < rows; q0 += panel)
+        {
+            double* block = dst + (long)q0 * d;
+            for (int lane = 0; lane < panel; lane++)
+            {
+                double* to = block + lane;
+                if (q0 + lane >= rows)
+                {
+                    for (int p = 0; p < d; p++) to[p * panel] = 0;
+                    continue;
+                }
+                float* from = src + (long)(q0 + lane) * d;
+                for (int p = 0; p < d; p++) to[p * panel] = from[p];
+            }
+        }
+    }
+
+    /// <summary>
+    /// dot[r*ld + j] = fma(a[p*MR + r], b[p*NR + j], dot[r*ld + j]) for p = 0..kc−1, r &lt; MR, j &lt; NR: the
+    /// 6×16 tile in 12 zmm accumulators (2 B vectors and 6 broadcasts per step), continuing from the stored sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel(int kc, double* a, double* b, double* dot, int ld)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            ScalarKernel(kc, a, b, dot, ld);
+            return;
+        }
+        double* c1 = dot + ld, c2 = dot + 2 * ld, c3 = dot + 3 * ld, c4 = dot + 4 * ld, c5 = dot + 5 * ld;
+        Vector512<double> s00 = Avx512F.LoadVector512(dot), s01 = Avx512F.LoadVector512(dot + 8);
+        Vector512<double> s10 = Avx512F.LoadVector512(c1), s11 = Avx512F.LoadVector512(c1 + 8);
+        Vector512<double> s20 = Avx512F.LoadVector512(c2), s21 = Avx512F.LoadVector512(c2 + 8);
+        Vector512<double> s30 = Avx512F.LoadVector512(c3), s31 = Avx512F.LoadVector512(c3 + 8);
+        Vector512<double> s40 = Avx512F.LoadVector512(c4), s41 = Avx512F.LoadVector512(c4 + 8);
+        Vector512<double> s50 = Avx512F.LoadVector512(c5), s51 = Avx512F.LoadVector512(c5 + 8);
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Avx512F.LoadVector512(b);
+            var b1 = Avx512F.LoadVector512(b + 8);
+            var ar = Vector512.Create(a[0]);
+            s00 = Avx512F.FusedMultiplyAdd(ar, b0, s00);
+            s01 = Avx512F.FusedMultiplyAdd(ar, b1, s01);
+            ar = Vector512.Create(a[1]);
+            s10 = Avx512F.FusedMultiplyAdd(ar, b0, s10);
+            s11 = Avx512F.FusedMultiplyAdd(ar, b1, s11);
+            ar = Vector512.Create(a[2]);
+            s20 = Avx512F.FusedMultiplyAdd(ar, b0, s20);
+            s21 = Avx512F.FusedMultiplyAdd(ar, b1, s21);
+            ar = Vector512.Create(a[3]);
+            s30 = Avx512F.FusedMultiplyAdd(ar, b0, s30);
+            s31 = Avx512F.FusedMultiplyAdd(ar, b1, s31);
+            ar = Vector512.Create(a[4]);
+            s40 = Avx512F.FusedMultiplyAdd(ar, b0, s40);
+            s41 = Avx512F.FusedMultiplyAdd(ar, b1, s41);
+            ar = Vector512.Create(a[5]);
+            s50 = Avx512F.FusedMultiplyAdd(ar, b0, s50);
+            s51 = Avx512F.FusedMultiplyAdd(ar, b1, s51);
+        }
+        Avx512F.Store(dot, s00); Avx512F.Store(dot + 8, s01);
+        Avx512F.Store(c1, s10); Avx512F.Store(c1 + 8, s11);
+        Avx512F.Store(c2, s20); Avx512F.Store(c2 + 8, s21);
+        Avx512F.Store(c3, s30); Avx512F.Store(c3 + 8, s31);
+        Avx512F.Store(c4, s40); Avx512F.Store(c4 + 8, s41);
+        Avx512F.Store(c5, s50); Avx512F.Store(c5 + 8, s51);
+    }
+
+    /// <summary>The same contract in plain C# (s + a·b rounds as the fma: the product of two floats is exact).</summary>
+    private static void ScalarKernel(int kc, double* a, double* b, double* dot, int ld)
+    {
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+            for (int r = 0; r < MR; r++)
+                for (int j = 0; j < NR; j++)
+                    dot[r * ld + j] += a[r] * b[j];
+    }
+}
