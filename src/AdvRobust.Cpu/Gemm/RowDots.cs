@@ -35,25 +35,50 @@ internal static unsafe class RowDots
     /// </summary>
     public delegate void Epilogue(int i0, int rows, int j0, int cols, ReadOnlySpan<double> dot, int ld);
 
+    /// <param name="maxThreads">0: one task per core.</param>
+    /// <param name="packedBBytes">The most memory the packed B of one span takes; larger pools are swept span by
+    /// span, in order of j (a parameter so that tests can force several spans).</param>
     public static void Run(ReadOnlySpan<float> a, int n, ReadOnlySpan<float> b, int m, int d, Epilogue epilogue,
-        int maxThreads = 0)
+        int maxThreads = 0, int packedBBytes = 64 << 20)
     {
         if (n == 0 || m == 0) return;
-        fixed (float* pa = a, pb = b)
+        int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
+        if ((long)n * m * d < SerialBelow) threads = 1;
+        int blocks = RoundUp(CeilDiv(n, MC), threads);
+        int mc = RoundUp(CeilDiv(n, blocks), MR);
+        blocks = CeilDiv(n, mc);
+        // B is packed once per span of rows, shared by all tasks; spans run in order of j.
+        int span = Math.Min(RoundUp(m, NR), Math.Max(NC, packedBBytes / 8 / Math.Max(d, 1) / NC * NC));
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        double[] bufB = ArrayPool<double>.Shared.Rent(Math.Max(1, span * d));
+        try
         {
-            var job = new Job { A = pa, B = pb, N = n, M = m, D = d };
-            int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
-            if ((long)n * m * d < SerialBelow) threads = 1;
-            int blocks = RoundUp(CeilDiv(n, MC), threads);
-            int mc = RoundUp(CeilDiv(n, blocks), MR);
-            blocks = CeilDiv(n, mc);
-            if (threads == 1 || blocks == 1)
+            fixed (float* pa = a, pb = b)
+            fixed (double* packB = bufB)
             {
-                for (int t = 0; t < blocks; t++) job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue);
-                return;
+                var job = new Job { A = pa, PackB = packB, N = n, D = d };
+                for (int j0 = 0; j0 < m; j0 += span)
+                {
+                    job.J0 = j0;
+                    job.Cols = Math.Min(span, m - j0);
+                    float* from = pb + (long)j0 * d;
+                    int cols = job.Cols, panels = CeilDiv(cols, NR);
+                    if (threads == 1 || blocks == 1)
+                    {
+                        Pack(packB, from, cols, NR, d, 0, panels);
+                        for (int t = 0; t < blocks; t++) job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue);
+                        continue;
+                    }
+                    int per = CeilDiv(panels, threads);
+                    Parallel.For(0, threads, options, t =>
+                        Pack(job.PackB, from, cols, NR, d, t * per, Math.Min(panels, (t + 1) * per)));
+                    Parallel.For(0, blocks, options, t => job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue));
+                }
             }
-            var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-            Parallel.For(0, blocks, options, t => job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue));
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(bufB);
         }
     }
 
@@ -62,68 +87,64 @@ internal static unsafe class RowDots
 
     private struct Job
     {
-        public float* A, B;
-        public int N, M, D;
+        public float* A;
+        public double* PackB;
+        public int N, D, J0, Cols;
 
-        /// <summary>Rows i0..i0+mc−1 of A against all of B, chunk by chunk.</summary>
+        /// <summary>Rows i0..i0+mc−1 of A against the packed span of B (rows J0..J0+Cols−1), chunk by chunk.</summary>
         public readonly void RunBlock(int i0, int mc, Epilogue epilogue)
         {
-            int mcPad = RoundUp(mc, MR), ncMax = Math.Min(NC, RoundUp(M, NR)), ld = ncMax;
+            int mcPad = RoundUp(mc, MR), ld = Math.Min(NC, RoundUp(Cols, NR));
             double[] bufA = ArrayPool<double>.Shared.Rent(Math.Max(1, mcPad * D));
-            double[] bufB = ArrayPool<double>.Shared.Rent(Math.Max(1, ncMax * D));
             double[] bufDot = ArrayPool<double>.Shared.Rent(mcPad * ld);
             try
             {
-                fixed (double* packA = bufA, packB = bufB, dot = bufDot)
+                fixed (double* packA = bufA, dot = bufDot)
                 {
-                    Pack(packA, A + (long)i0 * D, mc, MR, D);
-                    for (int j0 = 0; j0 < M; j0 += NC)
+                    Pack(packA, A + (long)i0 * D, mc, MR, D, 0, mcPad / MR);
+                    for (int c0 = 0; c0 < Cols; c0 += NC)
                     {
-                        int nc = Math.Min(NC, M - j0), ncPad = RoundUp(nc, NR);
-                        Pack(packB, B + (long)j0 * D, nc, NR, D);
+                        int nc = Math.Min(NC, Cols - c0), ncPad = RoundUp(nc, NR);
                         new Span<double>(dot, mcPad * ld).Clear();
                         for (int p0 = 0; p0 < D; p0 += KC)
                         {
                             int kc = Math.Min(KC, D - p0);
                             for (int jr = 0; jr < ncPad; jr += NR)
                             {
-                                double* bp = packB + (long)jr * D + p0 * NR;
+                                double* bp = PackB + (long)(c0 + jr) * D + p0 * NR;
                                 for (int ir = 0; ir < mcPad; ir += MR)
                                     Kernel(kc, packA + (long)ir * D + p0 * MR, bp, dot + ir * ld + jr, ld);
                             }
                         }
-                        epilogue(i0, mc, j0, nc, new ReadOnlySpan<double>(dot, mcPad * ld), ld);
+                        epilogue(i0, mc, J0 + c0, nc, new ReadOnlySpan<double>(dot, mcPad * ld), ld);
                     }
                 }
             }
             finally
             {
                 ArrayPool<double>.Shared.Return(bufA);
-                ArrayPool<double>.Shared.Return(bufB);
                 ArrayPool<double>.Shared.Return(bufDot);
             }
         }
     }
 
     /// <summary>
-    /// Packs rows 0..rows−1 of a row-major rows×d float block into micro-panels of `panel` rows, as doubles:
-    /// dst[q0*d + p*panel + lane] = src[(q0 + lane)*d + p], zero for rows past the end.
+    /// Packs micro-panels first..last−1 of a row-major rows×d float block, `panel` rows each, as doubles:
+    /// dst[q0*d + p*panel + lane] = src[(q0 + lane)*d + p], zero for rows past the end. Writes stream in order;
+    /// reads follow `panel` rows side by side.
     /// </summary>
-    private static void Pack(double* dst, float* src, int rows, int panel, int d)
+    private static void Pack(double* dst, float* src, int rows, int panel, int d, int first, int last)
     {
-        for (int q0 = 0; q0 < rows; q0 += panel)
+        for (int q = first; q < last; q++)
         {
-            double* block = dst + (long)q0 * d;
-            for (int lane = 0; lane < panel; lane++)
+            int q0 = q * panel, lanes = Math.Min(panel, rows - q0);
+            double* to = dst + (long)q0 * d;
+            float* from = src + (long)q0 * d;
+            for (int p = 0; p < d; p++, to += panel)
             {
-                double* to = block + lane;
-                if (q0 + lane >= rows)
-                {
-                    for (int p = 0; p < d; p++) to[p * panel] = 0;
-                    continue;
-                }
-                float* from = src + (long)(q0 + lane) * d;
-                for (int p = 0; p < d; p++) to[p * panel] = from[p];
+                int lane = 0;
+                for (; lane < lanes; lane++) to[lane] = from[(long)lane * d + p];
+                for (; lane < panel; lane++) to[lane] = 0;
             }
         }
     }
