@@ -24,7 +24,7 @@ namespace AdvRobust.Cpu;
 /// </summary>
 internal static unsafe class RowDots
 {
-    public const int MR = 6, NR = 16, KC = 256, MC = 192, NC = 256;
+    public const int MR = 12, NR = 16, KC = 256, MC = 192, NC = 256;
 
     /// <summary>Below this many multiply-adds one thread does it all.</summary>
     private const long SerialBelow = 1L << 20;
@@ -151,7 +151,9 @@ internal static unsafe class RowDots
 
     /// <summary>
     /// dot[r*ld + j] = fma(a[p*MR + r], b[p*NR + j], dot[r*ld + j]) for p = 0..kc−1, r &lt; MR, j &lt; NR: the
-    /// 6×16 tile in 12 zmm accumulators (2 B vectors and 6 broadcasts per step), continuing from the stored sums.
+    /// 12×16 tile in 24 of the 32 zmm registers (2 B vectors and 12 broadcasts per step, 24 FMAs), continuing from
+    /// the stored sums. Under load on the 2-core machine it ran about 10% faster than a 6×16 tile (12 accumulators),
+    /// alternated in the same minute at 2048×2048×512.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel(int kc, double* a, double* b, double* dot, int ld)
@@ -161,42 +163,84 @@ internal static unsafe class RowDots
             ScalarKernel(kc, a, b, dot, ld);
             return;
         }
-        double* c1 = dot + ld, c2 = dot + 2 * ld, c3 = dot + 3 * ld, c4 = dot + 4 * ld, c5 = dot + 5 * ld;
-        Vector512<double> s00 = Avx512F.LoadVector512(dot), s01 = Avx512F.LoadVector512(dot + 8);
-        Vector512<double> s10 = Avx512F.LoadVector512(c1), s11 = Avx512F.LoadVector512(c1 + 8);
-        Vector512<double> s20 = Avx512F.LoadVector512(c2), s21 = Avx512F.LoadVector512(c2 + 8);
-        Vector512<double> s30 = Avx512F.LoadVector512(c3), s31 = Avx512F.LoadVector512(c3 + 8);
-        Vector512<double> s40 = Avx512F.LoadVector512(c4), s41 = Avx512F.LoadVector512(c4 + 8);
-        Vector512<double> s50 = Avx512F.LoadVector512(c5), s51 = Avx512F.LoadVector512(c5 + 8);
+        double* c0 = dot;
+        double* c1 = dot + 1 * ld;
+        double* c2 = dot + 2 * ld;
+        double* c3 = dot + 3 * ld;
+        double* c4 = dot + 4 * ld;
+        double* c5 = dot + 5 * ld;
+        double* c6 = dot + 6 * ld;
+        double* c7 = dot + 7 * ld;
+        double* c8 = dot + 8 * ld;
+        double* c9 = dot + 9 * ld;
+        double* c10 = dot + 10 * ld;
+        double* c11 = dot + 11 * ld;
+        Vector512<double> s0a = Avx512F.LoadVector512(c0), s0b = Avx512F.LoadVector512(c0 + 8);
+        Vector512<double> s1a = Avx512F.LoadVector512(c1), s1b = Avx512F.LoadVector512(c1 + 8);
+        Vector512<double> s2a = Avx512F.LoadVector512(c2), s2b = Avx512F.LoadVector512(c2 + 8);
+        Vector512<double> s3a = Avx512F.LoadVector512(c3), s3b = Avx512F.LoadVector512(c3 + 8);
+        Vector512<double> s4a = Avx512F.LoadVector512(c4), s4b = Avx512F.LoadVector512(c4 + 8);
+        Vector512<double> s5a = Avx512F.LoadVector512(c5), s5b = Avx512F.LoadVector512(c5 + 8);
+        Vector512<double> s6a = Avx512F.LoadVector512(c6), s6b = Avx512F.LoadVector512(c6 + 8);
+        Vector512<double> s7a = Avx512F.LoadVector512(c7), s7b = Avx512F.LoadVector512(c7 + 8);
+        Vector512<double> s8a = Avx512F.LoadVector512(c8), s8b = Avx512F.LoadVector512(c8 + 8);
+        Vector512<double> s9a = Avx512F.LoadVector512(c9), s9b = Avx512F.LoadVector512(c9 + 8);
+        Vector512<double> s10a = Avx512F.LoadVector512(c10), s10b = Avx512F.LoadVector512(c10 + 8);
+        Vector512<double> s11a = Avx512F.LoadVector512(c11), s11b = Avx512F.LoadVector512(c11 + 8);
         for (int p = 0; p < kc; p++, a += MR, b += NR)
         {
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 8);
-            var ar = Vector512.Create(a[0]);
-            s00 = Avx512F.FusedMultiplyAdd(ar, b0, s00);
-            s01 = Avx512F.FusedMultiplyAdd(ar, b1, s01);
+            Vector512<double> ar;
+            ar = Vector512.Create(a[0]);
+            s0a = Avx512F.FusedMultiplyAdd(ar, b0, s0a);
+            s0b = Avx512F.FusedMultiplyAdd(ar, b1, s0b);
             ar = Vector512.Create(a[1]);
-            s10 = Avx512F.FusedMultiplyAdd(ar, b0, s10);
-            s11 = Avx512F.FusedMultiplyAdd(ar, b1, s11);
+            s1a = Avx512F.FusedMultiplyAdd(ar, b0, s1a);
+            s1b = Avx512F.FusedMultiplyAdd(ar, b1, s1b);
             ar = Vector512.Create(a[2]);
-            s20 = Avx512F.FusedMultiplyAdd(ar, b0, s20);
-            s21 = Avx512F.FusedMultiplyAdd(ar, b1, s21);
+            s2a = Avx512F.FusedMultiplyAdd(ar, b0, s2a);
+            s2b = Avx512F.FusedMultiplyAdd(ar, b1, s2b);
             ar = Vector512.Create(a[3]);
-            s30 = Avx512F.FusedMultiplyAdd(ar, b0, s30);
-            s31 = Avx512F.FusedMultiplyAdd(ar, b1, s31);
+            s3a = Avx512F.FusedMultiplyAdd(ar, b0, s3a);
+            s3b = Avx512F.FusedMultiplyAdd(ar, b1, s3b);
             ar = Vector512.Create(a[4]);
-            s40 = Avx512F.FusedMultiplyAdd(ar, b0, s40);
-            s41 = Avx512F.FusedMultiplyAdd(ar, b1, s41);
+            s4a = Avx512F.FusedMultiplyAdd(ar, b0, s4a);
+            s4b = Avx512F.FusedMultiplyAdd(ar, b1, s4b);
             ar = Vector512.Create(a[5]);
-            s50 = Avx512F.FusedMultiplyAdd(ar, b0, s50);
-            s51 = Avx512F.FusedMultiplyAdd(ar, b1, s51);
+            s5a = Avx512F.FusedMultiplyAdd(ar, b0, s5a);
+            s5b = Avx512F.FusedMultiplyAdd(ar, b1, s5b);
+            ar = Vector512.Create(a[6]);
+            s6a = Avx512F.FusedMultiplyAdd(ar, b0, s6a);
+            s6b = Avx512F.FusedMultiplyAdd(ar, b1, s6b);
+            ar = Vector512.Create(a[7]);
+            s7a = Avx512F.FusedMultiplyAdd(ar, b0, s7a);
+            s7b = Avx512F.FusedMultiplyAdd(ar, b1, s7b);
+            ar = Vector512.Create(a[8]);
+            s8a = Avx512F.FusedMultiplyAdd(ar, b0, s8a);
+            s8b = Avx512F.FusedMultiplyAdd(ar, b1, s8b);
+            ar = Vector512.Create(a[9]);
+            s9a = Avx512F.FusedMultiplyAdd(ar, b0, s9a);
+            s9b = Avx512F.FusedMultiplyAdd(ar, b1, s9b);
+            ar = Vector512.Create(a[10]);
+            s10a = Avx512F.FusedMultiplyAdd(ar, b0, s10a);
+            s10b = Avx512F.FusedMultiplyAdd(ar, b1, s10b);
+            ar = Vector512.Create(a[11]);
+            s11a = Avx512F.FusedMultiplyAdd(ar, b0, s11a);
+            s11b = Avx512F.FusedMultiplyAdd(ar, b1, s11b);
         }
-        Avx512F.Store(dot, s00); Avx512F.Store(dot + 8, s01);
-        Avx512F.Store(c1, s10); Avx512F.Store(c1 + 8, s11);
-        Avx512F.Store(c2, s20); Avx512F.Store(c2 + 8, s21);
-        Avx512F.Store(c3, s30); Avx512F.Store(c3 + 8, s31);
-        Avx512F.Store(c4, s40); Avx512F.Store(c4 + 8, s41);
-        Avx512F.Store(c5, s50); Avx512F.Store(c5 + 8, s51);
+        Avx512F.Store(c0, s0a); Avx512F.Store(c0 + 8, s0b);
+        Avx512F.Store(c1, s1a); Avx512F.Store(c1 + 8, s1b);
+        Avx512F.Store(c2, s2a); Avx512F.Store(c2 + 8, s2b);
+        Avx512F.Store(c3, s3a); Avx512F.Store(c3 + 8, s3b);
+        Avx512F.Store(c4, s4a); Avx512F.Store(c4 + 8, s4b);
+        Avx512F.Store(c5, s5a); Avx512F.Store(c5 + 8, s5b);
+        Avx512F.Store(c6, s6a); Avx512F.Store(c6 + 8, s6b);
+        Avx512F.Store(c7, s7a); Avx512F.Store(c7 + 8, s7b);
+        Avx512F.Store(c8, s8a); Avx512F.Store(c8 + 8, s8b);
+        Avx512F.Store(c9, s9a); Avx512F.Store(c9 + 8, s9b);
+        Avx512F.Store(c10, s10a); Avx512F.Store(c10 + 8, s10b);
+        Avx512F.Store(c11, s11a); Avx512F.Store(c11 + 8, s11b);
     }
 
     /// <summary>The same contract in plain C# (s + a·b rounds as the fma: the product of two floats is exact).</summary>
