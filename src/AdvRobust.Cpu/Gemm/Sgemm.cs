@@ -32,6 +32,14 @@ namespace AdvRobust.Cpu;
 ///   conv dX       800×64×16384 (Wᵀ·dY)          78          52          68
 ///   1024³ on one thread                        153          82          80
 /// </summary>
+/// <remarks>
+/// Why not bind Debian's OpenBLAS (cblas_sgemm through LibraryImport) where it is installed: its kernels, blocking
+/// and thread split depend on its version and on the CPU it detects, and so does the rounding of every sum; the
+/// CPU backend's results (same seed, same adversarial examples and training metrics, pinned by the golden digests)
+/// would then depend on which library a machine happens to have. This kernel sums every element in one fixed order
+/// (SgemmOrderTests) on every AVX2 or AVX-512 machine; its speed against OpenBLAS in the same run is what issue 14
+/// measures (GemmBenchmarks beside the PyTorch peer).
+/// </remarks>
 internal static unsafe class Sgemm
 {
     public const int KC = 256;
