@@ -12,15 +12,17 @@ namespace AdvRobust.Cpu;
 /// fma(a, b, s) rounds exactly as s + a·b does: every dot product is bit for bit the one of the plain loop
 /// <c>s += (double)u[k] * v[k]</c> that the readable reference runs. The blocking changes how fast, never what.
 ///
-/// Blocking (GotoBLAS, as in Sgemm.cs, on doubles): rows of A are cut into blocks of at most MC rows, one
-/// Parallel.For task each (a multiple of the thread count). A task packs its block once, converted to double, into
-/// MR-row micro-panels over all of D, then walks B in chunks of at most NC rows, in index order: it packs the chunk
-/// into NR-row micro-panels, clears a chunk-sized buffer of sums, runs the MR×NR micro-kernel over KC-step slices of
-/// D (each slice continues from the partial sums the previous one stored, so the order over k stays 0..D−1), and
-/// hands the finished block of sums to the caller's epilogue. Only one MC×NC block of sums per task exists at a
-/// time, never the N×M matrix, and an epilogue sees the chunks of its rows in increasing j.
-/// Memory per task: MC·D + NC·D + MC·NC doubles (at D = 512: 0.8 + 1 + 0.4 MB). A B micro-panel slice (KC×NR,
-/// 32 KiB) stays in L1 while the A block slice (MC×KC, 384 KiB) is read from L2.
+/// Blocking (GotoBLAS, as in Sgemm.cs, on doubles): B is packed once, converted to double, into NR-row micro-panels
+/// over all of D (the threads split the panels), in spans of at most 64 MiB that are swept in order of j; rows of A
+/// are cut into blocks of at most MC rows, one Parallel.For task each (a multiple of the thread count). A task packs
+/// its block once into MR-row micro-panels, then walks the span in chunks of NC rows of B: it clears a chunk-sized
+/// buffer of sums, runs the MR×NR micro-kernel over KC-step slices of D (each slice continues from the partial sums
+/// the previous one stored, so the order over k stays 0..D−1), and hands the finished block of sums to the caller's
+/// epilogue. Only one MC×NC block of sums per task exists at a time, never the N×M matrix, and an epilogue sees the
+/// chunks of its rows in increasing j.
+/// Memory: the packed span, min(M, 64 MiB / 8D)·D doubles, shared; per task MC·D + MC·NC doubles (at D = 512:
+/// 0.8 + 0.4 MB). A B micro-panel slice (KC×NR, 32 KiB) stays in L1 while the A block slice (MC×KC, 384 KiB) is
+/// read from L2.
 /// </summary>
 internal static unsafe class RowDots
 {
