@@ -40,7 +40,9 @@ public sealed record SquareSettings(
 /// whole batch from torch's RNG; the window position is uniform over all H − s + 1 rows (the reference's
 /// ⌊rand·(H − s)⌋ never picks the last one). Each query stays on the device: the candidates of every row
 /// (<see cref="Ops.SquareCandidates"/>; rows no longer attacked get a copy of x_best), one forward pass of the whole
-/// batch, and the acceptance (<see cref="Ops.SquareAccept"/>); kernels/square.cu, with the CPU twins
+/// batch, and the acceptance (<see cref="Ops.SquareAccept"/>, which advances the device query counter the candidates
+/// read their index and side from, so every query has the same arguments and a run's queries replay as one graph);
+/// kernels/square.cu, with the CPU twins
 /// <see cref="CandidateLinf"/> and <see cref="SquareL2.Candidate"/>. SquareL2.cs lists the l2 branch's own differences
 /// (border handling on small or
 /// non-square images, double arithmetic).
