@@ -14,7 +14,7 @@ namespace AdvRobust.Tests.Distributed;
 /// (no batch norm, so a 2-rank run computes the same samples, draws and per-sample losses as one process) for one
 /// epoch of 4 PGD-AT steps of 16 images on a synthetic Fashion-MNIST-layout folder. One process vs two ranks: the
 /// weights and metrics equal within float tolerance (the gradient is summed in another order); two 2-rank runs: bit
-/// for bit the same files; sharded eval and certify: the same per-sample results as one process. Needs Open MPI's mpirun
+/// for bit the same files; sharded eval, certify and detect: the same per-sample results as one process. Needs Open MPI's mpirun
 /// (.ci/run installs openmpi-bin); each launch is bounded by <see cref="Limit"/>. The runs are made once, in
 /// <see cref="Launch"/>, and each test checks one thing about them.
 /// </summary>
@@ -48,6 +48,14 @@ public class MpiRunTests
             "--n0", "10", "--n", "60", "--batch", "32", "--samples", "5", "--skip", "3", "--out"];
         _runs["certify-one"] = Run(1, [.. certify, Path.Combine(_dir, "certify-one.jsonl")]);
         _runs["certify-two"] = Run(2, [.. certify, Path.Combine(_dir, "certify-two.jsonl")]);
+        // 11 points (6 + 5 on two ranks), cut into batches of 4 differently from the single process's
+        string[] detect = ["detect", "--model", model, "--arch", "small-cnn", "--data", _data, "--k", "3",
+            "--attacks", "fgsm,pgd-linf", "--eps", "0.1", "--steps", "2", "--batch-size", "4", "--json"];
+        _runs["detect-one"] = Run(1, [.. detect, Path.Combine(_dir, "detect-one.json"), "--samples", "11"]);
+        _runs["detect-two"] = Run(2, [.. detect, Path.Combine(_dir, "detect-two.json"), "--samples", "11"]);
+        // one test point over two ranks: rank 1's block is empty
+        _runs["detect-one-1"] = Run(1, [.. detect, Path.Combine(_dir, "detect-one-1.json"), "--samples", "1"]);
+        _runs["detect-two-1"] = Run(2, [.. detect, Path.Combine(_dir, "detect-two-1.json"), "--samples", "1"]);
     }
 
     [OneTimeTearDown]
@@ -152,6 +160,28 @@ public class MpiRunTests
         Assert.That(CertifiedPoints(Path.Combine(_dir, "certify-two.jsonl")),
             Is.EqualTo(CertifiedPoints(Path.Combine(_dir, "certify-one.jsonl"))));
         Assert.That(_runs["certify-two"].Output, Does.Contain("5 points split over 2 MPI ranks"));
+    }
+
+    [Test]
+    public void ShardedDetectionEqualsOneProcess()
+    {
+        RequireSuccess("detect-one", "detect-two", "detect-one-1", "detect-two-1");
+        Assert.That(Detection("detect-two.json"), Is.EqualTo(Detection("detect-one.json")));
+        Assert.That(Detection("detect-two-1.json"), Is.EqualTo(Detection("detect-one-1.json")), "an empty block");
+        Assert.That(_runs["detect-two"].Output, Does.Contain("11 test points split over 2 MPI ranks"));
+        Assert.That(Detection("detect-two.json"), Does.Contain("\"Auc\"").And.Contain("\"TestSamples\": 11"));
+    }
+
+    /// <summary>A detect result without its provenance, device line (mpirun binds each rank to one core) and wall
+    /// times: the counts, ROC points and AUCs.</summary>
+    private string Detection(string file)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, file)))!.AsObject();
+        json.Remove("Provenance");
+        json.Remove("Device");
+        json.Remove("TotalSeconds");
+        foreach (var a in json["Attacks"]!.AsArray()) a!.AsObject().Remove("Seconds");
+        return json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>The log's point lines by index, without their wall times.</summary>
