@@ -38,6 +38,7 @@ public class MpiRunTests
         _runs["one"] = Run(1, [.. train, Path.Combine(_dir, "one")]);
         _runs["two-a"] = Run(2, [.. train, Path.Combine(_dir, "two-a")]);
         _runs["two-b"] = Run(2, [.. train, Path.Combine(_dir, "two-b")]);
+        _runs["two-fixed"] = Run(2, [.. train, Path.Combine(_dir, "two-fixed"), "--deterministic"]);
         string model = Path.Combine(_dir, "one", "last.safetensors");
         // batch 5: the ranks' batches (16 points each) are cut differently from the single process's (32 points)
         string[] eval = ["eval", "--model", model, "--arch", "small-cnn", "--data", _data, "--samples", "32",
@@ -106,6 +107,22 @@ public class MpiRunTests
             b.Remove(timing);
         }
         Assert.That(b.ToJsonString(), Is.EqualTo(a.ToJsonString()));
+    }
+
+    /// <summary>--deterministic sums the ranks' gradients in rank order on rank 0 (gather, sum, broadcast); with two
+    /// ranks that is g_0 + g_1, the sum MPI_Allreduce makes too (a two-term float sum is commutative), so the weights
+    /// are the same bits: the gather path packs, scales, sums and unpacks every bucket as the all-reduce does.</summary>
+    [Test]
+    public void FixedOrderReductionOfTwoRanksIsTheAllReduceBitForBit()
+    {
+        RequireSuccess("two-a", "two-fixed");
+        Assert.That(_runs["two-fixed"].Output, Does.Contain("summed in rank order"));
+        using var a = Load(Path.Combine(_dir, "two-a", "last.safetensors"));
+        using var b = Load(Path.Combine(_dir, "two-fixed", "last.safetensors"));
+        var pb = b.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value.ToArray());
+        foreach (var (name, p) in a.NamedParameters())
+            Assert.That(pb[name].Select(BitConverter.SingleToInt32Bits),
+                Is.EqualTo(p.Value.ToArray().Select(BitConverter.SingleToInt32Bits)), name);
     }
 
     [Test]
