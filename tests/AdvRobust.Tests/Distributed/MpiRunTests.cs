@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Cpu;
+using AdvRobust.Research.Training;
 using AdvRobust.Tests.Cli;
 using AdvRobust.Tests.Data;
 
@@ -39,6 +40,7 @@ public class MpiRunTests
         _runs["two-a"] = Run(2, [.. train, Path.Combine(_dir, "two-a")]);
         _runs["two-b"] = Run(2, [.. train, Path.Combine(_dir, "two-b")]);
         _runs["two-fixed"] = Run(2, [.. train, Path.Combine(_dir, "two-fixed"), "--deterministic"]);
+        if (_runs["two-a"].Code == 0) _runs["two-resumed"] = Run(2, ["train", "--resume", KilledCopy("two-a")]);
         string model = Path.Combine(_dir, "one", "last.safetensors");
         // batch 5: the ranks' batches (16 points each) are cut differently from the single process's (32 points)
         string[] eval = ["eval", "--model", model, "--arch", "small-cnn", "--data", _data, "--samples", "32",
@@ -123,6 +125,43 @@ public class MpiRunTests
         foreach (var (name, p) in a.NamedParameters())
             Assert.That(pb[name].Select(BitConverter.SingleToInt32Bits),
                 Is.EqualTo(p.Value.ToArray().Select(BitConverter.SingleToInt32Bits)), name);
+    }
+
+    /// <summary>`mpirun -n 2 train --resume` of a 2-rank run killed before its first checkpoint: same world size,
+    /// accepted; rank 1's shadow starts from the manifest; the run restarts from step 0 and ends with the uninterrupted
+    /// run's weights and metrics, bit for bit.</summary>
+    [Test]
+    public void ResumeWithTheSameWorldSizeContinuesTheRun()
+    {
+        RequireSuccess("two-a", "two-resumed");
+        string copy = Path.Combine(_dir, "two-a-killed");
+        foreach (string file in new[] { "last.safetensors", "best.safetensors", "resume.safetensors" })
+            Assert.That(File.ReadAllBytes(Path.Combine(copy, file)),
+                Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "two-a", file))), file);
+        var a = Metrics("two-a");
+        var b = Metrics("two-a-killed");
+        foreach (string timing in new[] { "epochSeconds", "trainSeconds", "evalSeconds", "imagesPerSecond" })
+        {
+            a.Remove(timing);
+            b.Remove(timing);
+        }
+        Assert.That(b.ToJsonString(), Is.EqualTo(a.ToJsonString()));
+        var manifest = RunDirectory.Open(copy).ReadManifest();
+        Assert.That(manifest.Status, Is.EqualTo("completed"));
+        Assert.That(manifest.Resumptions.Select(r => r.Environment.WorldSize), Is.EqualTo(new int?[] { 2 }));
+    }
+
+    /// <summary>A copy of a run as if killed before its first checkpoint: manifest "running", no checkpoints, no
+    /// metrics (as in TrainCommandTests).</summary>
+    private string KilledCopy(string run)
+    {
+        string copy = Path.Combine(_dir, run + "-killed");
+        Directory.CreateDirectory(copy);
+        foreach (string f in Directory.GetFiles(Path.Combine(_dir, run)))
+            if (Path.GetFileName(f) is "manifest.json") File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var dir = RunDirectory.Open(copy);
+        dir.WriteManifest(dir.ReadManifest() with { Status = "running", EndTime = null });
+        return copy;
     }
 
     [Test]
