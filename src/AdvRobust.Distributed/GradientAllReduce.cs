@@ -23,6 +23,7 @@ public sealed class GradientAllReduce
     private readonly ICommunicator _world;
     private readonly List<Parameter[]> _buckets = [];
     private readonly float[] _buffer;
+    private float[]? _gathered; // rank 0 in fixed-order mode: every rank's buffer, in rank order
 
     public GradientAllReduce(ICommunicator world, IEnumerable<Parameter> parameters, int bucketBytes = 4 << 20)
     {
@@ -93,20 +94,24 @@ public sealed class GradientAllReduce
     {
         int offset = 0;
         for (int b = 0; b < _buckets.Count; b++) offset = Pack(b, offset, share);
-        if (_world.Gather<float>(_buffer) is { } ranks) SumInOrder(ranks, _buffer);
+        if (_world.IsRoot) _gathered ??= new float[(long)_world.Size * _buffer.Length];
+        _world.GatherEqual<float>(_buffer, _gathered);
+        if (_world.IsRoot) SumInOrder(_gathered, _world.Size, _buffer);
         _world.Broadcast<float>(_buffer);
         offset = 0;
         for (int b = 0; b < _buckets.Count; b++) offset = Unpack(b, offset);
     }
 
-    /// <summary><paramref name="sum"/>[i] = ((ranks[0][i] + ranks[1][i]) + ranks[2][i]) + …, left to right.</summary>
-    public static void SumInOrder(float[][] ranks, Span<float> sum)
+    /// <summary><paramref name="sum"/>[i] = ((g_0[i] + g_1[i]) + g_2[i]) + …, left to right, rank r's values g_r
+    /// being <paramref name="gathered"/>[r·L, (r + 1)·L) with L the length of <paramref name="sum"/>.</summary>
+    public static void SumInOrder(ReadOnlySpan<float> gathered, int ranks, Span<float> sum)
     {
-        ranks[0].AsSpan(0, sum.Length).CopyTo(sum);
-        for (int r = 1; r < ranks.Length; r++)
+        int n = sum.Length;
+        gathered[..n].CopyTo(sum);
+        for (int r = 1; r < ranks; r++)
         {
-            var add = ranks[r].AsSpan(0, sum.Length);
-            for (int i = 0; i < sum.Length; i++) sum[i] += add[i];
+            var add = gathered.Slice(r * n, n);
+            for (int i = 0; i < n; i++) sum[i] += add[i];
         }
     }
 
