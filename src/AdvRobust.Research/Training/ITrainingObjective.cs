@@ -15,7 +15,19 @@ namespace AdvRobust.Research.Training;
 public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, int Epoch, long Step, ulong Seed)
 {
     public int[]? HostLabels { get; init; }
+
+    /// <summary>Set by the trainer's graphed step (<see cref="TrainStepGraph"/>): the step's per-call values on the
+    /// device and where its statistics go, so the objective's device work reads them instead of host arguments.</summary>
+    internal DeviceStepValues? Device { get; init; }
 }
+
+/// <summary>
+/// A step's per-call values in device memory, written by non-blocking uploads before the step (so a captured step
+/// replays with each step's values): <see cref="StepKey"/> = (StepRandom.StepKey(seed, step), 0, 0) for PGD's random
+/// start, <see cref="EpochKey"/> = (seed, epoch, 0) for Gaussian noise, <see cref="SampleIds"/> the batch's global
+/// sample ids (Int32 B), and <see cref="Stats"/> the persistent slot the step's statistics are copied into.
+/// </summary>
+internal sealed record DeviceStepValues(DeviceKey StepKey, DeviceKey EpochKey, Tensor SampleIds, StatsSlot Stats);
 
 /// <summary>
 /// What one step reports: the total loss, its named parts (e.g. "ce", "triplet", "norm", "kl"), and how many of the

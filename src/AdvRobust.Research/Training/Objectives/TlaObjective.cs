@@ -196,6 +196,9 @@ public sealed class TlaObjective : IDeviceStatsObjective
         Variable Sum(Variable? total, Variable v) => total is null ? v : F.Add(tape, total, v);
     }
 
+    /// <summary>Not captured: the step draws on the host and uploads inside it (see <see cref="TrainStepGraph"/>).</summary>
+    bool IDeviceStatsObjective.Replayable => false;
+
     public void Dispose()
     {
     }

@@ -141,6 +141,9 @@ public sealed class TradesObjective : IDeviceStatsObjective
         }
     }
 
+    /// <summary>Not captured: the step draws on the host and uploads inside it (see <see cref="TrainStepGraph"/>).</summary>
+    bool IDeviceStatsObjective.Replayable => false;
+
     public void Dispose()
     {
     }
