@@ -52,6 +52,16 @@ public static class StepBudgets
     public static readonly StepBudget TlaStepEmulator = new(Launches: 3391, Syncs: 0, DeviceToHostBytes: 0,
         HostToDeviceBytes: 24592, Allocations: 2427);
 
+    // ---- a replayed training step (Trainer with graphs on: TrainStepGraph), as the CUDA emulator sees the host ----
+    // Launches here are what the host issues: the step's graph and the update's graph, no kernel (the replayed kernels,
+    // library calls and allocations of the graphs run on the device). Before them, the non-blocking uploads: pixels,
+    // labels, sample ids, three Philox keys (augmentation, PGD start, noise) and the learning rate. Measured on the
+    // RunTestModel at batch 8 (1×8×8 images: 8·64·4 + 8·4 + 8·4 + 3·16 + 4 bytes), any objective but TRADES and TLA.
+    public static readonly StepBudget ReplayedTrainStepEmulator = new(Launches: 2, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 2164, Allocations: 0);
+
+    public const int ReplayedTrainStepUploads = 7;
+
     public static StepBudget Ops(BudgetStep step) => step switch
     {
         BudgetStep.Pgd10Step => Pgd10StepOps,
