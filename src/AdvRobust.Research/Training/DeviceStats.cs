@@ -65,6 +65,16 @@ internal interface IDeviceStatsObjective : ITrainingObjective
     /// (<see cref="TrainStepGraph"/>); false for a step that draws or uploads on the host.</summary>
     bool Replayable => true;
 
+    /// <summary>The host half of a graphed step, run before the step (captured or replayed): draws that need the host,
+    /// uploaded into <see cref="DeviceStepValues.Uploads"/> for the device step to read. Called only with
+    /// <see cref="TrainingBatch.Device"/> set.</summary>
+    void Prepare(ImageClassifier model, TrainingBatch batch)
+    {
+    }
+
+    /// <summary>What else, besides the batch shape, the captured step's work depends on (null: nothing).</summary>
+    object? GraphKey(TrainingBatch batch) => null;
+
     PendingStats StepOnDevice(ImageClassifier model, TrainingBatch batch);
 }
 

@@ -36,6 +36,7 @@ internal sealed class TrainStepGraph : IDisposable
     private readonly StepGraph _step, _update;
     private readonly DeviceKey _augmentKey, _stepKey, _epochKey;
     private readonly Tensor _lr;
+    private readonly StepUploads _uploads;
     private readonly Dictionary<(int N, int Real), Inputs> _inputs = new();
     private readonly Dictionary<(int N, int Real, int Slot), StatsSlot> _slots = new();
 
@@ -53,6 +54,7 @@ internal sealed class TrainStepGraph : IDisposable
         _stepKey = new DeviceKey(_backend);
         _epochKey = new DeviceKey(_backend);
         _lr = Tensor.Zeros(_backend, 1);
+        _uploads = new StepUploads(_backend);
     }
 
     /// <summary>Graph launches and eager runs so far, of the step and of the update (tests, reports).</summary>
@@ -80,15 +82,16 @@ internal sealed class TrainStepGraph : IDisposable
         var input = new TrainingBatch(inputs.Augmented ?? inputs.X, inputs.Labels, ids, epoch, step, _config.Seed)
         {
             HostLabels = labelsHost,
-            Device = new DeviceStepValues(_stepKey, _epochKey, inputs.Ids, stats),
+            Device = new DeviceStepValues(_stepKey, _epochKey, inputs.Ids, stats, _uploads),
         };
+        _objective.Prepare(_model, input);
         void Run()
         {
             _sgd.ZeroGrad();
             Augment(inputs);
             _objective.StepOnDevice(_model, input);
         }
-        if (_objective.Replayable) Replaying(_step, (n, real, slot), Run);
+        if (_objective.Replayable) Replaying(_step, (n, real, slot, _objective.GraphKey(input)), Run);
         else Run();
         return stats.Pending(labelsHost);
     }
@@ -160,6 +163,7 @@ internal sealed class TrainStepGraph : IDisposable
         _stepKey.Dispose();
         _epochKey.Dispose();
         _lr.Dispose();
+        _uploads.Dispose();
     }
 
     /// <summary>One shape's input tensors (see <see cref="Upload"/>).</summary>

@@ -62,7 +62,6 @@ public class TrainerGraphTests
         RunTrainerTests.AssertSameState(off.State, on.State);
         Assert.That(on.Reports, Is.EqualTo(off.Reports), "per-step progress (step, loss, accuracy)");
         Assert.That(off.GraphLaunches, Is.Zero, "graphs off");
-        if (kind is "trades" or "tla") return;  // their steps draw on the host: eager (only their PGD's steps replay)
         // 10 steps: per shape one eager and one captured call, the rest replayed: step graph 6, update graph 8.
         Assert.That(on.GraphLaunches, Is.GreaterThanOrEqualTo(6 + 8), "replays of the step and the update graphs");
     }
@@ -70,6 +69,8 @@ public class TrainerGraphTests
     [TestCase("standard", "{}")]
     [TestCase("pgd-at", "{\"eps\":0.1,\"stepSize\":0.05,\"steps\":3}")]
     [TestCase("gaussian-noise", "{\"sigma\":0.25}")]
+    [TestCase("trades", "{\"eps\":0.1,\"stepSize\":0.05,\"steps\":2}")]
+    [TestCase("tla", "{\"eps\":0.1,\"stepSize\":0.05,\"steps\":2}")]
     public void ReplayedStep_LaunchesOnlyItsGraphs(string kind, string settings)
     {
         var config = RunTestData.Config("batchSize=8");
@@ -98,7 +99,7 @@ public class TrainerGraphTests
                 counts.Add(EmulatorCounters.Read(region));
                 Assert.That(double.IsFinite(stats.Read().Loss), $"step {step}: loss");
             }
-            var budget = StepBudgets.ReplayedTrainStepEmulator;
+            var budget = StepBudgets.ReplayedTrainStep(kind);
             for (int step = 2; step < 5; step++)
             {
                 var c = counts[step];
@@ -108,7 +109,7 @@ public class TrainerGraphTests
                 budget.AssertWithin(new StepCounts(c.GraphLaunches + c.HostKernelLaunches, c.Syncs,
                     c.DeviceToHostCopies, c.DeviceToHostBytes, c.HostToDeviceCopies, c.HostToDeviceBytes,
                     c.Allocations), what);
-                Assert.That(c.HostToDeviceCopies, Is.EqualTo(StepBudgets.ReplayedTrainStepUploads), $"{what}: uploads");
+                Assert.That(c.HostToDeviceCopies, Is.EqualTo(StepBudgets.ReplayedTrainStepUploads(kind)), $"{what}: uploads");
             }
             TestContext.Out.WriteLine($"{kind}: replayed step {counts[4]}");
         }
