@@ -131,7 +131,7 @@ public interface IBackend : IDisposable
     void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample, Tensor? sampleIds);
 
     // ---- keyed from device memory: a step's per-call values in tensors, so a captured step replays with new ones ----
-    // key: Int32[4] = (seed lo, seed hi, stream, firstSample) (<see cref="Tensors.DeviceKey"/>); lr: Float32[1].
+    // key: Int32[4] = (seed lo, seed hi, stream, firstSample) (Tensors.DeviceKey); lr: Float32[1].
     /// <summary>As PgdRandomStart with the key read on the device; row s is sample firstSample + sampleIds[s].</summary>
     void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds);
     void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key);
