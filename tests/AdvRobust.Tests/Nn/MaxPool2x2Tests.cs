@@ -14,6 +14,9 @@ public class MaxPool2x2Tests
     [TestCase(2, 3, 16, 16)]
     [TestCase(1, 2, 29, 35)]
     [TestCase(3, 1, 6, 50)]
+    [TestCase(2, 5, 14, 14)]
+    [TestCase(2, 3, 9, 11)]
+    [TestCase(1, 2, 4, 6)]
     public void MaxPool2x2_ForwardAndBackward_FollowWindowOrderBitwise(int n, int c, int h, int w)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
