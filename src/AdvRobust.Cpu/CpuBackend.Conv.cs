@@ -13,15 +13,19 @@ namespace AdvRobust.Cpu;
 // covers it and small planes (PQ = 16 deep in a ResNet) still give the GEMM a wide N:
 //   im2col:  col[(c·R + r)·S + s, b·PQ + p·Q + q] = x[n0+b, c, p·stride − pad + r, q·stride − pad + s]   (0 outside)
 //   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
+//                    (with a bias, fused into that unpack: y = relu(Y + bias[k]) in float, as the separate ops round)
 //   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
 //                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
 //                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
 //   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
-// Parallelism: im2col, col2im and the copies run one sample per task; the GEMM parallelizes over tiles of C. Each
-// output of the SGEMM sums its K-blocks in an order fixed by K alone, so y and dx are bit-identical whatever the
-// thread count or the batch split (sample n gets the same y in a batch of 3 or of 256); dW depends only on the
-// chunk partition, a function of (N, B) with B a function of the layer's shape, never of the thread count.
+// Parallelism (forward, data gradient): a batch with enough chunks gives each core whole chunks (im2col, a one-thread
+// GEMM, the unpack or col2im, all while its col is in that core's L2); a small batch runs its chunks one after another,
+// im2col/col2im one sample per task and the GEMM over tiles of C. Filter gradient: each core owns a band of L (rows of
+// col, columns of dW) and walks every chunk. Each output of the SGEMM sums its K-blocks in an order fixed by K alone
+// (not by how M or N are cut), so y and dx are bit-identical whatever the thread count or the batch split (sample n
+// gets the same y in a batch of 3 or of 256); dW depends only on the chunk partition, a function of (N, B) with B a
+// function of the layer's shape, never of the thread count or the bands.
 public sealed partial class CpuBackend
 {
     /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
