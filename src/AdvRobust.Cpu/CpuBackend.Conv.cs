@@ -21,11 +21,12 @@ namespace AdvRobust.Cpu;
 //   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
 // Parallelism (forward, data gradient): a batch with enough chunks gives each core whole chunks (im2col, a one-thread
 // GEMM, the unpack or col2im, all while its col is in that core's L2); a small batch runs its chunks one after another,
-// im2col/col2im one sample per task and the GEMM over tiles of C. Filter gradient: each core owns a band of L (rows of
-// col, columns of dW) and walks every chunk. Each output of the SGEMM sums its K-blocks in an order fixed by K alone
-// (not by how M or N are cut), so y and dx are bit-identical whatever the thread count or the batch split (sample n
-// gets the same y in a batch of 3 or of 256); dW depends only on the chunk partition, a function of (N, B) with B a
-// function of the layer's shape, never of the thread count or the bands.
+// im2col/col2im one sample per task and the GEMM over tiles of C (the filter gradient always runs this way: its chunks
+// add into dW in turn). Each output of the SGEMM sums its K-blocks in an order fixed by K alone (not by how M or N are
+// cut), so y and dx are bit-identical whatever the thread count or the batch split (sample n gets the same y in a
+// batch of 3 or of 256); dW depends only on the chunk partition, a function of (N, B) with B a function of the
+// layer's shape, never of the thread count. (Bands of L per core for dW, each walking every chunk with a one-thread
+// GEMM, measured no better and left a core idle whenever the other was descheduled.)
 public sealed partial class CpuBackend
 {
     /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
@@ -123,41 +124,22 @@ public sealed partial class CpuBackend
         ConvScratch.Return(buf);
     }
 
-    /// <summary>
-    /// dW in column bands: core t owns rows [l0, l1) of col, so columns l0 .. l1 of dW, and walks every chunk in batch
-    /// order on its own (its rows of col, its copy of the chunk's dY, a one-thread GEMM into its private band), with
-    /// no hand-off between cores until the bands are copied into dw. Each element of dW sums the same chunk GEMMs in
-    /// the same order as one GEMM over all of L would (a GEMM's output does not depend on how N is cut).
-    /// </summary>
     public void Conv2dBackwardFilter(ConvParams p, Tensor x, Tensor dy, Tensor dw)
     {
         var g = new ConvGeometry(p, x.Shape, dw.Shape);
-        if (g.N == 0 || g.L == 0)
+        int b = g.ChunkSamples, ld = b * g.PQ;
+        float[] col = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
+        if (g.N == 0) dw.F().Clear();
+        for (int n0 = 0; n0 < g.N; n0 += b)
         {
-            dw.F().Clear();
-            return;
+            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
+            ForSamples(nb, true, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
+            if (nb > 1) ForSamples(nb, true, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
+            Sgemm.Run(dyc, false, col.AsSpan(0, g.L * cols), true, dw.F(), g.K, g.L, cols, 1f, n0 == 0 ? 0f : 1f);
         }
-        int b = g.ChunkSamples, ld = b * g.PQ, bands = Math.Min(Environment.ProcessorCount, g.L);
-        ForSamples(bands, true, band =>
-        {
-            int l0 = (int)((long)g.L * band / bands), rows = (int)((long)g.L * (band + 1) / bands) - l0;
-            float[] col = ConvScratch.Rent(rows * ld), buf = ConvScratch.Rent(g.K * ld), part = ConvScratch.Rent(g.K * rows);
-            for (int n0 = 0; n0 < g.N; n0 += b)
-            {
-                int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
-                for (int s = 0; s < nb; s++)
-                    Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ, l0, rows);
-                ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-                for (int s = 0; nb > 1 && s < nb; s++)
-                    PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s);
-                Sgemm.Run(dyc, false, col.AsSpan(0, rows * cols), true, part.AsSpan(0, g.K * rows), g.K, rows, cols, 1f,
-                    n0 == 0 ? 0f : 1f, maxThreads: 1);
-            }
-            for (int k = 0; k < g.K; k++) part.AsSpan(k * rows, rows).CopyTo(dw.F().Slice(k * g.L + l0, rows));
-            ConvScratch.Return(col);
-            ConvScratch.Return(buf);
-            ConvScratch.Return(part);
-        });
+        ConvScratch.Return(col);
+        ConvScratch.Return(buf);
     }
 
     /// <summary>The sizes of one convolution, and how many samples share a chunk GEMM.</summary>
@@ -196,15 +178,14 @@ public sealed partial class CpuBackend
         return (Math.Min(lo, hi), hi);
     }
 
-    /// <summary>Unrolls one sample (C×H×W) into columns colOffset .. colOffset+PQ of col (row length ld); with a row
-    /// range, only rows l0 .. l0+rows−1 of the unrolled matrix, stored from col's first row.</summary>
-    private static void Im2Col(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, int ld, int colOffset,
-        int l0 = 0, int rows = -1)
+    /// <summary>Unrolls one sample (C×H×W) into columns colOffset .. colOffset+PQ of col (row length ld).</summary>
+    private static void Im2Col(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, int ld, int colOffset)
     {
-        for (int row = l0, end = rows < 0 ? g.L : l0 + rows; row < end; row++)
+        for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
         {
-            int c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
-            var dst = col.AsSpan((row - l0) * ld + colOffset, g.PQ);
+            var dst = col.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
             var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
             for (int p = 0; p < g.P; p++)
             {
