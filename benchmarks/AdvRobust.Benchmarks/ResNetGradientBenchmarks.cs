@@ -27,6 +27,9 @@ public class ResNetGradientBenchmarks : OpBenchmark
 
     public static IEnumerable<CifarImages> Batches => [new(8), new(32)];
 
+    /// <summary>The --smoke case: batch 8 only.</summary>
+    public static IEnumerable<CifarImages> SmokeBatches => [new(8)];
+
     [Benchmark]
     public void ForwardInputGradient() => LaunchAndWait(Step);
 

@@ -76,7 +76,7 @@ public static class PeerRun
             $"load average at start {loadStart}, at end {LoadAverage()}",
             $"- ours: {host?.Runtime ?? "?"}, BenchmarkDotNet {host?.BenchmarkDotNet ?? "?"} in-process, per round " +
             $"1 warm-up + {Iterations} iterations, median",
-            $"- PyTorch: {(torch ? torchInfo : "not measured")}",
+            $"- PyTorch: {(!torch ? "not measured" : torchInfo.Length > 0 ? torchInfo : "version not reported")}",
             $"- {rounds} rounds, ours and PyTorch alternately (order swapped each round), {clock.Elapsed.TotalMinutes:F1} min; " +
             "table values are medians over the rounds; ratio = speed ours ÷ PyTorch (for ms rows PyTorch ms ÷ ours ms)",
         };
