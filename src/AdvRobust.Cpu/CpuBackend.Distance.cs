@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using AdvRobust.Core;
 using AdvRobust.Core.Tensors;
 
@@ -10,14 +11,38 @@ namespace AdvRobust.Cpu;
 //   Cosine            c = u.v / (|u|e |v|e)   (a similarity; a zero row gives c = 0)
 //   Angular           1 - |c|                 (TLA, Mao et al. 2019)
 // Every distance is computed in double and rounded once to float when it is stored.
+//
+// The pairwise forward and the mining (CpuBackend.Triplet.cs) take the dot products of all pairs from RowDots, a
+// blocked double GEMM, and finish each block in an epilogue, as the GPU does from cuBLAS (distance_from_dot in
+// kernels/common.cuh), but in double:
+//   s = max(|u|² + |v|² − 2 u.v, 0)  (squared Euclidean; Euclidean √s)   c = u.v / (|u|e |v|e)  (cosine, angular)
+// RowDots sums each u.v, and SquaredNorms each |u|², in the same order and rounding as the row loops below
+// (PairwiseDistanceReference), so the cosine and angular distances are bit for bit those of the reference; the
+// squared Euclidean one differs from the direct Σ (u_k − v_k)² by the double rounding of the expansion (about
+// 1e-16·(|u|² + |v|²)), far below a float's, so it rounds to the same float but in rare near-ties. A row against an
+// identical row still gives exactly 0 (the sums are bit-equal), and the clamp keeps s ≥ 0.
 public sealed partial class CpuBackend
 {
     /// <summary>The floor of a row norm in the cosine and angular distances.</summary>
     private const double DistanceNormFloor = 1e-8;
 
     // ---- PairwiseDistance ----
-    // dist[i,j] = d(a_i, b_j). One thread per row i of A.
+    // dist[i,j] = d(a_i, b_j): RowDots blocks of A·Bᵀ in double, each finished by DistanceRow.
     public void PairwiseDistance(DistanceKind kind, Tensor a, Tensor b, Tensor dist)
+    {
+        int n = a.Shape[0], m = b.Shape[0], d = a.Shape[1];
+        double[] na2 = SquaredNorms(a.F(), n, d), nb2 = SquaredNorms(b.F(), m, d);
+        RowDots.Run(a.F(), n, b.F(), m, d, (i0, rows, j0, cols, dot, ld) =>
+        {
+            Span<float> all = dist.F();
+            for (int r = 0; r < rows; r++)
+                DistanceRow(kind, dot.Slice(r * ld, cols), na2[i0 + r], nb2.AsSpan(j0, cols),
+                    all.Slice((i0 + r) * m + j0, cols));
+        });
+    }
+
+    /// <summary>The readable oracle of <see cref="PairwiseDistance"/>: one RowDistance per pair, one thread per row.</summary>
+    internal static void PairwiseDistanceReference(DistanceKind kind, Tensor a, Tensor b, Tensor dist)
     {
         int n = a.Shape[0], m = b.Shape[0], d = a.Shape[1];
         Parallel.For(0, n, i =>
@@ -28,6 +53,69 @@ public sealed partial class CpuBackend
                 row[j] = (float)RowDistance(kind, ai, bAll.Slice(j * d, d));
         });
     }
+
+    /// <summary>|x_r|² = Σ_k x_rk² in double, in order k = 0..D−1 (as CosineOf sums it).</summary>
+    private static double[] SquaredNorms(ReadOnlySpan<float> x, int rows, int d)
+    {
+        var norms = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            double s = 0;
+            foreach (float v in x.Slice(r * d, d)) s += (double)v * v;
+            norms[r] = s;
+        }
+        return norms;
+    }
+
+    /// <summary>
+    /// out[j] = (float) d(u, v_j) from dot[j] = u.v_j, uu = |u|², vv[j] = |v_j|² (the formulas in the file header),
+    /// eight columns at a time. The vector operations round as the scalar ones (no contraction), so the lanes and
+    /// the scalar tail agree bit for bit.
+    /// </summary>
+    private static void DistanceRow(DistanceKind kind, ReadOnlySpan<double> dot, double uu, ReadOnlySpan<double> vv,
+        Span<float> dst)
+    {
+        int cols = dst.Length, j = 0;
+        double nu = Math.Max(Math.Sqrt(uu), DistanceNormFloor);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vuu = Vector512.Create(uu);
+            var vnu = Vector512.Create(nu);
+            var floor = Vector512.Create(DistanceNormFloor);
+            for (; j + 8 <= cols; j += 8)
+            {
+                var vdot = Vector512.Create(dot.Slice(j, 8));
+                var vvv = Vector512.Create(vv.Slice(j, 8));
+                Vector512<double> r;
+                if (kind is DistanceKind.SquaredEuclidean or DistanceKind.Euclidean)
+                {
+                    r = vuu + vvv - Vector512.Create(2.0) * vdot;
+                    r = Vector512.ConditionalSelect(Vector512.LessThan(r, Vector512<double>.Zero),
+                        Vector512<double>.Zero, r);
+                    if (kind == DistanceKind.Euclidean) r = Vector512.Sqrt(r);
+                }
+                else
+                {
+                    var nv = Vector512.Sqrt(vvv);
+                    nv = Vector512.ConditionalSelect(Vector512.LessThan(nv, floor), floor, nv);
+                    r = vdot / (vnu * nv);
+                    if (kind == DistanceKind.Angular) r = Vector512<double>.One - Vector512.Abs(r);
+                }
+                Vector256.Narrow(r.GetLower(), r.GetUpper()).CopyTo(dst.Slice(j, 8));
+            }
+        }
+        for (; j < cols; j++) dst[j] = (float)DistanceFromDot(kind, dot[j], uu, nu, vv[j]);
+    }
+
+    /// <summary>d(u, v) from u.v, |u|², the clamped |u|e and |v|² (the file header's formulas).</summary>
+    private static double DistanceFromDot(DistanceKind kind, double dot, double uu, double nu, double vv) => kind switch
+    {
+        DistanceKind.SquaredEuclidean => Math.Max(uu + vv - 2 * dot, 0),
+        DistanceKind.Euclidean => Math.Sqrt(Math.Max(uu + vv - 2 * dot, 0)),
+        DistanceKind.Cosine => dot / (nu * Math.Max(Math.Sqrt(vv), DistanceNormFloor)),
+        DistanceKind.Angular => 1.0 - Math.Abs(dot / (nu * Math.Max(Math.Sqrt(vv), DistanceNormFloor))),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown distance"),
+    };
 
     // ---- PairwiseDistanceBackward ----
     // Given G = dL/dDist, with e_ij = a_i - b_j and d_ij = d(a_i, b_j):

@@ -17,8 +17,10 @@ public sealed partial class CpuBackend
     //              negatives, or, when no negative is farther than d_ap, argmax over negatives (TF-Addons' rule).
     //              An anchor with no positive uses d_ap = 0 (its reported PositiveDistance).
     // Ties go to the lowest j (strict comparisons while scanning in order). No positive: PositiveIndex -1 and
-    // PositiveDistance 0; no negative likewise. Only the per-anchor best is kept, never the N×M matrix; one thread
-    // per anchor.
+    // PositiveDistance 0; no negative likewise. Only the per-anchor best is kept, never the N×M matrix: the
+    // distances come block by block from RowDots (the pairwise path of CpuBackend.Distance.cs, so they are bit for
+    // bit the ones PairwiseDistance stores), and each block updates its anchors' running bests in pool order. A
+    // SemiHard anchor whose nearest negative is not beyond d_ap, but whose farthest is, needs a second sweep.
     public void MineTriplets(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool, Tensor poolLabels,
         MinedTriplets result) =>
         MineTripletsForRows(p, anchors, anchorLabels, pool, poolLabels, null, result);
@@ -28,6 +30,93 @@ public sealed partial class CpuBackend
     /// <paramref name="selfRows"/>[i] (row i when null). Lets a test check a sample of anchors against a large pool.
     /// </summary>
     internal void MineTripletsForRows(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool,
+        Tensor poolLabels, int[]? selfRows, MinedTriplets result)
+    {
+        int n = anchors.Shape[0], m = pool.Shape[0], d = anchors.Shape[1];
+        var self = new int[n];
+        for (int i = 0; i < n; i++) self[i] = !p.ExcludeSelf ? -1 : selfRows?[i] ?? i;
+        int[] ya = anchorLabels.I().ToArray(), yp = poolLabels.I().ToArray();
+        double[] na2 = SquaredNorms(anchors.F(), n, d), np2 = SquaredNorms(pool.F(), m, d);
+        var best = new AnchorBest[n];
+        Array.Fill(best, new AnchorBest(-1, 0, -1, 0, -1, 0));
+
+        // Sweep 1: farthest positive, nearest and farthest negative.
+        RowDots.Run(anchors.F(), n, pool.F(), m, d, (i0, rows, j0, cols, dot, ld) =>
+        {
+            Span<float> dist = stackalloc float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                int i = i0 + r, label = ya[i];
+                DistanceRow(p.Distance, dot.Slice(r * ld, cols), na2[i], np2.AsSpan(j0, cols), dist);
+                ref var s = ref best[i];
+                for (int c = 0; c < cols; c++)
+                {
+                    int j = j0 + c;
+                    if (j == self[i]) continue;
+                    float v = dist[c];
+                    if (yp[j] == label)
+                    {
+                        if (s.Pos < 0 || v > s.DPos) (s.Pos, s.DPos) = (j, v);
+                    }
+                    else
+                    {
+                        if (s.Near < 0 || v < s.DNear) (s.Near, s.DNear) = (j, v);
+                        if (s.Far < 0 || v > s.DFar) (s.Far, s.DFar) = (j, v);
+                    }
+                }
+            }
+        });
+
+        // Sweep 2 (SemiHard only): the nearest negative beyond d_ap, for the anchors that need it.
+        var needs = new bool[n];
+        var neg = new (int Index, float Distance)[n];
+        for (int i = 0; i < n; i++)
+        {
+            var s = best[i];
+            neg[i] = (s.Near, s.DNear);
+            if (p.Kind == MiningKind.BatchHard || s.Near < 0 || s.DNear > s.DPos) continue;
+            if (s.DFar <= s.DPos) neg[i] = (s.Far, s.DFar);
+            else (needs[i], neg[i]) = (true, (-1, 0));
+        }
+        if (needs.Contains(true))
+        {
+            RowDots.Run(anchors.F(), n, pool.F(), m, d, (i0, rows, j0, cols, dot, ld) =>
+            {
+                Span<float> dist = stackalloc float[cols];
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = i0 + r, label = ya[i];
+                    if (!needs[i]) continue;
+                    DistanceRow(p.Distance, dot.Slice(r * ld, cols), na2[i], np2.AsSpan(j0, cols), dist);
+                    float dPos = best[i].DPos;
+                    ref var q = ref neg[i];
+                    for (int c = 0; c < cols; c++)
+                    {
+                        int j = j0 + c;
+                        if (j == self[i] || yp[j] == label) continue;
+                        if (dist[c] > dPos && (q.Index < 0 || dist[c] < q.Distance)) q = (j, dist[c]);
+                    }
+                }
+            });
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            result.PositiveIndex.I()[i] = best[i].Pos;
+            result.PositiveDistance.F()[i] = best[i].DPos;
+            result.NegativeIndex.I()[i] = neg[i].Index;
+            result.NegativeDistance.F()[i] = neg[i].Distance;
+        }
+    }
+
+    /// <summary>One anchor's running farthest positive and nearest and farthest negative (index -1: none yet).</summary>
+    private record struct AnchorBest(int Pos, float DPos, int Near, float DNear, int Far, float DFar);
+
+    /// <summary>
+    /// The readable oracle of <see cref="MineTripletsForRows"/>: one anchor per thread, one RowDistance per pair,
+    /// in the same order and with the same comparisons.
+    /// </summary>
+    internal static void MineTripletsReference(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool,
         Tensor poolLabels, int[]? selfRows, MinedTriplets result)
     {
         int n = anchors.Shape[0], d = anchors.Shape[1];

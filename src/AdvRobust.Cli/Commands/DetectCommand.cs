@@ -31,8 +31,7 @@ public static class DetectCommand
         var dataDir = ModelOptions.DataDir();
         var reference = new Option<int?>("--reference-samples")
         {
-            Description = "embed a seeded subset of N training images as the reference set (default: all; on the "
-                + "CPU backend keep it to a few thousand: the distances run at ~0.3 M pairs/s there)",
+            Description = "embed a seeded subset of N training images as the reference set (default: all)",
         };
         var samples = new Option<int?>("--samples") { Description = "score the first N test points (default: all)" };
         var k = new Option<int>("--k") { Description = "nearest neighbours per input", DefaultValueFactory = _ => 10 };

@@ -11,8 +11,9 @@ namespace AdvRobust.Cpu;
 /// first scales its tile by beta (beta == 0 writes zeros, so NaN in C is overwritten), then for each block of at
 /// most KC steps of K (K is split into equal blocks) packs its block of op(A) into MR-row micro-panels and its
 /// block of op(B) into NR-column micro-panels, so transposes cost nothing in the kernel, which only streams
-/// contiguous memory; it then runs the MR×NR micro-kernel (SgemmKernels.cs) over the tile: a B micro-panel
-/// (KC×NR: 16 KiB for AVX2, 32 KiB for AVX-512) stays in L1 while the A block (MC×KC, 192 KiB) sits in L2.
+/// contiguous memory; it then runs the MR×NR micro-kernel (SgemmKernels.cs: 6×16 AVX2, 12×32 AVX-512) over the
+/// tile: a B micro-panel (KC×NR: 16 KiB for AVX2, 32 KiB for AVX-512) stays in L1 while the A block (MC×KC,
+/// 192 KiB) sits in L2.
 /// Each element of C adds its K blocks in a fixed order whatever the tiling, and edge tiles round like full
 /// ones, so results do not depend on the thread count. Below about 100³ multiply-adds one thread does it all.
 ///
@@ -20,6 +21,7 @@ namespace AdvRobust.Cpu;
 /// best of 60 trials, A and B uniform in [-0.5, 0.5], beta = 0) while other builds shared the two cores (CPU
 /// pressure above 95%), so these are lower bounds that moved by up to 2× between runs. OpenBLAS is Debian's
 /// libopenblas0-pthread 0.3.21 (cblas_sgemm, 2 threads), measured in the same process for comparison only.
+/// (The AVX-512 column is the 6×32 kernel that the 12×32 one replaced; same bits, see SgemmOrderTests.)
 ///   shape (M×K×N, op)                     AVX-512 6×32   AVX2 6×16   OpenBLAS
 ///   256³                                       134          82         174
 ///   512³                                       135          83          98
@@ -30,6 +32,14 @@ namespace AdvRobust.Cpu;
 ///   conv dX       800×64×16384 (Wᵀ·dY)          78          52          68
 ///   1024³ on one thread                        153          82          80
 /// </summary>
+/// <remarks>
+/// Why not bind Debian's OpenBLAS (cblas_sgemm through LibraryImport) where it is installed: its kernels, blocking
+/// and thread split depend on its version and on the CPU it detects, and so does the rounding of every sum; the
+/// CPU backend's results (same seed, same adversarial examples and training metrics, pinned by the golden digests)
+/// would then depend on which library a machine happens to have. This kernel sums every element in one fixed order
+/// (SgemmOrderTests) on every AVX2 or AVX-512 machine; its speed against OpenBLAS in the same run is what issue 14
+/// measures (GemmBenchmarks beside the PyTorch peer).
+/// </remarks>
 internal static unsafe class Sgemm
 {
     public const int KC = 256;
@@ -44,7 +54,7 @@ internal static unsafe class Sgemm
     {
         var use = kernel ?? Best;
         if (!IsSupported(use)) throw new PlatformNotSupportedException($"SGEMM kernel {use} needs CPU support");
-        int nr = Nr(use);
+        int nr = Nr(use), mr = Mr(use);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
@@ -53,12 +63,12 @@ internal static unsafe class Sgemm
                 A = pa, RowStrideA = transA ? 1 : k, ColStrideA = transA ? m : 1,
                 B = pb, RowStrideB = transB ? 1 : n, ColStrideB = transB ? k : 1,
                 C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-                Kernel = use, NR = nr,
+                Kernel = use, NR = nr, MR = mr,
             };
             int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
             if ((long)m * n * k < SerialBelow) threads = 1;
-            var (tilesM, tilesN) = Tiles(m, n, nr, threads);
-            int mc = RoundUp(CeilDiv(m, tilesM), MR), nc = RoundUp(CeilDiv(n, tilesN), nr);
+            var (tilesM, tilesN) = Tiles(m, n, mr, nr, threads);
+            int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
             tilesM = CeilDiv(m, mc);
             tilesN = CeilDiv(n, nc);
             if (threads == 1 || tilesM * tilesN == 1)
@@ -75,7 +85,7 @@ internal static unsafe class Sgemm
     /// Tiles of at most MC×NC, split further along the longer side until their number is a multiple of the thread
     /// count (3 tiles on 2 threads would leave one thread idle a third of the time).
     /// </summary>
-    private static (int TilesM, int TilesN) Tiles(int m, int n, int nr, int threads)
+    private static (int TilesM, int TilesN) Tiles(int m, int n, int mr, int nr, int threads)
     {
         int tilesM = CeilDiv(m, MC), tilesN = CeilDiv(n, NC);
         int target = RoundUp(tilesM * tilesN, threads);
@@ -83,7 +93,7 @@ internal static unsafe class Sgemm
         {
             int mc = CeilDiv(m, tilesM), nc = CeilDiv(n, tilesN);
             if (nc >= mc && nc > 2 * nr) tilesN++;
-            else if (mc > 2 * MR) tilesM++;
+            else if (mc > 2 * mr) tilesM++;
             else break;
         }
         return (tilesM, tilesN);
@@ -96,7 +106,7 @@ internal static unsafe class Sgemm
     private struct Job
     {
         public float* A, B, C;
-        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, NR;
+        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, MR, NR;
         public float Alpha, Beta;
         public SgemmKernel Kernel;
 
