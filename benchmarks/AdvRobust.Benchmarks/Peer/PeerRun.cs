@@ -77,7 +77,8 @@ public static class PeerRun
             $"- ours: {host?.Runtime ?? "?"}, BenchmarkDotNet {host?.BenchmarkDotNet ?? "?"} in-process, per round " +
             $"1 warm-up + {Iterations} iterations, median",
             $"- PyTorch: {(!torch ? "not measured" : torchInfo.Length > 0 ? torchInfo : "version not reported")}",
-            $"- {rounds} rounds, ours and PyTorch alternately (order swapped each round), {clock.Elapsed.TotalMinutes:F1} min; " +
+            $"- {rounds} round{(rounds == 1 ? "" : "s")}, ours and PyTorch alternately (order swapped each round), " +
+            $"{clock.Elapsed.TotalMinutes:F1} min; " +
             "table values are medians over the rounds; ratio = speed ours ÷ PyTorch (for ms rows PyTorch ms ÷ ours ms)",
         };
         header.AddRange(notes.Select(note => $"- {note}"));
