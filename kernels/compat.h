@@ -33,6 +33,7 @@
 #define sqrtf __nv_sqrtf
 #define rsqrtf __nv_rsqrtf
 #define sqrt __nv_sqrt
+#define rint __nv_rint
 #define fminf __nv_fminf
 #define fmaxf __nv_fmaxf
 #define fabsf __nv_fabsf

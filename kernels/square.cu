@@ -13,9 +13,13 @@
 //          cand = clamp(x0 + ε·δ'/(‖δ'‖ + 1e-12), 0, 1).
 //   accept m = z_y − max_{j≠y} z_j; improved = m < loss_min; loss_min = m if improved; if improved or m ≤ 0:
 //          margin_min = m, best = cand.
+//   query  q and s are kernel arguments, or (counter ≠ null) q = *counter and s follows the p schedule (square_side,
+//          the twin of Square.P with Square.Side / SquareL2.Side); accept then advances *counter by one (block 0), so
+//          a query's launches keep the same arguments and replay as one graph.
 //   No backward: these are search steps.
 // Layout: x0, best, cand N×C×H×W float32 contiguous (d = C·H·W per row); margin_min, loss_min N float32; ids N
-//   uint32; logits N×K float32; labels N int32. C ≤ 32 (one sign bit per channel), s ≤ SQUARE_MAX_SIDE.
+//   uint32; logits N×K float32; labels N int32; counter one int32 or null. C ≤ 32 (one sign bit per channel),
+//   s ≤ SQUARE_MAX_SIDE.
 // Launch: linf candidates 1-D grid-stride over N·d, blockDim 256 (the Philox draw recomputed per pixel, 10 rounds);
 //   l2 candidates one block per row, blockDim 256 (a power of two: the double tree reductions); accept one block
 //   per row, blockDim 256.
@@ -64,12 +68,39 @@ __device__ __forceinline__ double square_eta(int i, int j, int s, const double* 
     return (upper ? v : -v) / parts;
 }
 
+// Square.P then Square.Side (l-inf) or SquareL2.Side (l2), the same float and double steps: p = p_init / 2^halvings
+// with halvings = #{b ∈ bounds : it > b}, it rescaled to a 10000-query budget when asked; side = round-half-even of
+// √(p·H·W) (float product, double root), at least 1 (l-inf) or 3 made odd (l2), at most min(H, W).
+__device__ __forceinline__ int square_side(int it, float p_init, int queries, int rescale, int h, int w, bool l2)
+{
+    if (rescale) it = (int)((double)it / queries * 10000.0);
+    const int bounds[9] = {10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000};
+    int halvings = 0;
+    for (int b = 0; b < 9; b++) halvings += it > bounds[b] ? 1 : 0;
+    const float p = p_init / (float)(1 << halvings);
+    int s = (int)rint(sqrt((double)(p * (float)h * (float)w)));
+    const int hw = h < w ? h : w;
+    if (l2)
+    {
+        s = s > 3 ? s : 3;
+        if (s % 2 == 0) s++;
+    }
+    else s = s > 1 ? s : 1;
+    return s < hw ? s : hw;
+}
+
 // ---- kernels ----
 extern "C" __global__ void square_linf_candidates_f32(const float* __restrict__ x0, const float* __restrict__ best,
     const float* __restrict__ margin_min, const int* __restrict__ ids, float* __restrict__ cand, int c, int h, int w,
-    int s, float eps, unsigned long long seed, unsigned int stream, int query, long long n)
+    int s, float eps, unsigned long long seed, unsigned int stream, int query, const int* __restrict__ counter,
+    float p_init, int queries, int rescale, long long n)
 {
     const int hw = h * w, d = c * hw;
+    if (counter)
+    {
+        query = *counter;
+        s = square_side(query, p_init, queries, rescale, h, w, false);
+    }
     for (long long e = grid_start(); e < n; e += grid_stride())
     {
         long long row;
@@ -96,7 +127,8 @@ extern "C" __global__ void square_linf_candidates_f32(const float* __restrict__ 
 // grid = N blocks: block i owns row i. δ is recomputed from best − x0 in each pass instead of being stored.
 extern "C" __global__ void square_l2_candidates_f32(const float* __restrict__ x0, const float* __restrict__ best,
     const float* __restrict__ margin_min, const int* __restrict__ ids, float* __restrict__ cand, int c, int h, int w,
-    int s, float eps, unsigned long long seed, unsigned int stream, int query)
+    int s, float eps, unsigned long long seed, unsigned int stream, int query, const int* __restrict__ counter,
+    float p_init, int queries, int rescale)
 {
     __shared__ double buf[SQUARE_BLOCK];
     __shared__ double tail[SQUARE_MAX_SIDE / 2 + 1];
@@ -110,6 +142,11 @@ extern "C" __global__ void square_l2_candidates_f32(const float* __restrict__ x0
     {
         for (int k = threadIdx.x; k < d; k += blockDim.x) out[k] = bs[k];
         return;
+    }
+    if (counter)
+    {
+        query = *counter;
+        s = square_side(query, p_init, queries, rescale, h, w, true);
     }
     const unsigned int id = (unsigned int)ids[blockIdx.x];
     const philox4 win = philox_draw(seed, stream, SQUARE_PHILOX_PURPOSE, id, 2u * (unsigned int)query);
@@ -218,12 +255,14 @@ extern "C" __global__ void square_l2_candidates_f32(const float* __restrict__ x0
 }
 
 // grid = N blocks: block i owns row i. Every thread computes the row's margin (K is small); thread 0 writes the
-// bookkeeping after a barrier that follows every thread's reads of it.
+// bookkeeping after a barrier that follows every thread's reads of it. Block 0's thread 0 advances the query counter
+// (no block of this kernel reads it; the next query's candidates, later on the stream, do).
 extern "C" __global__ void square_accept_f32(const float* __restrict__ logits, const int* __restrict__ labels,
     const float* __restrict__ cand, float* __restrict__ best, float* __restrict__ margin_min,
-    float* __restrict__ loss_min, int k, int d)
+    float* __restrict__ loss_min, int* __restrict__ counter, int k, int d)
 {
     const int i = blockIdx.x;
+    if (counter && i == 0 && threadIdx.x == 0) *counter += 1;
     const float mm = margin_min[i], lm = loss_min[i];
     if (!(mm > 0.0f)) return;  // uniform over the block
     const float* z = logits + (long long)i * k;

@@ -68,10 +68,13 @@ public interface IBackend : IDisposable
     void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets);
     /// <summary>Keeps the smallest misclassified iterate per row, then steps x back toward x0 by β.</summary>
     void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best, Tensor bestNorm);
-    /// <summary>Square query: best with one Philox-drawn window changed, per row still being attacked.</summary>
-    void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds, Tensor candidates);
-    /// <summary>Square acceptance of each attacked row's candidate by its margin.</summary>
-    void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin, Tensor lossMin);
+    /// <summary>Square query: best with one Philox-drawn window changed, per row still being attacked; the query index
+    /// and side from p, or (query not null) the index from that device counter and the side from p.Schedule.</summary>
+    void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds, Tensor? query,
+        Tensor candidates);
+    /// <summary>Square acceptance of each attacked row's candidate by its margin; then query (if any) += 1.</summary>
+    void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin, Tensor lossMin,
+        Tensor? query);
 
     // ---- metric learning (kernels/distance.cu, kernels/triplet.cu) ----
     /// <summary>dist[i,j] = d(a_i, b_j) for A N×D, B M×D.</summary>

@@ -19,11 +19,18 @@ public sealed partial class CpuBackend
         public int Side = -1;
     }
 
-    // Rows with marginMin > 0: the query's candidate; other rows: a copy of best.
+    // Rows with marginMin > 0: the query's candidate; other rows: a copy of best. The query index is p.Query or the
+    // counter's value, the side p.Side or the schedule's side for it.
     public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
-        Tensor candidates)
+        Tensor? query, Tensor candidates)
     {
-        int n = x0.Shape[0], c = x0.Shape[1], h = x0.Shape[2], w = x0.Shape[3], d = c * h * w, s = p.Side;
+        int n = x0.Shape[0], c = x0.Shape[1], h = x0.Shape[2], w = x0.Shape[3], d = c * h * w;
+        if (query is not null)
+        {
+            int at = query.I()[0];
+            p = p with { Query = at, Side = p.Schedule!.Value.Side(p.Norm, at, h, w) };
+        }
+        int s = p.Side;
         Parallel.For(0, n, i =>
         {
             ReadOnlySpan<float> x0i = x0.F().Slice(i * d, d), bi = best.F().Slice(i * d, d);
@@ -45,10 +52,11 @@ public sealed partial class CpuBackend
     }
 
     // Rows with marginMin > 0: m = z_y − max_{j≠y} z_j (float); improved = m < lossMin; accepted when improved or
-    // m ≤ 0 (then marginMin = m and best = the candidate).
+    // m ≤ 0 (then marginMin = m and best = the candidate). Then the query counter, if any, moves on by one.
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin)
+        Tensor lossMin, Tensor? query)
     {
+        if (query is not null) query.I()[0]++;
         int n = best.Shape[0], d = (int)best.Shape.PerSample, k = logits.Shape[1];
         Parallel.For(0, n, i =>
         {

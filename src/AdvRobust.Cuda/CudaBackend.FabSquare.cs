@@ -15,12 +15,13 @@ public sealed partial class CudaBackend
             logits.Shape[1], p.Norm == PgdNorm.L2, p.Beta);
 
     public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
-        Tensor candidates) =>
+        Tensor? query, Tensor candidates) =>
         Kernels.SquareCandidates(p.Norm == PgdNorm.L2, P(x0), P(best), P(marginMin), P(sampleIds), P(candidates),
-            x0.Shape[0], x0.Shape[1], x0.Shape[2], x0.Shape[3], p.Side, p.Eps, p.Seed, p.Stream, p.Query);
+            x0.Shape[0], x0.Shape[1], x0.Shape[2], x0.Shape[3], p.Side, p.Eps, p.Seed, p.Stream, p.Query,
+            query is null ? 0 : P(query), p.Schedule ?? default);
 
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin) =>
-        Kernels.SquareAccept(P(logits), P(labels), P(candidates), P(best), P(marginMin), P(lossMin), best.Shape[0],
-            logits.Shape[1], PerSample(best));
+        Tensor lossMin, Tensor? query) =>
+        Kernels.SquareAccept(P(logits), P(labels), P(candidates), P(best), P(marginMin), P(lossMin),
+            query is null ? 0 : P(query), best.Shape[0], logits.Shape[1], PerSample(best));
 }

@@ -1,3 +1,5 @@
+using AdvRobust.Core;
+
 namespace AdvRobust.Cuda;
 
 public sealed unsafe partial class Kernels
@@ -34,32 +36,36 @@ public sealed unsafe partial class Kernels
         new("square", "square_l2_candidates_f32", BlockSize, 0);
     private static readonly KernelLaunch SquareAcceptF32 = new("square", "square_accept_f32", BlockSize, 0);
 
-    /// <summary>Grid-stride over every pixel (l-inf), or one block per row (l2).</summary>
+    /// <summary>Grid-stride over every pixel (l-inf), or one block per row (l2). With a counter (a device Int32, not
+    /// 0) the query index is read from it and the side follows the schedule; s and query are then unused.</summary>
     public void SquareCandidates(bool l2, ulong x0, ulong best, ulong marginMin, ulong ids, ulong cand, int rows,
-        int c, int h, int w, int s, float eps, ulong seed, uint stream, int query)
+        int c, int h, int w, int s, float eps, ulong seed, uint stream, int query, ulong counter,
+        SquareSchedule schedule)
     {
         long n = (long)rows * c * h * w;
         if (n == 0) return;
+        float pInit = schedule.PInit;
+        int queries = schedule.Queries, rescale = schedule.Rescale ? 1 : 0;
         if (l2)
         {
-            void** a = stackalloc void*[]
-                { &x0, &best, &marginMin, &ids, &cand, &c, &h, &w, &s, &eps, &seed, &stream, &query };
+            void** a = stackalloc void*[] { &x0, &best, &marginMin, &ids, &cand, &c, &h, &w, &s, &eps, &seed,
+                &stream, &query, &counter, &pInit, &queries, &rescale };
             Launch(SquareL2CandidatesF32, (uint)rows, a);
         }
         else
         {
-            void** a = stackalloc void*[]
-                { &x0, &best, &marginMin, &ids, &cand, &c, &h, &w, &s, &eps, &seed, &stream, &query, &n };
+            void** a = stackalloc void*[] { &x0, &best, &marginMin, &ids, &cand, &c, &h, &w, &s, &eps, &seed,
+                &stream, &query, &counter, &pInit, &queries, &rescale, &n };
             Launch(SquareLinfCandidatesF32, GridFor(n), a);
         }
     }
 
-    /// <summary>One block per row.</summary>
+    /// <summary>One block per row; block 0 advances the query counter when there is one (not 0).</summary>
     public void SquareAccept(ulong logits, ulong labels, ulong cand, ulong best, ulong marginMin, ulong lossMin,
-        int rows, int k, int d)
+        ulong counter, int rows, int k, int d)
     {
         if (rows == 0) return;
-        void** a = stackalloc void*[] { &logits, &labels, &cand, &best, &marginMin, &lossMin, &k, &d };
+        void** a = stackalloc void*[] { &logits, &labels, &cand, &best, &marginMin, &lossMin, &counter, &k, &d };
         Launch(SquareAcceptF32, (uint)rows, a);
     }
 }

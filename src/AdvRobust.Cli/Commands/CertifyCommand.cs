@@ -10,6 +10,7 @@ using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Core.Validation;
+using AdvRobust.Distributed;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -68,6 +69,7 @@ public static class CertifyCommand
     private static int Run(CertifyOptions o, string commandLine)
     {
         OutputPaths.InputFile("--model", o.Model, "checkpoint");
+        var world = World.Current;
         if (!(o.Sigma > 0 && float.IsFinite(o.Sigma))) throw new ArgumentException($"--sigma must be > 0, got {o.Sigma}");
         Requests.Positive("--n0", o.N0);
         Requests.Positive("--n", o.N);
@@ -96,14 +98,15 @@ public static class CertifyCommand
         var header = new CertifyHeader(CertifyLog.Kind, settings, Path.GetFullPath(o.Model), batch.Batch, backend.DeviceName,
             Research.Training.GitCommit.OfRunningCode(), commandLine);
         using var signals = new StopSignals("stopping; the points done so far are kept");
-        using var log = o.Out is null ? null : CertifyLog.Open(o.Out, header);
+        using var log = o.Out is null || !world.IsRoot ? null : CertifyLog.Open(o.Out, header);
         var results = new Dictionary<int, CertifyLine>();
         foreach (int i in indices)
             if (log is not null && log.Lines.TryGetValue(i, out var line))
                 results[i] = line.Label == images.Labels[i] ? line : throw new InvalidDataException(
                     $"{o.Out}: point {i} has label {line.Label} but the data set says {images.Labels[i]}; is --data the same?");
 
-        var todo = indices.Where(i => !results.ContainsKey(i)).ToArray();
+        // Under mpirun every rank certifies its block of the points still to do (rank 0 read the log and says which)
+        var todo = CertifyRanks.MyShare(indices.Where(i => !results.ContainsKey(i)).ToArray(), world);
         AnsiConsole.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -132,6 +135,12 @@ public static class CertifyCommand
                 }
             });
 
+        if (world.Size > 1)
+        {
+            CertifyRanks.Collect(results, log, world);
+            if (!world.IsRoot) return signals.Received is null ? 0 : signals.ExitCode; // rank 0 reports and writes
+            AnsiConsole.MarkupLine($"{indices.Length} points split over {world.Size} MPI ranks, merged on rank 0");
+        }
         if (signals.Received is not null)
         {
             AnsiConsole.MarkupLine(Markup.Escape(o.Out is { } kept

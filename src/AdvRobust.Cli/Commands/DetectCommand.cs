@@ -10,6 +10,7 @@ using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Core.Validation;
 using AdvRobust.Report;
+using AdvRobust.Distributed;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -72,6 +73,9 @@ public static class DetectCommand
     private static int Run(DetectOptions o, string commandLine)
     {
         OutputPaths.InputFile("--model", o.Model, "checkpoint");
+        if (World.LaunchedSize > 1)
+            throw new ArgumentException("detect does not split its work over MPI ranks (eval, certify and train do); " +
+                                        "run it as one process, without mpirun");
         Requests.Positive("--k", o.K);
         Requests.Positive("--batch-size", o.BatchSize);
         if (o.Json is { } jsonPath) OutputPaths.File("--json", jsonPath);

@@ -8,6 +8,7 @@ using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Serialization;
 using AdvRobust.Core.Validation;
+using AdvRobust.Distributed;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -63,6 +64,7 @@ public static class EvalCommand
     private static int Run(EvalOptions o, string commandLine)
     {
         OutputPaths.InputFile("--model", o.Model, "checkpoint");
+        var world = World.Current;
         var norm = o.Norm switch
         {
             "linf" => PgdNorm.Linf,
@@ -103,9 +105,12 @@ public static class EvalCommand
                     task.Value = e.Done;
                     task.Description = Markup.Escape($"{e.Stage} (robust {e.Robust})");
                 });
-                result = evaluation.Run(classifier, images, progress);
+                result = ShardedEvaluation.Run(evaluation, classifier, images, world, progress);
             });
 
+        if (!world.IsRoot) return 0; // rank 0 alone reports and writes
+        if (world.Size > 1)
+            AnsiConsole.MarkupLine($"{images.N} test points split over {world.Size} MPI ranks, merged on rank 0");
         var table = new Table().Border(TableBorder.Rounded).AddColumns("stage", "attacked", "fooled", "accuracy", "seconds");
         table.AddRow("clean", images.N.ToString(CultureInfo.InvariantCulture), "",
             $"{100 * result.CleanAccuracy:F2}%", $"{result.CleanSeconds:F1}");

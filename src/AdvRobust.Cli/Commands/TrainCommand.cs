@@ -8,6 +8,7 @@ using AdvRobust.Core.Validation;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
 using AdvRobust.Cuda;
+using AdvRobust.Distributed;
 using Spectre.Console;
 
 namespace AdvRobust.Cli.Commands;
@@ -50,22 +51,45 @@ public static class TrainCommand
             Description = "continue the run in this folder from its last checkpoint",
         };
         var data = new Option<string?>("--data") { Description = "folder holding the data set (replaces data.dir)" };
+        var replicaCheck = new Option<int>("--replica-check")
+        {
+            Description = "under mpirun: compare every rank's weights with rank 0's every N steps",
+            DefaultValueFactory = _ => 50,
+        };
         var command = new Command("train", "train a model from a config into a run folder, or resume a run")
         {
-            config, set, device, deterministic, tf32, output, resume, data,
+            config, set, device, deterministic, tf32, output, resume, data, replicaCheck,
         };
         command.SetAction(p => Run(new TrainOptions(p.GetValue(config), p.GetValue(set) ?? [], p.GetValue(device),
             p.GetValue(deterministic), p.GetValue(tf32), p.GetValue(output), p.GetValue(resume), p.GetValue(data),
-            Provenance.CommandLine(p))));
+            Provenance.CommandLine(p)) { ReplicaCheck = p.GetValue(replicaCheck) }));
         return command;
     }
 
     internal sealed record TrainOptions(string? Config, string[] Set, string? Device, bool Deterministic, bool Tf32,
-        string? Out, string? Resume, string? Data, string CommandLine);
+        string? Out, string? Resume, string? Data, string CommandLine)
+    {
+        public int ReplicaCheck { get; init; } = 50;
+    }
 
     internal static int Run(TrainOptions o)
     {
-        var (config, resumed, output) = Prepare(o);
+        Requests.Positive("--replica-check", o.ReplicaCheck);
+        var world = World.Current;
+        var (config, resumed, output) = Prepare(o, world);
+        try
+        {
+            return Run(o, world, config, resumed, output);
+        }
+        finally
+        {
+            TrainRanks.Cleanup(world);
+        }
+    }
+
+    private static int Run(TrainOptions o, ICommunicator world, TrainConfig config, RunDirectory? resumed,
+        string? output)
+    {
         if (resumed is not null)
         {
             if (resumed.OpenNotice is { } tidied) AnsiConsole.MarkupLine(Markup.Escape(tidied));
@@ -74,6 +98,7 @@ public static class TrainCommand
                 AnsiConsole.MarkupLine(Markup.Escape(complete));
                 return 0;
             }
+            TrainRanks.CheckWorldSize(resumed, world);
         }
         string device = o.Device ?? config.Device;
         bool deterministic = o.Deterministic || config.Deterministic, tf32 = o.Tf32 || config.Tf32;
@@ -84,6 +109,7 @@ public static class TrainCommand
         Requests.NotEmpty(trainingData.Train, "training set");
         if (config.Data.Synthetic is { } synthetic) trainingData = WithSynthetic(trainingData, synthetic, backend);
         var environment = RunEnvironment.Capture(o.CommandLine, backend, deterministic, tf32, Libraries(backend));
+        if (world.Size > 1) environment = TrainRanks.WithRanks(environment, backend, world);
         var (mean, std) = config.Model.Mean is { } m && config.Model.Std is { } s
             ? (m, s)
             : DataNormalization.Default(trainingData.Train);
@@ -94,9 +120,17 @@ public static class TrainCommand
         // A new run's folder is made only now, when the config, data, teacher and model have all been accepted,
         // and removed again if the trainer refuses the config (nothing is written into it before training starts).
         bool existed = Directory.Exists(output);
-        var run = resumed ?? RunDirectory.Create(output!);
+        var run = resumed ?? TrainRanks.Create(output!, world);
         if (resumed is null && run.OpenNotice is { } removed) AnsiConsole.MarkupLine(Markup.Escape(removed));
         using var trainer = NewTrainer(config, model, trainingData, run, removeIfEmpty: resumed is null && !existed);
+        if (world.Size > 1)
+        {
+            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck);
+            AnsiConsole.MarkupLine($"data-parallel over {world.Size} MPI ranks: {config.BatchSize} images per step, " +
+                $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients all-reduced in " +
+                $"{trainer.Parallel.Gradients.Buckets} bucket(s) of ≤ {trainer.Parallel.Gradients.BucketBytes >> 20} MiB " +
+                $"({4 * trainer.Parallel.Gradients.GradientValues / 1e6:F2} MB per step)");
+        }
 
         AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +
             $"{Markup.Escape(model.GetType().Name)} ({model.ParameterCount():N0} parameters), " +
@@ -141,14 +175,15 @@ public static class TrainCommand
 
     /// <summary>The config and folder of a run to resume (--resume), or of a new one (--config, --set, --out): its
     /// folder is checked here and made by the caller once everything else has been accepted.</summary>
-    private static (TrainConfig Config, RunDirectory? Resumed, string? Output) Prepare(TrainOptions o)
+    private static (TrainConfig Config, RunDirectory? Resumed, string? Output) Prepare(TrainOptions o,
+        ICommunicator world)
     {
         if (o.Resume is { } folder)
         {
             if (o.Config is not null || o.Set.Length > 0 || o.Out is not null)
                 throw new ArgumentException("--resume continues a run with the config in its manifest.json; " +
                                             "--config, --set and --out cannot be combined with it");
-            var run = RunDirectory.Open(folder);
+            var run = world.Size > 1 ? TrainRanks.OpenForResume(folder, world) : RunDirectory.Open(folder);
             return (run.ReadManifest().Config, run, null);
         }
         if (o.Config is null) throw new ArgumentException("give --config FILE for a new run, or --resume RUN_DIR");

@@ -53,8 +53,19 @@ public sealed class RobustEvaluation
     /// batch, <paramref name="attackProgress"/> after every step or query inside a batch (for a progress bar).
     /// </summary>
     public EvaluationResult Run(Classifier model, LabeledImages data, IProgress<EvaluationProgress>? progress = null,
-        IProgress<AttackProgress>? attackProgress = null)
+        IProgress<AttackProgress>? attackProgress = null) => Run(model, data, 0, data.N, progress, attackProgress);
+
+    /// <summary>
+    /// Evaluates only samples [<paramref name="start"/>, start + <paramref name="count"/>) of <paramref name="data"/>,
+    /// each under its global index (one rank's shard of a distributed evaluation). The result's counts and flags cover
+    /// the shard alone (<see cref="EvaluationResult.Robust"/> still has <c>data.N</c> entries, false outside it), and
+    /// since every draw is keyed by the global index, the shards' counts add up to a whole run's.
+    /// </summary>
+    public EvaluationResult Run(Classifier model, LabeledImages data, int start, int count,
+        IProgress<EvaluationProgress>? progress = null, IProgress<AttackProgress>? attackProgress = null)
     {
+        if (start < 0 || count < 0 || start > data.N - count)
+            throw new ArgumentOutOfRangeException(nameof(count), $"samples {start}..{start + count} of {data.N}");
         var total = Stopwatch.StartNew();
         var backend = model.Parameters().FirstOrDefault()?.Value.Backend
             ?? throw new ArgumentException("the model has no parameters to tell its backend");
@@ -63,14 +74,14 @@ public sealed class RobustEvaluation
         try
         {
             int n = data.N, stages = _attacks.Count + 1;
-            var all = Enumerable.Range(0, n).ToArray();
+            var all = Enumerable.Range(start, count).ToArray();
             var clean = new bool[n];
             foreach (var (rows, done) in Batches(all))
             {
                 using var x = Images(backend, data, rows);
                 int[] pred = Objective.Argmax(Objective.Logits(model, x, out int k), k);
                 for (int i = 0; i < rows.Length; i++) clean[rows[i]] = pred[i] == data.Labels[rows[i]];
-                progress?.Report(new EvaluationProgress("clean", 1, stages, done, n, clean.Count(c => c)));
+                progress?.Report(new EvaluationProgress("clean", 1, stages, done, count, clean.Count(c => c)));
             }
             double cleanSeconds = total.Elapsed.TotalSeconds;
             var robust = (bool[])clean.Clone();

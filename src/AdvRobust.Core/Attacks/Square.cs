@@ -40,7 +40,9 @@ public sealed record SquareSettings(
 /// whole batch from torch's RNG; the window position is uniform over all H − s + 1 rows (the reference's
 /// ⌊rand·(H − s)⌋ never picks the last one). Each query stays on the device: the candidates of every row
 /// (<see cref="Ops.SquareCandidates"/>; rows no longer attacked get a copy of x_best), one forward pass of the whole
-/// batch, and the acceptance (<see cref="Ops.SquareAccept"/>); kernels/square.cu, with the CPU twins
+/// batch, and the acceptance (<see cref="Ops.SquareAccept"/>, which advances the device query counter the candidates
+/// read their index and side from, so every query has the same arguments and a run's queries replay as one graph);
+/// kernels/square.cu, with the CPU twins
 /// <see cref="CandidateLinf"/> and <see cref="SquareL2.Candidate"/>. SquareL2.cs lists the l2 branch's own differences
 /// (border handling on small or
 /// non-square images, double arithmetic).
@@ -137,6 +139,12 @@ public sealed class Square : IAttack
         var yDev = scratch.Own(Tensor.FromArray(x.Backend, y, n));
         var idsDev = scratch.Own(Tensor.FromArray(x.Backend, ids.Select(id => (int)id).ToArray(), n));
         var highest = scratch.Own(Tensor.Empty(x.Backend, DType.Float32, 1));
+        // The query index lives on the device (SquareAccept advances it) and the side follows from it there, so every
+        // query has the same arguments: one graph, captured at the second query and replayed for the others.
+        var query = scratch.Own(Tensor.FromArray(x.Backend, new int[1], 1));
+        var p = new SquareParams(Config.Norm, Config.Eps, 0, 0, Config.Seed, stream)
+            { Schedule = new SquareSchedule(Config.PInit, Config.Queries, Config.RescaleSchedule) };
+        using var graph = new Graphs.StepGraph(x.Backend, "Square query");
         for (int it = 0; it < Config.Queries; it++)
         {
             // The one read of the loop, every k queries: is any margin still > 0?
@@ -145,15 +153,17 @@ public sealed class Square : IAttack
                 Ops.ReduceRows(ReduceOp.Max, marginDev.View(1, n), highest);
                 if (!(highest.ToArray()[0] > 0f)) break;
             }
-            float p = P(it, Config.PInit, Config.Queries, Config.RescaleSchedule);
-            int s = l2 ? SquareL2.Side(p, h, w) : Side(p, h, w);
-            Ops.SquareCandidates(new SquareParams(Config.Norm, Config.Eps, s, it, Config.Seed, stream), x0Dev, bestDev,
-                marginDev, idsDev, candidates);
-            using (var tape = new Tape(x.Backend, parameterGradients: false))
-                Ops.SquareAccept(DeviceEvaluation.Logits(tape, model, candidates), yDev, candidates, bestDev, marginDev,
-                    lossDev);
+            graph.Run(n, () =>
+            {
+                Ops.SquareCandidates(p, x0Dev, bestDev, marginDev, idsDev, query, candidates);
+                using var tape = new Tape(x.Backend, parameterGradients: false);
+                Ops.SquareAccept(DeviceEvaluation.Logits(tape, model, candidates), yDev, candidates, bestDev,
+                    marginDev, lossDev, query);
+            });
             progress?.Report(new AttackProgress(Name, it + 1, Config.Queries));
         }
+        // A replay moves no parameter or buffer version (training-mode batch norm writes running statistics).
+        if (graph.Replays > 0 && Config.KeepTrainingMode) model.MarkStateWritten();
         xBest = bestDev.ToArray();
         // Success is judged like every other attack: the predicted class at the returned point.
         float[] final = Forward(model, x, xBest, n);

@@ -5,8 +5,26 @@ namespace AdvRobust.Core;
 /// <summary>FAB-T step settings: the attack's norm, α_max, the extrapolation η and the step back β.</summary>
 public readonly record struct FabParams(PgdNorm Norm, float AlphaMax, float Eta, float Beta);
 
-/// <summary>One Square query: norm, eps, window side s, query index and the Philox key (seed, stream).</summary>
-public readonly record struct SquareParams(PgdNorm Norm, float Eps, int Side, int Query, ulong Seed, uint Stream);
+/// <summary>One Square query: norm, eps, window side s, query index and the Philox key (seed, stream). With a
+/// <see cref="Schedule"/>, the query index is read from a device counter instead and the side follows from it
+/// (<see cref="Side"/> and <see cref="Query"/> are then unused).</summary>
+public readonly record struct SquareParams(PgdNorm Norm, float Eps, int Side, int Query, ulong Seed, uint Stream)
+{
+    public SquareSchedule? Schedule { get; init; }
+}
+
+/// <summary>Square's p schedule (<see cref="Attacks.Square.P"/>): the side of query i is Square.Side (l-inf) or
+/// SquareL2.Side (l2) of P(i, PInit, Queries, Rescale).</summary>
+public readonly record struct SquareSchedule(float PInit, int Queries, bool Rescale)
+{
+    /// <summary>The side of query <paramref name="query"/> on an H×W image (the CPU twin of square_side in
+    /// kernels/square.cu).</summary>
+    public int Side(PgdNorm norm, int query, int h, int w)
+    {
+        float p = Attacks.Square.P(query, PInit, Queries, Rescale);
+        return norm == PgdNorm.L2 ? Attacks.SquareL2.Side(p, h, w) : Attacks.Square.Side(p, h, w);
+    }
+}
 
 public static partial class Ops
 {
@@ -55,20 +73,52 @@ public static partial class Ops
     public static void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
         Tensor candidates)
     {
+        Require(p.Schedule is null, nameof(SquareCandidates), "a scheduled query needs its query counter");
+        CheckSquareCandidates(p, x0, best, marginMin, sampleIds, null, candidates)
+            .SquareCandidates(p, x0, best, marginMin, sampleIds, null, candidates);
+    }
+
+    /// <summary>
+    /// The same for the query index held on the device in <paramref name="query"/> (one Int32, which
+    /// <see cref="SquareAccept(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"/> advances), with the side
+    /// from p.Schedule: a query whose arguments do not change from one query to the next, so it can be replayed as a
+    /// graph.
+    /// </summary>
+    public static void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
+        Tensor query, Tensor candidates) =>
+        CheckSquareCandidates(p, x0, best, marginMin, sampleIds, query, candidates)
+            .SquareCandidates(p, x0, best, marginMin, sampleIds, query, candidates);
+
+    private static IBackend CheckSquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin,
+        Tensor sampleIds, Tensor? query, Tensor candidates)
+    {
         const string op = nameof(SquareCandidates);
         var backend = SameBackend(op, x0, best, marginMin, sampleIds, candidates);
         CheckRows(op, x0, best, candidates);
         Require(x0.Rank == 4, op, $"x0 must be N×C×H×W, got {x0.Shape}");
         int n = x0.Shape[0], c = x0.Shape[1], h = x0.Shape[2], w = x0.Shape[3];
         Require(c is >= 1 and <= 32, op, $"1 to 32 channels, got {c}");
-        Require(p.Side >= 1 && p.Side <= Math.Min(h, w) && p.Side <= SquareMaxSide, op,
-            $"window side {p.Side} must be in [1, min(H, W) = {Math.Min(h, w)}] and at most {SquareMaxSide}");
-        Require(p.Query >= 0 && (p.Norm == PgdNorm.Linf || p.Query < int.MaxValue / 2), op, $"query {p.Query}");
         Require(p.Norm is PgdNorm.Linf or PgdNorm.L2, op, $"norm {p.Norm}");
+        if (query is null)
+        {
+            Require(p.Side >= 1 && p.Side <= Math.Min(h, w) && p.Side <= SquareMaxSide, op,
+                $"window side {p.Side} must be in [1, min(H, W) = {Math.Min(h, w)}] and at most {SquareMaxSide}");
+            Require(p.Query >= 0 && (p.Norm == PgdNorm.Linf || p.Query < int.MaxValue / 2), op, $"query {p.Query}");
+        }
+        else
+        {
+            Require(p.Schedule is not null, op, "a query read from the device needs the p schedule");
+            CheckSquareCounter(op, backend, query);
+            var s = p.Schedule!.Value;
+            Require(s.PInit is > 0f and <= 1f && s.Queries is >= 0 and < int.MaxValue / 2, op,
+                $"schedule {s}: p_init in (0, 1] and 0 <= queries < 2^30");
+            // Sides only shrink along the schedule: the first query's is the largest.
+            Require(s.Side(p.Norm, 0, h, w) <= SquareMaxSide, op, $"window sides at most {SquareMaxSide}");
+        }
         Require(float.IsFinite(p.Eps) && p.Eps >= 0, op, $"eps must be finite and >= 0, got {p.Eps}");
         CheckVector(op, marginMin, DType.Float32, n);
         CheckVector(op, sampleIds, DType.Int32, n);
-        backend.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+        return backend;
     }
 
     /// <summary>
@@ -76,7 +126,21 @@ public static partial class Ops
     /// lossMin ← m where m &lt; lossMin; where m &lt; lossMin or m ≤ 0, marginMin ← m and best ← the candidate row.
     /// </summary>
     public static void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin)
+        Tensor lossMin) => CheckSquareAccept(logits, labels, candidates, best, marginMin, lossMin)
+        .SquareAccept(logits, labels, candidates, best, marginMin, lossMin, null);
+
+    /// <summary>The same, then the device query counter (one Int32) moves on by one.</summary>
+    public static void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
+        Tensor lossMin, Tensor query)
+    {
+        var backend = CheckSquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+        CheckSquareCounter(nameof(SquareAccept), backend, query);
+        Require(best.Shape[0] >= 1, nameof(SquareAccept), "a counted query needs at least one row");
+        backend.SquareAccept(logits, labels, candidates, best, marginMin, lossMin, query);
+    }
+
+    private static IBackend CheckSquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best,
+        Tensor marginMin, Tensor lossMin)
     {
         const string op = nameof(SquareAccept);
         var backend = SameBackend(op, logits, labels, candidates, best, marginMin, lossMin);
@@ -84,7 +148,13 @@ public static partial class Ops
         CheckLogitRows(op, best, logits, labels, null);
         CheckVector(op, marginMin, DType.Float32, best.Shape[0]);
         CheckVector(op, lossMin, DType.Float32, best.Shape[0]);
-        backend.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+        return backend;
+    }
+
+    private static void CheckSquareCounter(string op, IBackend backend, Tensor query)
+    {
+        Require(ReferenceEquals(SameBackend(op, query), backend), op, "the query counter lives on another backend");
+        CheckVector(op, query, DType.Int32, 1);
     }
 
     private static void CheckRows(string op, Tensor x, params Tensor[] like)

@@ -19,9 +19,10 @@ namespace AdvRobust.Cpu.Diagnostics;
 /// A new IBackend member is one line here: an op is <c>=> Launch().Op(...);</c> (the member name is the
 /// counter's name). Tests/Budgets/CountingBackendTests reflects over IBackend and fails for a member that is not
 /// counted. It lives beside the CPU reference to keep Core (the engine's contract) small, and wraps any
-/// <see cref="IDecoratableBackend"/>, CudaBackend included.
+/// <see cref="IDecoratableBackend"/>, CudaBackend included. A test wrapper that needs more than counts (e.g. the
+/// storages it allocated) derives from it and overrides <see cref="Allocate"/>.
 /// </summary>
-public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
+public class CountingBackend : IBackend, IMemoryInfo, IStepCounter
 {
     private readonly IBackend _inner;
     private readonly IDecoratableBackend _allocator;
@@ -85,7 +86,7 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     }
 
     // ---- memory ----
-    public Storage Allocate(DType dtype, long length)
+    public virtual Storage Allocate(DType dtype, long length)
     {
         lock (_gate)
         {
@@ -191,9 +192,11 @@ public sealed class CountingBackend : IBackend, IMemoryInfo, IStepCounter
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
         Tensor bestNorm) => Launch().FabAccept(p, x, x0, logits, labels, best, bestNorm);
     public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
-        Tensor candidates) => Launch().SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+        Tensor? query, Tensor candidates) =>
+        Launch().SquareCandidates(p, x0, best, marginMin, sampleIds, query, candidates);
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin) => Launch().SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+        Tensor lossMin, Tensor? query) =>
+        Launch().SquareAccept(logits, labels, candidates, best, marginMin, lossMin, query);
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => Launch().Conv2dForward(p, x, w, y);
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         Launch().Conv2dBiasReluForward(p, x, w, bias, y);

@@ -35,6 +35,13 @@ void emu_count(EmuCounterField field, uint64_t amount)
     for (auto& name : g_open) g_regions[name][field] += amount;
 }
 
+void emu_uncount(EmuCounterField field)
+{
+    std::lock_guard<std::mutex> lock(g_gate);
+    g_total[field] -= 1;
+    for (auto& name : g_open) g_regions[name][field] -= 1;
+}
+
 uint64_t emu_seed()
 {
     std::lock_guard<std::mutex> lock(g_gate);

@@ -64,6 +64,9 @@ enum EmuCounterField
     C_CONTEXT_QUERIES, C_GRAPH_KERNEL_LAUNCHES, C_FIELD_COUNT
 };
 void emu_count(EmuCounterField field, uint64_t amount = 1);
+// Takes back one count of field in the totals and every open region (a call counted on entry that turned out to be
+// recorded into a graph: it counts when it runs).
+void emu_uncount(EmuCounterField field);
 
 // ---- kernels (module.cpp) ----
 struct EmuFunction

@@ -15,7 +15,8 @@
 // CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, and cuStreamEndCapture returns it with no graph.
 //
 // Counters: each replayed kernel counts as a launch, each replayed library node as a library call, each replayed copy
-// or memset as one; cuGraphLaunch counts one graph launch. Nothing recorded counts until it runs.
+// or memset as one; cuGraphLaunch counts one graph launch. Nothing recorded counts until it runs (a library call
+// recorded into a graph takes back the count its stand-in made on entry).
 #include <atomic>
 #include <functional>
 #include <map>
@@ -275,6 +276,9 @@ EXPORT int emu_stream_submit(void* stream, const char* library, const char* func
     if (!captured) return 0;
     if (result != EMU_SUCCESS) return 2;
     held->owned = true;
+    // The stand-in counted its call on entry (emu::count_call); recorded, it counts when the graph runs it instead,
+    // as a recorded kernel does.
+    emu_uncount(C_LIBRARY_CALLS);
     return 1;
 }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace AdvRobust.Research.Training;
 
@@ -90,6 +91,14 @@ public sealed record RunEnvironment(
     int ProcessorCount,
     IReadOnlyDictionary<string, string> Libraries)
 {
+    /// <summary>A data-parallel run's number of ranks (null: one process); <c>--resume</c> needs the same.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? WorldSize { get; init; }
+
+    /// <summary>A data-parallel run's ranks in rank order, each "rank r: host, backend device".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Ranks { get; init; }
+
     /// <summary>This process's environment on <paramref name="backend"/>.</summary>
     public static RunEnvironment Capture(string commandLine, IBackend backend, bool deterministic, bool tf32,
         IReadOnlyDictionary<string, string>? libraries = null)

@@ -88,6 +88,9 @@ public sealed partial class Trainer : IDisposable
 
     public ITrainingObjective Objective { get; }
 
+    /// <summary>Set when this process is one rank of a data-parallel run (see <see cref="DataParallel"/>).</summary>
+    public DataParallel? Parallel { get; set; }
+
     /// <summary>Hears one sentence for each thing done to the run folder besides training (see
     /// <see cref="Resume"/>): a restart from step 0, metrics lines dropped, stray temporary files removed.</summary>
     public Action<string>? Notice { get; set; }
@@ -134,6 +137,7 @@ public sealed partial class Trainer : IDisposable
         var (state, manifest) = _run.Resuming ? Resume(environment) : Begin(environment);
         if (manifest.Status == "completed") return AlreadyComplete(state);
         _sgd.ResumeAt(state.Step);
+        Parallel?.Start();
         _model.Train();
         using var loader = new ShuffleLoader(_data.Train, _config.BatchSize, _config.Seed,
             dropLast: _config.Data.DropLast);
@@ -153,7 +157,7 @@ public sealed partial class Trainer : IDisposable
                 {
                     while (done < BatchesPerEpoch)
                     {
-                        if (cancellation.IsCancellationRequested)
+                        if (Cancelled(cancellation))
                         {
                             totals = Flush(pending, totals, manifest, progress);
                             return Stop(state with { BatchesDone = done, Step = step, Partial = totals }, manifest,
@@ -172,12 +176,13 @@ public sealed partial class Trainer : IDisposable
                                     pending[^1].Stats.Host is not null;
                         var stats = read ? ReadAll(pending, manifest) : null;
                         _sgd.Step();
+                        Parallel?.AfterStep(step);
                         (done, step) = (done + 1, step + 1);
                         if (stats is not null) totals = Report(pending, stats, totals, progress);
                     }
                 }
                 state = state with { BatchesDone = done, Step = step, Partial = totals };
-                if (cancellation.IsCancellationRequested) return Stop(state, manifest, last);
+                if (Cancelled(cancellation)) return Stop(state, manifest, last);
                 (last, state) = EndEpoch(state, progress);
                 if (state.Epoch % _config.CheckpointEvery == 0 || state.Epoch == _config.Epochs) SaveCheckpoint(state);
             }
@@ -228,6 +233,7 @@ public sealed partial class Trainer : IDisposable
         {
             var q = queue[i];
             stats[i] = q.Stats.Host ?? q.Stats.Device!.Read();
+            if (Parallel is { } parallel) stats[i] = parallel.Combine(stats[i]);
             if (!IsFinite(stats[i]))
             {
                 _run.WriteManifest(manifest with { Status = "diverged", EndTime = DateTimeOffset.Now });
@@ -270,6 +276,8 @@ public sealed partial class Trainer : IDisposable
     {
         var train = _data.Train;
         uint firstSample = (uint)((long)index * _config.BatchSize);
+        int globalRows = batch.Count + (synthetic?.Count ?? 0);
+        if (Parallel is { } parallel) (batch, synthetic, firstSample) = parallel.Shard(batch, synthetic, firstSample);
         int[] labelsHost = synthetic is null ? batch.Y : [.. batch.Y, .. synthetic.Y];
         int n = labelsHost.Length;
         using var x = synthetic is null
@@ -287,10 +295,16 @@ public sealed partial class Trainer : IDisposable
             : [.. batch.Indices.Select(i => (uint)i), .. synthetic.Indices.Select(i => (uint)(train.N + i))];
         _sgd.ZeroGrad();
         var input = new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed) { HostLabels = labelsHost };
-        return Objective is IDeviceStatsObjective device
+        var result = Objective is IDeviceStatsObjective device
             ? new StepResult(null, device.StepOnDevice(_model, input))
             : new StepResult(Objective.Step(_model, input), null);
+        Parallel?.ReduceGradients(n, globalRows);
+        return result;
     }
+
+    /// <summary>The stop request; in a data-parallel run, any rank's (so that every rank stops at the same step).</summary>
+    private bool Cancelled(CancellationToken cancellation) =>
+        Parallel?.AnyRank(cancellation.IsCancellationRequested) ?? cancellation.IsCancellationRequested;
 
     /// <summary>
     /// The mixed batch on the device: the real rows' crop and flip (the same op and keys as an unmixed step) followed
@@ -338,7 +352,9 @@ public sealed partial class Trainer : IDisposable
             new TrainProgress(epoch, _config.Epochs, BatchesPerEpoch, BatchesPerEpoch, state.Step, TotalSteps,
                 totals.LossSum / totals.Count, (double)totals.Correct / totals.Count,
                 totals.Count / Math.Max(totals.TrainSeconds, 1e-9), totals.LastLr, p)));
-        var result = new RobustEvaluation([pgd], e.BatchSize).Run(_model, _data.Eval, evalProgress);
+        var evaluation = new RobustEvaluation([pgd], e.BatchSize);
+        var result = Parallel?.Evaluate(evaluation, _model, _data.Eval, evalProgress)
+            ?? evaluation.Run(_model, _data.Eval, evalProgress);
         double evalSeconds = watch.Elapsed.TotalSeconds;
         bool best = result.RobustAccuracy > state.BestPgdAccuracy;
         var metrics = new EpochMetrics(epoch, state.Step, totals.LastLr, totals.LossSum / totals.Count,

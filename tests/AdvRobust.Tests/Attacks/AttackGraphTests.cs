@@ -2,12 +2,8 @@ using AdvRobust.Core;
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Nn;
-using AdvRobust.Core.Nn.Layers;
-using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Cuda;
-using AdvRobust.Cuda.Interop;
-using AdvRobust.Tests.Models;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Attacks;
@@ -23,22 +19,9 @@ namespace AdvRobust.Tests.Attacks;
 /// </summary>
 [Category("Gpu")]
 [Category("Emulator")]
-public class AttackGraphTests
+public class AttackGraphTests : EmulatorGraphFixture
 {
     private const int N = 6, D = 3 * 8 * 8;
-    private CudaBackend _gpu = null!;
-
-    [OneTimeSetUp]
-    public void OpenBackend()
-    {
-        if (!NativeLibraries.EmulatorSelected) Assert.Ignore("needs the CUDA emulator: ADVROBUST_CUDA=emulator");
-        Backends.CudaOrIgnore();
-        // Deterministic convolution algorithms, so that runs with and without graphs can match bit for bit.
-        _gpu = CudaBackend.Create(deterministic: true);
-    }
-
-    [OneTimeTearDown]
-    public void CloseBackend() => _gpu?.Dispose();
 
     private static IEnumerable<TestCaseData> Attacks()
     {
@@ -61,7 +44,7 @@ public class AttackGraphTests
     [TestCaseSource(nameof(Attacks))]
     public void Attack_GraphsOn_EqualsGraphsOffBitForBit_AndReplaysWithoutHostLaunches(IAttack attack, string name)
     {
-        using var model = NarrowResNet();
+        using var model = NarrowResNet(5);
         var off = Run(model, attack, graphs: false, out var offSteps, out _);
         var on = Run(model, attack, graphs: true, out var steps, out int runs);
         Assert.That(on.Adv, Is.EqualTo(off.Adv), $"{name}: adversarial examples");
@@ -110,7 +93,7 @@ public class AttackGraphTests
     [NonParallelizable]  // swaps Console.Error
     public void Pgd_CaptureRefused_FallsBackToEagerWithTheSameResult()
     {
-        using var model = new ReadingClassifier(NarrowResNet());
+        using var model = new ReadingClassifier(NarrowResNet(5));
         var attack = new Pgd(new PgdSettings(PgdNorm.Linf, 0.03f, 0.01f, Steps: 5, Seed: 3)) { EarlyStopEvery = 100 };
         var off = Run(model, attack, graphs: false, out _, out _);
         var error = Console.Error;
@@ -157,9 +140,6 @@ public class AttackGraphTests
         return keys;
     }
 
-    private ResNet18 NarrowResNet() =>
-        new(new ParameterInit(_gpu, 5), 10, [3, 8, 8], ModelZooTests.CifarMean, ModelZooTests.CifarStd, width: 4);
-
     private (float[] Adv, bool[] Success, float[] Loss, float[][] Buffers) Run(Classifier model, IAttack attack,
         bool graphs, out List<Step> steps, out int runs)
     {
@@ -169,24 +149,26 @@ public class AttackGraphTests
         int[] t = y.Select(v => (v + 3) % 10).ToArray();
         // Training-mode runs write the running statistics: every run starts from the same ones.
         var buffers = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
-        bool before = _gpu.Graphs.Enabled;
-        _gpu.Graphs.Enabled = graphs;
         var progress = new StepCounts(attack);
         try
         {
-            using var tx = Tensor.FromArray(_gpu, x, N, 3, 8, 8);
-            using var ty = Tensor.FromArray(_gpu, y, N);
-            using var tt = Tensor.FromArray(_gpu, t, N);
-            using var r = attack.Run(model, tx, ty, 0u, attack.NeedsTargets ? tt : null, progress);
-            (steps, runs) = (progress.Steps, progress.Runs);
-            var after = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
-            return (r.Adversarial.ToArray(), r.Success, r.Loss, after);
+            (steps, runs) = (progress.Steps, 0);
+            var result = WithGraphs(graphs, () =>
+            {
+                using var tx = Tensor.FromArray(Gpu, x, N, 3, 8, 8);
+                using var ty = Tensor.FromArray(Gpu, y, N);
+                using var tt = Tensor.FromArray(Gpu, t, N);
+                using var r = attack.Run(model, tx, ty, 0u, attack.NeedsTargets ? tt : null, progress);
+                var after = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
+                return (r.Adversarial.ToArray(), r.Success, r.Loss, after);
+            });
+            runs = progress.Runs;
+            return result;
         }
         finally
         {
-            _gpu.Graphs.Enabled = before;
             foreach (var (b, v) in model.NamedBuffers().Select(b => b.Buffer).Zip(buffers))
-                _gpu.CopyIn<float>(b.Storage, v);
+                Gpu.CopyIn<float>(b.Storage, v);
         }
     }
 
@@ -216,16 +198,6 @@ public class AttackGraphTests
             else if (_last is { } last) Steps.Add(new Step(index, Minus(now, last)));
             _last = now;
         }
-
-        private static EmulatorCount Minus(EmulatorCount a, EmulatorCount b) => new(
-            a.KernelLaunches - b.KernelLaunches, a.LibraryCalls - b.LibraryCalls,
-            a.HostToDeviceCopies - b.HostToDeviceCopies, a.HostToDeviceBytes - b.HostToDeviceBytes,
-            a.DeviceToHostCopies - b.DeviceToHostCopies, a.DeviceToHostBytes - b.DeviceToHostBytes,
-            a.DeviceToDeviceCopies - b.DeviceToDeviceCopies, a.DeviceToDeviceBytes - b.DeviceToDeviceBytes,
-            a.Memsets - b.Memsets, a.StreamSyncs - b.StreamSyncs, a.ContextSyncs - b.ContextSyncs,
-            a.EventSyncs - b.EventSyncs, a.Allocations - b.Allocations, a.AllocatedBytes - b.AllocatedBytes,
-            a.Frees - b.Frees, a.GraphLaunches - b.GraphLaunches, a.ContextQueries - b.ContextQueries,
-            a.GraphKernelLaunches - b.GraphKernelLaunches);
     }
 
     /// <summary>Reads its logits to the host in every forward pass (a device→host copy no graph may hold).</summary>

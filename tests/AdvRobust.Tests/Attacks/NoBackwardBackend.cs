@@ -77,9 +77,11 @@ public sealed class NoBackwardBackend : IBackend
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best,
         Tensor bestNorm) => _cpu.FabAccept(p, x, x0, logits, labels, best, bestNorm);
     public void SquareCandidates(SquareParams p, Tensor x0, Tensor best, Tensor marginMin, Tensor sampleIds,
-        Tensor candidates) => _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, candidates);
+        Tensor? query, Tensor candidates) =>
+        _cpu.SquareCandidates(p, x0, best, marginMin, sampleIds, query, candidates);
     public void SquareAccept(Tensor logits, Tensor labels, Tensor candidates, Tensor best, Tensor marginMin,
-        Tensor lossMin) => _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin);
+        Tensor lossMin, Tensor? query) =>
+        _cpu.SquareAccept(logits, labels, candidates, best, marginMin, lossMin, query);
     public void ScatterAddRows(Tensor src, Tensor index, Tensor dst) => _cpu.ScatterAddRows(src, index, dst);
 
     public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)

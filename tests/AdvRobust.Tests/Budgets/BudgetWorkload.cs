@@ -13,8 +13,9 @@ namespace AdvRobust.Tests.Budgets;
 
 /// <summary>The steps whose cost the budgets bound (issue 13), each on ResNet-18: one step of a PGD-10 attack (the
 /// update, then the forward and backward pass and the device bookkeeping at the new point), one PGD-AT training step
-/// and one TLA training step (the trainer's step after the batch upload: objective on the device, then SGD).</summary>
-public enum BudgetStep { Pgd10Step, PgdAtStep, TlaStep }
+/// and one TLA training step (the trainer's step after the batch upload: objective on the device, then SGD), and one
+/// query of a Square attack (candidates, a forward pass, the acceptance).</summary>
+public enum BudgetStep { Pgd10Step, PgdAtStep, TlaStep, SquareQuery }
 
 /// <summary>
 /// ResNet-18 in its real topology (4 stages of 2 basic blocks, the CIFAR stem) at width 4 on 3×16×16 images, batch 4,
@@ -26,11 +27,14 @@ public enum BudgetStep { Pgd10Step, PgdAtStep, TlaStep }
 /// starts (uploading it is the loader's job, outside the step). A training step is what Trainer.TrainStep and the
 /// update after it run once the batch is up (no augmentation, the config's default): ZeroGrad, the objective's
 /// <see cref="IDeviceStatsObjective.StepOnDevice"/>, SGD; the statistics stay on the device and are read every
-/// <see cref="StatsEvery"/> steps, between the objective and the update, as the trainer reads them.
+/// <see cref="StatsEvery"/> steps, between the objective and the update, as the trainer reads them. The Square attack
+/// (l-inf, 8/255, <see cref="SquareQueries"/> queries, one early-stop read before the first) attacks the batch labelled
+/// with the model's own predictions, so every sample is attacked.
 /// </summary>
 public sealed class BudgetWorkload : IDisposable
 {
-    public const int Batch = 4, Classes = 10, Width = 4, Side = 16, TrainSetSize = 40, StatsEvery = 3;
+    public const int Batch = 4, Classes = 10, Width = 4, Side = 16, TrainSetSize = 40, StatsEvery = 3,
+        SquareQueries = 8;
 
     private readonly IBackend _backend;
     private readonly ImageClassifier _model;
@@ -41,6 +45,7 @@ public sealed class BudgetWorkload : IDisposable
     private readonly int[] _hostLabels;
     private readonly List<PendingStats> _pending = [];
     private readonly Pgd _pgd;
+    private readonly Square _square;
     private readonly ITrainingObjective _at, _tla;
     private long _step;
 
@@ -64,6 +69,8 @@ public sealed class BudgetWorkload : IDisposable
         const float eps = 8f / 255, alpha = 2f / 255;
         _pgd = new Pgd(new PgdSettings(PgdNorm.Linf, eps, alpha, 10, RandomStart: true,
             Loss: AttackLossKind.CrossEntropy, KeepHighestLoss: true, Seed: 1));
+        _square = new Square(new SquareSettings(eps, Queries: SquareQueries, Seed: 1,
+            StopCheckEvery: SquareQueries + 1));
         _at = new PgdAtObjective(new PgdAtSettings { Eps = eps, StepSize = alpha, Steps = 10 });
         _tla = new TlaObjective(new TlaSettings { Eps = eps, StepSize = alpha, Steps = 10 },
             new ObjectiveContext(_trainSet, 1));
@@ -78,6 +85,16 @@ public sealed class BudgetWorkload : IDisposable
     {
         using var result = _pgd.Run(_model, _x, _labels, _ids, progress: progress);
         return keepAdversarial ? result.Adversarial.ToArray() : null;
+    }
+
+    /// <summary>A whole Square attack on the batch labelled with the model's predictions, reporting after each query.
+    /// </summary>
+    public void Square(IProgress<AttackProgress>? progress = null)
+    {
+        _model.Eval();
+        int[] predicted = Predictions.Argmax(Predictions.Logits(_model, _x, out int k), k);
+        using var labels = Tensor.FromArray(_backend, predicted, Batch);
+        using var result = _square.Run(_model, _x, labels, _ids, progress: progress);
     }
 
     /// <summary>The next training step of <paramref name="kind"/>; true when it read the queued statistics (every

@@ -5,7 +5,7 @@ using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Budgets;
 
-// Per-step costs of ResNet-18 PGD-10 attack steps, PGD-AT and TLA training steps (issue 13), counted by the
+// Per-step costs of ResNet-18 PGD-10 attack steps, PGD-AT and TLA training steps and Square queries (issue 13), counted by the
 // CountingBackend on the CPU and, in category Gpu, on the CUDA backend (eager: graphs off) together with the emulator's
 // own counters. Each test prints the measured counts of every step, checks that consecutive steps cost exactly the same
 // (the bookkeeping lives on the device, so no count depends on the data; a step that costs more each time leaks or
@@ -15,6 +15,7 @@ public class StepBudgetTests
     [TestCase(BudgetStep.Pgd10Step)]
     [TestCase(BudgetStep.PgdAtStep)]
     [TestCase(BudgetStep.TlaStep)]
+    [TestCase(BudgetStep.SquareQuery)]
     public void OnCpu_StepCountsStayWithinBudget(BudgetStep step)
     {
         var steps = StepMeter.Measure(step, Backends.Cpu, emulator: null);
@@ -42,6 +43,7 @@ public class StepBudgetGpuTests
     [TestCase(BudgetStep.Pgd10Step)]
     [TestCase(BudgetStep.PgdAtStep)]
     [TestCase(BudgetStep.TlaStep)]
+    [TestCase(BudgetStep.SquareQuery)]
     public void OnCuda_EagerStepCountsStayWithinBudget_AndTheWrapperSeesNoMoreThanTheDevice(BudgetStep step)
     {
         var gpu = Backends.CudaOrIgnore();

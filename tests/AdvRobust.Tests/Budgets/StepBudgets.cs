@@ -21,9 +21,9 @@ public sealed record StepBudget(long Launches, long Syncs, long DeviceToHostByte
 /// Per-step budgets of issue 13 for the <see cref="BudgetWorkload"/> steps (ResNet-18, width 4, 3×16×16, batch 4), in
 /// one place: one step of a PGD-10 attack (update, forward, backward to the input, device bookkeeping), and one
 /// PGD-AT and one TLA training step as the trainer runs it after the batch upload (the objective with its statistics
-/// left on the device, then SGD; a step that does not read them). Measured on main 386e441 plus this branch, eager
-/// (CUDA graphs off), identical on the CPU and on the CUDA emulator as the counting wrapper sees them, every measured
-/// step alike. Lower a number when a change reaches it; never raise one to make a test pass. The counting backend's
+/// left on the device, then SGD; a step that does not read them), and one Square query. Measured on main 386e441 plus
+/// this branch (the Square query on 9ec794f plus h-squaregraph), eager (CUDA graphs off), identical on the CPU and on
+/// the CUDA emulator as the counting wrapper sees them, every measured step alike. Lower a number when a change reaches it; never raise one to make a test pass. The counting backend's
 /// Syncs are explicit Synchronize calls only (on CUDA every CopyOut waits too: the emulator's Syncs count those).
 /// </summary>
 public static class StepBudgets
@@ -52,8 +52,16 @@ public static class StepBudgets
     public static readonly StepBudget TlaStepEmulator = new(Launches: 3391, Syncs: 0, DeviceToHostBytes: 0,
         HostToDeviceBytes: 24592, Allocations: 2427);
 
+    // A Square query: candidates, one forward pass of the batch, the acceptance; the query counter stays on the device.
+    public static readonly StepBudget SquareQueryOps = new(Launches: 71, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 0, Allocations: 69);
+
+    public static readonly StepBudget SquareQueryEmulator = new(Launches: 91, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 0, Allocations: 69);
+
     public static StepBudget Ops(BudgetStep step) => step switch
     {
+        BudgetStep.SquareQuery => SquareQueryOps,
         BudgetStep.Pgd10Step => Pgd10StepOps,
         BudgetStep.PgdAtStep => PgdAtStepOps,
         BudgetStep.TlaStep => TlaStepOps,
@@ -62,6 +70,7 @@ public static class StepBudgets
 
     public static StepBudget Emulator(BudgetStep step) => step switch
     {
+        BudgetStep.SquareQuery => SquareQueryEmulator,
         BudgetStep.Pgd10Step => Pgd10StepEmulator,
         BudgetStep.PgdAtStep => PgdAtStepEmulator,
         BudgetStep.TlaStep => TlaStepEmulator,

@@ -25,9 +25,12 @@ public static class StepMeter
     {
         var counting = new CountingBackend(inner);
         using var workload = new BudgetWorkload(counting);
-        var steps = kind == BudgetStep.Pgd10Step
-            ? MeasureAttackSteps(workload, counting, emulator)
-            : MeasureTrainingSteps(kind, workload, counting, emulator);
+        var steps = kind switch
+        {
+            BudgetStep.Pgd10Step => MeasureAttackSteps(workload, counting, emulator),
+            BudgetStep.SquareQuery => MeasureSquareQueries(workload, counting, emulator),
+            _ => MeasureTrainingSteps(kind, workload, counting, emulator),
+        };
         for (int i = 0; i < steps.Count; i++)
         {
             TestContext.Out.WriteLine($"{kind} on {inner.Name}, measured step {i + 1}:");
@@ -48,6 +51,21 @@ public static class StepMeter
         // Steps 1..9; step 10 (a forward pass without the backward) is left out.
         return Enumerable.Range(1, 9).Select(s => new StepMeasurement(reports[s].Ops - reports[s - 1].Ops,
             reports[s].Emulator - reports[s - 1].Emulator)).ToList();
+    }
+
+    /// <summary>Square: a warm-up attack, then queries 1 … Q − 1 of the next (query i lies between reports i and
+    /// i + 1; query 0 also holds the early-stop read).</summary>
+    private static List<StepMeasurement> MeasureSquareQueries(BudgetWorkload workload, CountingBackend counting,
+        IStepCounter? emulator)
+    {
+        workload.Square();
+        counting.Synchronize();
+        var reports = new List<(int Done, BackendCounts Ops, StepCounts? Emulator)>();
+        workload.Square(new Inline(p => reports.Add((p.Done, counting.Snapshot(), emulator?.Read()))));
+        int q = BudgetWorkload.SquareQueries;
+        Assert.That(reports.Select(r => r.Done), Is.EqualTo(Enumerable.Range(1, q)), "Square reports every query");
+        return Enumerable.Range(1, q - 1).Select(i => new StepMeasurement(reports[i].Ops - reports[i - 1].Ops,
+            reports[i].Emulator - reports[i - 1].Emulator)).ToList();
     }
 
     private static List<StepMeasurement> MeasureTrainingSteps(BudgetStep kind, BudgetWorkload workload,

@@ -15,22 +15,9 @@ namespace AdvRobust.Tests.Emulator;
 /// </summary>
 [Category("Gpu")]
 [Category("Emulator")]
-public class GraphTests
+public class GraphTests : EmulatorGraphFixture
 {
     private static readonly ConvParams Conv = new(Stride: 1, Padding: 1);
-    private CudaBackend _gpu = null!;
-
-    [OneTimeSetUp]
-    public void OpenBackend()
-    {
-        if (!NativeLibraries.EmulatorSelected) Assert.Ignore("needs the CUDA emulator: ADVROBUST_CUDA=emulator");
-        Backends.CudaOrIgnore();
-        // A backend of its own: deterministic convolution algorithms, so eager and replayed runs can match bit for bit.
-        _gpu = CudaBackend.Create(deterministic: true);
-    }
-
-    [OneTimeTearDown]
-    public void CloseBackend() => _gpu?.Dispose();
 
     /// <summary>Inputs and outputs of the test step; they live across calls, as a step's buffers must.</summary>
     private sealed class StepBuffers : IDisposable
@@ -74,15 +61,15 @@ public class GraphTests
     public void Step_CapturedAndReplayedWithNewInputs_EqualsEagerBitForBit()
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.Name);
-        using var buffers = new StepBuffers(_gpu, rng);
-        using var graph = new StepGraph(_gpu, "test step");
+        using var buffers = new StepBuffers(Gpu, rng);
+        using var graph = new StepGraph(Gpu, "test step");
         for (int call = 0; call < 5; call++)
         {
             var input = rng.Uniform(buffers.X.Length);
-            _gpu.CopyIn<float>(buffers.X.Storage, input);
+            Gpu.CopyIn<float>(buffers.X.Storage, input);
             buffers.Step();
             var eager = buffers.Outputs();
-            _gpu.CopyIn<float>(buffers.X.Storage, input);
+            Gpu.CopyIn<float>(buffers.X.Storage, input);
             foreach (var t in new[] { buffers.Logits, buffers.Dx, buffers.Dw }) Ops.Fill(t, float.NaN);
             EmulatorCounters.Reset();
             using (EmulatorCounters.Region("graph step")) graph.Run(buffers.Step);
@@ -104,15 +91,43 @@ public class GraphTests
         Assert.That(graph.FallbackReason, Is.Null);
     }
 
+    /// <summary>A library call recorded into a graph counts when the graph runs it, as a recorded kernel does: the
+    /// call that captures the step and launches the graph counts what a warm eager step counts (its host-only queries
+    /// and, once, the GEMM and three convolution passes), and a replay only the four passes.</summary>
+    [Test]
+    public void Capture_LibraryCallsCountOnceWhenTheGraphRunsThem()
+    {
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.Name);
+        using var buffers = new StepBuffers(Gpu, rng);
+        using var graph = new StepGraph(Gpu, "test step");
+        EmulatorCount Counted(Action step)
+        {
+            Gpu.CopyIn<float>(buffers.X.Storage, rng.Uniform(buffers.X.Length));
+            EmulatorCounters.Reset();
+            using (EmulatorCounters.Region("counted step")) step();
+            return EmulatorCounters.Read("counted step");
+        }
+        Counted(() => graph.Run(buffers.Step));
+        var captured = Counted(() => graph.Run(buffers.Step));
+        var replayed = Counted(() => graph.Run(buffers.Step));
+        var eager = Counted(buffers.Step);
+        Assert.That((graph.EagerRuns, graph.Captures, graph.Replays), Is.EqualTo((1, 1, 1)));
+        Assert.That((replayed.GraphLaunches, replayed.KernelLaunches, replayed.LibraryCalls), Is.EqualTo((1L, 2L, 4L)),
+            "replayed");
+        Assert.That((captured.GraphLaunches, captured.KernelLaunches, captured.LibraryCalls),
+            Is.EqualTo((1L, eager.KernelLaunches, eager.LibraryCalls)),
+            "captured and launched, against a warm eager step");
+    }
+
     [Test]
     public void Capture_StepCopiesToHost_FallsBackToEagerWithTheReason()
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.Name);
-        using var x = Tensor.FromArray(_gpu, rng.Uniform(100), 100);
-        using var y = Tensor.Empty(_gpu, DType.Float32, 100);
+        using var x = Tensor.FromArray(Gpu, rng.Uniform(100), 100);
+        using var y = Tensor.Empty(Gpu, DType.Float32, 100);
         float[] seen = [];
         var reports = new List<string>();
-        using var graph = new StepGraph(_gpu, "reading step") { Report = reports.Add };
+        using var graph = new StepGraph(Gpu, "reading step") { Report = reports.Add };
         void Step()
         {
             Ops.Unary(UnaryOp.Square, x, y);
@@ -129,8 +144,8 @@ public class GraphTests
     [Test]
     public void Capture_InvalidatedByTheDriver_FallsBackToEagerNamingTheCall()
     {
-        using var y = Tensor.Empty(_gpu, DType.Float32, 64);
-        using var graph = new StepGraph(_gpu, "syncing step") { Report = _ => { } };
+        using var y = Tensor.Empty(Gpu, DType.Float32, 64);
+        using var graph = new StepGraph(Gpu, "syncing step") { Report = _ => { } };
         int calls = 0;
         void Step()
         {
@@ -146,11 +161,11 @@ public class GraphTests
     [Test]
     public void Capture_StepKeepsAnAllocation_IsRefusedButItsWorkIsDone()
     {
-        using var graph = new StepGraph(_gpu, "leaky step") { Report = _ => { } };
+        using var graph = new StepGraph(Gpu, "leaky step") { Report = _ => { } };
         var kept = new List<Tensor>();
         void Step()
         {
-            var t = Tensor.Empty(_gpu, DType.Float32, 16);
+            var t = Tensor.Empty(Gpu, DType.Float32, 16);
             Ops.Fill(t, 3f);
             kept.Add(t);
         }
@@ -164,9 +179,9 @@ public class GraphTests
     [Test]
     public void Capture_StepFreesMemoryItDidNotAllocate_IsRefused()
     {
-        using var graph = new StepGraph(_gpu, "freeing step") { Report = _ => { } };
-        var outside = new Queue<Tensor>(Enumerable.Range(0, 3).Select(_ => Tensor.Zeros(_gpu, 8)));
-        using var sum = Tensor.Zeros(_gpu, 8);
+        using var graph = new StepGraph(Gpu, "freeing step") { Report = _ => { } };
+        var outside = new Queue<Tensor>(Enumerable.Range(0, 3).Select(_ => Tensor.Zeros(Gpu, 8)));
+        using var sum = Tensor.Zeros(Gpu, 8);
         void Step()
         {
             using var t = outside.Dequeue();
@@ -181,14 +196,14 @@ public class GraphTests
     [Test]
     public void Capture_StreamReportsCapturingOnlyInsideTheStep()
     {
-        using var graph = new StepGraph(_gpu);
+        using var graph = new StepGraph(Gpu);
         var seen = new List<(CUstreamCaptureStatus, bool)>();
-        nint stream = _gpu.Context.Stream.DangerousGetHandle();
+        nint stream = Gpu.Context.Stream.DangerousGetHandle();
         for (int call = 0; call < 3; call++)
             graph.Run(() =>
             {
                 CudaException.Check(CudaDriver.cuStreamIsCapturing(stream, out var status));
-                seen.Add((status, _gpu.Context.IsCapturing));
+                seen.Add((status, Gpu.Context.IsCapturing));
             });
         CudaException.Check(CudaDriver.cuStreamIsCapturing(stream, out var after));
         Assert.That(seen, Is.EqualTo(new[]
@@ -202,11 +217,11 @@ public class GraphTests
     [Test]
     public void GraphMemory_AllocatedOnceAtCapture_KeptUntilTheGraphIsDisposed()
     {
-        using var sum = Tensor.Zeros(_gpu, 8);
-        var graph = new StepGraph(_gpu);
+        using var sum = Tensor.Zeros(Gpu, 8);
+        var graph = new StepGraph(Gpu);
         void Step()
         {
-            using var t = Tensor.Empty(_gpu, DType.Float32, 8);
+            using var t = Tensor.Empty(Gpu, DType.Float32, 8);
             Ops.Fill(t, 1f);
             Ops.Axpby(1f, t, 1f, sum);
         }
@@ -225,11 +240,11 @@ public class GraphTests
     [Test]
     public void GraphsOff_EveryCallRunsEagerly()
     {
-        using var y = Tensor.Empty(_gpu, DType.Float32, 32);
-        _gpu.Graphs.Enabled = false;
+        using var y = Tensor.Empty(Gpu, DType.Float32, 32);
+        Gpu.Graphs.Enabled = false;
         try
         {
-            using var graph = new StepGraph(_gpu);
+            using var graph = new StepGraph(Gpu);
             EmulatorCounters.Reset();
             for (int call = 0; call < 4; call++) graph.Run(() => Ops.Fill(y, 2f));
             Assert.That(graph.Enabled, Is.False);
@@ -238,7 +253,7 @@ public class GraphTests
         }
         finally
         {
-            _gpu.Graphs.Enabled = true;
+            Gpu.Graphs.Enabled = true;
         }
     }
 
@@ -249,9 +264,9 @@ public class GraphTests
         try
         {
             Environment.SetEnvironmentVariable("ADVROBUST_CUDA_GRAPHS", "0");
-            Assert.That(new CudaGraphCapture(_gpu.Context).Enabled, Is.False);
+            Assert.That(new CudaGraphCapture(Gpu.Context).Enabled, Is.False);
             Environment.SetEnvironmentVariable("ADVROBUST_CUDA_GRAPHS", "1");
-            Assert.That(new CudaGraphCapture(_gpu.Context).Enabled, Is.True);
+            Assert.That(new CudaGraphCapture(Gpu.Context).Enabled, Is.True);
         }
         finally
         {
@@ -262,9 +277,9 @@ public class GraphTests
     [Test]
     public void StepGraph_KeysByShape_CapturesOncePerKey()
     {
-        using var a = Tensor.Empty(_gpu, DType.Float32, 10);
-        using var b = Tensor.Empty(_gpu, DType.Float32, 20);
-        using var graph = new StepGraph(_gpu);
+        using var a = Tensor.Empty(Gpu, DType.Float32, 10);
+        using var b = Tensor.Empty(Gpu, DType.Float32, 20);
+        using var graph = new StepGraph(Gpu);
         for (int call = 0; call < 3; call++)
         {
             graph.Run(10, () => Ops.Fill(a, 1f));
@@ -282,7 +297,7 @@ public class GraphTests
     [Test]
     public void Launch_AfterFirstUse_MakesNoContextQuery()
     {
-        using var y = Tensor.Empty(_gpu, DType.Float32, 1000);
+        using var y = Tensor.Empty(Gpu, DType.Float32, 1000);
         Ops.Fill(y, 0f);
         EmulatorCounters.Reset();
         for (int i = 0; i < 20; i++) Ops.Fill(y, i);
@@ -300,13 +315,13 @@ public class GraphTests
         long floats = (CudaContext.RingSlots + 2) * CudaContext.RingSlotBytes / sizeof(float) + 12345;
         var big = rng.Uniform(floats);
         var small = Enumerable.Range(0, 9).Select(_ => rng.Uniform(777)).ToArray();
-        using var bigT = Tensor.Empty(_gpu, DType.Float32, (int)floats);
-        var smallT = small.Select(_ => Tensor.Empty(_gpu, DType.Float32, 777)).ToArray();
+        using var bigT = Tensor.Empty(Gpu, DType.Float32, (int)floats);
+        var smallT = small.Select(_ => Tensor.Empty(Gpu, DType.Float32, 777)).ToArray();
         EmulatorCounters.Reset();
         using (EmulatorCounters.Region("uploads"))
         {
-            _gpu.CopyIn<float>(bigT.Storage, big);
-            for (int i = 0; i < small.Length; i++) _gpu.CopyIn<float>(smallT[i].Storage, small[i]);
+            Gpu.CopyIn<float>(bigT.Storage, big);
+            for (int i = 0; i < small.Length; i++) Gpu.CopyIn<float>(smallT[i].Storage, small[i]);
         }
         var c = EmulatorCounters.Read("uploads");
         Assert.That(c.Syncs, Is.Zero, "an upload returns without waiting");

@@ -130,6 +130,65 @@ public class FabSquareParityTests
             $"{norm} {string.Join("x", shape)} seed {rng.Seed}");
     }
 
+    /// <summary>
+    /// Queries whose index is read from the device counter and whose side the device derives from the p schedule
+    /// (kernels/square.cu square_side): on both backends each candidate equals the fixed-argument candidate of that
+    /// index with the host's side (Square.P, Square.Side / SquareL2.Side), bit for bit on the CPU, and the accept
+    /// step advances the counter by one. Indices sit on both sides of the schedule's halvings, plain and rescaled.
+    /// </summary>
+    [Test]
+    public void SquareCandidates_QueryFromDeviceCounter_EqualsHostSchedule([Values] PgdNorm norm,
+        [Values] bool rescale,
+        [Values(new[] { 3, 3, 8, 8 }, new[] { 2, 2, 13, 11 }, new[] { 2, 1, 32, 32 })] int[] shape)
+    {
+        var rng = Rng();
+        int n = shape[0], c = shape[1], h = shape[2], w = shape[3], d = c * h * w, k = 3;
+        float eps = norm == PgdNorm.Linf ? 0.05f : 0.7f;
+        float[] x0 = rng.Uniform(n * d, 0f, 1f);
+        float[] best = x0.Zip(rng.Uniform(n * d, -eps / 4, eps / 4), (a, b) => Math.Clamp(a + b, 0f, 1f)).ToArray();
+        float[] margin = Enumerable.Repeat(0.5f, n).ToArray();
+        int[] ids = Enumerable.Range(0, n).Select(_ => (int)rng.NextUInt64()).ToArray();
+        var schedule = new SquareSchedule(0.8f, rescale ? 1200 : 10000, rescale);
+        var fixedParams = new SquareParams(norm, eps, 0, 0, rng.NextUInt64(), (uint)rng.Next(0, 4));
+        var counted = fixedParams with { Schedule = schedule };
+        int[] queries = [0, 10, 11, 50, 51, 200, 201, 500, 501, 1000, 1001, 2000, 2001, 4001, 6001, 8001, 9999];
+        if (rescale) queries = [0, 1, 2, 6, 7, 24, 25, 60, 61, 120, 121, 240, 241, 481, 721, 961, 1199];
+        Assert.That(queries.Select(q => schedule.Side(norm, q, h, w)).Distinct().Count(), Is.GreaterThan(2),
+            "the indices cover several sides");
+
+        float[] Run(IBackend b, int q, bool fromCounter, out int after)
+        {
+            using var tx0 = Tensor.FromArray(b, x0, n, c, h, w);
+            using var tb = Tensor.FromArray(b, best, n, c, h, w);
+            using var tm = Tensor.FromArray(b, margin, n);
+            using var ti = Tensor.FromArray(b, ids, n);
+            using var counter = Tensor.FromArray(b, new[] { q }, 1);
+            using var cand = Tensor.Empty(b, DType.Float32, n, c, h, w);
+            if (fromCounter) Ops.SquareCandidates(counted, tx0, tb, tm, ti, counter, cand);
+            else
+                Ops.SquareCandidates(fixedParams with { Side = schedule.Side(norm, q, h, w), Query = q }, tx0, tb, tm,
+                    ti, cand);
+            float[] result = cand.ToArray();
+            // The accept's bookkeeping has its own test (below); here: it advances the counter.
+            using var tz = Tensor.FromArray(b, new float[n * k], n, k);
+            using var ty = Tensor.FromArray(b, new int[n], n);
+            using var tl = Tensor.FromArray(b, Enumerable.Repeat(-1f, n).ToArray(), n);
+            Ops.SquareAccept(tz, ty, cand, tb, tm, tl, counter);
+            after = counter.ToArray<int>()[0];
+            return result;
+        }
+        foreach (int q in queries)
+        {
+            float[] host = Run(Backends.Cpu, q, fromCounter: false, out _);
+            float[] cpu = Run(Backends.Cpu, q, fromCounter: true, out int cpuAfter);
+            float[] gpu = Run(_gpu, q, fromCounter: true, out int gpuAfter);
+            string what = $"{norm} rescale {rescale} {string.Join("x", shape)} query {q} seed {rng.Seed}";
+            Assert.That(cpu, Is.EqualTo(host), $"{what}: CPU, counter against fixed arguments");
+            AssertClose.All(host, gpu, norm == PgdNorm.Linf ? 0 : 1e-6, 0, $"{what}: GPU");
+            Assert.That((cpuAfter, gpuAfter), Is.EqualTo((q + 1, q + 1)), $"{what}: the counter after the accept");
+        }
+    }
+
     [Test]
     public void SquareAccept_RandomInput_GpuMatchesCpu([Values(new[] { 1, 1, 2 }, new[] { 17, 75, 3 },
         new[] { 40, 192, 10 })] int[] shape)

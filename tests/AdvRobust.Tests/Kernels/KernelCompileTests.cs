@@ -109,13 +109,15 @@ public sealed partial class KernelCompileTests
             + "int d, int k, int l2, float beta"),
         ("square.cu", "square_linf_candidates_f32",
             "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
-            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query, long long n"),
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query, const int* counter, "
+            + "float p_init, int queries, int rescale, long long n"),
         ("square.cu", "square_l2_candidates_f32",
             "const float* x0, const float* best, const float* margin_min, const int* ids, float* cand, int c, int h, "
-            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query"),
+            + "int w, int s, float eps, unsigned long long seed, unsigned int stream, int query, const int* counter, "
+            + "float p_init, int queries, int rescale"),
         ("square.cu", "square_accept_f32",
             "const float* logits, const int* labels, const float* cand, float* best, float* margin_min, "
-            + "float* loss_min, int k, int d"),
+            + "float* loss_min, int* counter, int k, int d"),
     ];
 
     private static readonly ConcurrentDictionary<string, Lazy<CompileResult>> Compiled = new();

@@ -1,12 +1,8 @@
 using AdvRobust.Core;
-using AdvRobust.Core.Nn.Layers;
-using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
 using AdvRobust.Cuda;
-using AdvRobust.Cuda.Interop;
 using AdvRobust.Research.Training;
 using AdvRobust.Research.Training.Objectives;
-using AdvRobust.Tests.Models;
 using AdvRobust.Tests.Support;
 
 namespace AdvRobust.Tests.Training;
@@ -19,21 +15,9 @@ namespace AdvRobust.Tests.Training;
 /// </summary>
 [Category("Gpu")]
 [Category("Emulator")]
-public class TrainingGraphTests
+public class TrainingGraphTests : EmulatorGraphFixture
 {
     private const int N = 6;
-    private CudaBackend _gpu = null!;
-
-    [OneTimeSetUp]
-    public void OpenBackend()
-    {
-        if (!NativeLibraries.EmulatorSelected) Assert.Ignore("needs the CUDA emulator: ADVROBUST_CUDA=emulator");
-        Backends.CudaOrIgnore();
-        _gpu = CudaBackend.Create(deterministic: true);
-    }
-
-    [OneTimeTearDown]
-    public void CloseBackend() => _gpu?.Dispose();
 
     [TestCase(false)]
     [TestCase(true)]
@@ -54,16 +38,13 @@ public class TrainingGraphTests
         bool graphs)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
-        using var model = new ResNet18(new ParameterInit(_gpu, 7), 10, [3, 8, 8], ModelZooTests.CifarMean,
-            ModelZooTests.CifarStd, width: 4);
+        using var model = NarrowResNet(7);
         int[] y = Enumerable.Range(0, N).Select(i => (i * 3) % 10).ToArray();
-        using var x = Tensor.FromArray(_gpu, rng.Uniform(N * 3 * 8 * 8, 0f, 1f), N, 3, 8, 8);
-        using var labels = Tensor.FromArray(_gpu, y, N);
+        using var x = Tensor.FromArray(Gpu, rng.Uniform(N * 3 * 8 * 8, 0f, 1f), N, 3, 8, 8);
+        using var labels = Tensor.FromArray(Gpu, y, N);
         var batch = new TrainingBatch(x, labels, [.. Enumerable.Range(0, N).Select(i => (uint)i)], Epoch: 0, Step: 3,
             Seed: 11) { HostLabels = y };
-        bool before = _gpu.Graphs.Enabled;
-        _gpu.Graphs.Enabled = graphs;
-        try
+        return WithGraphs(graphs, () =>
         {
             model.Train();
             model.ZeroGrad();
@@ -73,10 +54,6 @@ public class TrainingGraphTests
             var grads = model.Parameters().Select(p => p.Grad!.ToArray()).ToArray();
             var buffers = model.NamedBuffers().Select(b => b.Buffer.ToArray()).ToArray();
             return (stats, grads, buffers, launches);
-        }
-        finally
-        {
-            _gpu.Graphs.Enabled = before;
-        }
+        });
     }
 }

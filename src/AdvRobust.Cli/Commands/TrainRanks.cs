@@ -1,0 +1,67 @@
+using System.Text;
+using AdvRobust.Core;
+using AdvRobust.Distributed;
+using AdvRobust.Research.Training;
+
+namespace AdvRobust.Cli.Commands;
+
+/// <summary>
+/// `mpirun -n K advrobust train`: what the train command does for a data-parallel run (<see cref="DataParallel"/>).
+/// Rank 0 alone writes the run folder. Every other rank runs the same trainer against a shadow folder of its own in
+/// the temporary directory (deleted when it ends), so the trainer needs no "am I rank 0" branches; on --resume the
+/// shadow starts as a copy of the run's manifest, metrics and checkpoints, taken after rank 0 has opened (tidied) the
+/// real folder. The manifest records the world size and each rank's host and device, and --resume refuses another
+/// world size (the shards, and so the run, would differ).
+/// </summary>
+internal static class TrainRanks
+{
+    /// <summary>Rank 0: the run folder itself; another rank: its shadow copy (see the class summary).</summary>
+    public static RunDirectory OpenForResume(string folder, ICommunicator world)
+    {
+        RunDirectory? run = world.IsRoot ? RunDirectory.Open(folder) : null;
+        world.Barrier();
+        if (run is not null) return run;
+        string shadow = ShadowPath(world);
+        Directory.CreateDirectory(shadow);
+        foreach (string file in Directory.EnumerateFiles(folder))
+            File.Copy(file, Path.Combine(shadow, Path.GetFileName(file)), overwrite: true);
+        return RunDirectory.Open(shadow);
+    }
+
+    /// <summary>Rank 0: a new run folder at <paramref name="output"/>; another rank: an empty shadow folder.</summary>
+    public static RunDirectory Create(string output, ICommunicator world) =>
+        RunDirectory.Create(world.IsRoot ? output : ShadowPath(world));
+
+    /// <summary>Removes a non-root rank's shadow folder.</summary>
+    public static void Cleanup(ICommunicator world)
+    {
+        if (!world.IsRoot && Directory.Exists(ShadowPath(world))) Directory.Delete(ShadowPath(world), recursive: true);
+    }
+
+    /// <summary>Throws on every rank when a resumed run was started with another world size.</summary>
+    public static void CheckWorldSize(RunDirectory run, ICommunicator world)
+    {
+        var manifest = run.ReadManifest();
+        var last = manifest.Resumptions.Count > 0 ? manifest.Resumptions[^1].Environment : manifest.Environment;
+        int size = last.WorldSize ?? 1;
+        if (size != world.Size)
+            throw new ArgumentException($"{run.Path} was trained with {size} rank{(size == 1 ? "" : "s")} and is being " +
+                $"resumed with {world.Size}: each step's batch is split by the world size, so resume it with " +
+                $"{(size == 1 ? "one process (no mpirun)" : $"mpirun -n {size}")}");
+    }
+
+    /// <summary>The environment with the world size and every rank's "rank r: host, backend device" (a collective).</summary>
+    public static RunEnvironment WithRanks(RunEnvironment environment, IBackend backend, ICommunicator world)
+    {
+        string mine = $"rank {world.Rank}: {System.Net.Dns.GetHostName()}, {backend.Name} {backend.DeviceName}";
+        var all = world.Gather<byte>(Encoding.UTF8.GetBytes(mine));
+        return environment with
+        {
+            WorldSize = world.Size,
+            Ranks = all?.Select(b => Encoding.UTF8.GetString(b)).ToArray(),
+        };
+    }
+
+    private static string ShadowPath(ICommunicator world) => Path.Combine(Path.GetTempPath(),
+        $"advrobust-rank{world.Rank}-{Environment.ProcessId}");
+}

@@ -1,0 +1,97 @@
+using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Tensors;
+
+namespace AdvRobust.Distributed;
+
+/// <summary>
+/// Sums the ranks' gradients after backward, bucket by bucket, so that every rank steps with the gradient of the
+/// global batch. The parameters are grouped, in the reverse of their declaration order (the order backward finishes
+/// them: last layer first), into buckets of about <see cref="BucketBytes"/>; each bucket is copied from the device into
+/// a pinned host buffer, scaled by this rank's share of the global batch, and its non-blocking all-reduce
+/// (MPI_Iallreduce) started before the next bucket is packed; then each bucket is waited for in order and copied back.
+/// What overlaps: the transfer and reduction of a bucket with the packing (device→host copy and scaling) of the later
+/// ones, and Open MPI's progress with the unpacking of the earlier ones. The reduction does not overlap the backward
+/// pass itself: the tape runs backward to the end before this is called (a hook per parameter into the tape would be
+/// needed; on GPUs NCCL on a second stream is the place for it).
+///
+/// Scaling: each objective's loss is the mean over its rows, so a rank's gradient is the mean over its shard of
+/// b_r rows; the global batch's mean gradient is Σ_r (b_r / B)·g_r, hence each rank multiplies by b_r / B before the
+/// sum. With equal shards the factor is 1/K, exact for K a power of two.
+/// </summary>
+public sealed class GradientAllReduce
+{
+    private readonly ICommunicator _world;
+    private readonly List<Parameter[]> _buckets = [];
+    private readonly float[] _buffer;
+
+    public GradientAllReduce(ICommunicator world, IEnumerable<Parameter> parameters, int bucketBytes = 4 << 20)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bucketBytes, 4);
+        _world = world;
+        BucketBytes = bucketBytes;
+        var current = new List<Parameter>();
+        long bytes = 0, total = 0;
+        foreach (var p in parameters.Where(p => p.RequiresGrad).Reverse())
+        {
+            if (current.Count > 0 && bytes + 4 * p.Value.Length > bucketBytes)
+            {
+                _buckets.Add([.. current]);
+                (current, bytes) = ([], 0);
+            }
+            current.Add(p);
+            bytes += 4 * p.Value.Length;
+            total += p.Value.Length;
+        }
+        if (current.Count > 0) _buckets.Add([.. current]);
+        if (total > int.MaxValue) throw new NotSupportedException($"{total} gradient values pass one host buffer");
+        _buffer = GC.AllocateArray<float>((int)total, pinned: true);
+        GradientValues = total;
+    }
+
+    public int BucketBytes { get; }
+    public int Buckets => _buckets.Count;
+
+    /// <summary>Gradient values per step (4 bytes each).</summary>
+    public long GradientValues { get; }
+
+    /// <summary>Replaces every gradient by Σ over the ranks of <paramref name="share"/>·gradient, where share is this
+    /// rank's rows over the global batch's.</summary>
+    public void Run(float share)
+    {
+        if (_world.Size == 1) return;
+        var requests = new ReduceRequest[_buckets.Count];
+        int offset = 0;
+        for (int b = 0; b < _buckets.Count; b++)
+        {
+            int start = offset;
+            foreach (var p in _buckets[b])
+            {
+                var span = _buffer.AsSpan(offset, (int)p.Value.Length);
+                if (p.Grad is null) span.Clear();
+                else
+                {
+                    p.Grad.Backend.CopyOut(p.Grad.Storage, span);
+                    if (share != 1f) foreach (ref float v in span) v *= share;
+                }
+                offset += span.Length;
+            }
+            requests[b] = _world.BeginAllReduceSum(_buffer, start, offset - start);
+        }
+        offset = 0;
+        for (int b = 0; b < _buckets.Count; b++)
+        {
+            requests[b].Wait();
+            foreach (var p in _buckets[b])
+            {
+                var span = _buffer.AsSpan(offset, (int)p.Value.Length);
+                if (p.Grad is null)
+                {
+                    using var g = Tensor.FromArray<float>(p.Value.Backend, span, p.Value.Shape.Dims.ToArray());
+                    p.AccumulateGrad(g);
+                }
+                else p.Grad.Backend.CopyIn<float>(p.Grad.Storage, span);
+                offset += span.Length;
+            }
+        }
+    }
+}
