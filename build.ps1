@@ -15,6 +15,10 @@
                  sm_80 and sm_90: prints registers, shared memory, spills and occupancy per kernel, writes
                  kernels/RESOURCES.md, and fails on a spill or a launch that could not start
         bench    run BenchmarkDotNet (extra arguments are passed through, default: --filter * --job short)
+                 `bench --peer [--rounds N] [--python PATH]`: our CPU cases of issue 14's table and the PyTorch peers
+                 (../shared/bench/torch_peer_cpu.py, benchmarks/peer/torch_peer_extra.py) alternately, N rounds (default
+                 3); prints per-round values, medians, ratios and goals with the machine, date, commit and versions, and
+                 writes them to benchmarks/results/peer-DATE-COMMIT.md (about 15 minutes on 2 idle cores)
         demo     the main job: `advrobust demo` (PGD-AT and TLA on Fashion-MNIST, evaluation, detection, report; 10 min on
                  2 CPU cores; extra arguments are passed through, e.g. --device cuda, --out DIR, --quick). Installs
                  Fashion-MNIST first where it is missing (Debian, as root), or says exactly what to run
@@ -324,8 +328,14 @@ switch ($Task) {
     'test' { Invoke-Test }
     'kernels' { Invoke-Kernels }
     'bench' {
-        $benchArgs = if ($Rest.Count -gt 0) { $Rest } else { @('--filter', '*', '--job', 'short') }
-        Invoke-Checked 'benchmarks' { dotnet run -c Release --project benchmarks/AdvRobust.Benchmarks -- @benchArgs }
+        if ($Rest -contains '--peer') {
+            # Build once, then run the built program: each round starts it again (benchmarks/README.md, "bench --peer").
+            Invoke-Checked 'dotnet build benchmarks' { dotnet build benchmarks/AdvRobust.Benchmarks -c Release --nologo -v:quiet }
+            Invoke-Checked 'bench --peer' { dotnet benchmarks/AdvRobust.Benchmarks/bin/Release/net10.0/AdvRobust.Benchmarks.dll @Rest }
+        } else {
+            $benchArgs = if ($Rest.Count -gt 0) { $Rest } else { @('--filter', '*', '--job', 'short') }
+            Invoke-Checked 'benchmarks' { dotnet run -c Release --project benchmarks/AdvRobust.Benchmarks -- @benchArgs }
+        }
     }
     'setup' { Invoke-Setup }
     'gpu-check' { Invoke-GpuCheck $Rest }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # CPU throughput before/after, side by side with PyTorch, in one run (issue 13).
+# For the working tree against PyTorch on all of issue 14's rows, use `build.ps1 bench --peer` instead; this script
+# stays for comparing two commits (a before/after of one change) on the small CNN.
 #
 #   benchmarks/cpu-compare.sh [BEFORE]     BEFORE: a commit (default beb4ade, the last commit before issue 13's work)
 #   env: ROUNDS (default 3), REPS timed calls per workload and round (default 2), BATCH (default 256),

@@ -6,6 +6,8 @@
 //     dx = r.x mod (2·pad + 1) − pad;  dy = r.y mod (2·pad + 1) − pad;  mirror = flip && (r.z & 1)
 //     y[s,c,i,j] = x[s,c, i + dy, j' + dx] with j' = mirror ? W − 1 − j : j, and 0 where that is outside the image
 //   i.e. pad by `pad` zeros, crop H×W at offset (pad + dy, pad + dx), then mirror. No backward (data, not a layer).
+//   A non-null key holds (seed, stream, first_sample) in device memory instead (philox_key_from): the trainer's
+//   captured step reads each step's epoch and first sample from there.
 // Layout: x, y N×C×H×W float32 row-major; y must not alias x.
 // Launch: 1-D grid-stride over the N·C·H·W outputs, blockDim 256, grid = min(ceil_div(n, 256), 32·SMs). Each thread
 //   recomputes its sample's draw (one Philox block, 10 rounds) instead of staging it: no shared memory, any grid.
@@ -19,8 +21,9 @@
 // ---- kernels ----
 extern "C" __global__ void random_crop_flip_f32(const float* __restrict__ x, float* __restrict__ y, int samples,
     int channels, int h, int w, int pad, int flip, unsigned long long seed, unsigned int stream,
-    unsigned int first_sample)
+    unsigned int first_sample, const unsigned int* __restrict__ key)
 {
+    philox_key_from(key, seed, stream, first_sample);
     const long long plane = (long long)h * w;
     const long long n = (long long)samples * channels * plane;
     const unsigned int span = (unsigned int)(2 * pad + 1);

@@ -6,8 +6,9 @@
 //     y[s, k] = x[x_rows == 1 ? k : s·per_sample + k] + sigma·z
 //   Keying by (g, k) makes a sample's noise independent of batch split and launch geometry; x_rows == 1 replicates one
 //   image into N noisy copies (certification: copy j of test point i is g = j, stream = i). Only the cosine half of
-//   Box–Muller is used, so element k needs exactly one Philox block, as on the CPU. No backward: y is data fed to the
-//   model (∂y/∂x = I would be the identity anyway).
+//   Box–Muller is used, so element k needs exactly one Philox block, as on the CPU. A non-null key holds (seed,
+//   stream, first_sample) in device memory instead (philox_key_from), for a captured training step. No backward: y
+//   is data fed to the model (∂y/∂x = I would be the identity anyway).
 // Layout: y N×per_sample float32 row-major; x the same or 1×per_sample; ids N int32 or null. y may alias x only when
 //   x_rows == N (each element is read before it is written by the same thread).
 // Launch: 1-D grid-stride over the n = N·per_sample outputs, blockDim 256, grid = min(ceil_div(n, 256), 32·SMs). Each
@@ -23,8 +24,9 @@
 // ---- kernels ----
 extern "C" __global__ void gaussian_noise_f32(const float* x, float* y, const int* __restrict__ ids,
     float sigma, long long n, int per_sample, int x_rows, unsigned long long seed, unsigned int stream,
-    unsigned int first_sample)
+    unsigned int first_sample, const unsigned int* __restrict__ key)
 {
+    philox_key_from(key, seed, stream, first_sample);
     for (long long e = grid_start(); e < n; e += grid_stride())
     {
         long long s;

@@ -8,6 +8,9 @@
 //                 r = Draw(seed, stream, 0, g, k); x = clamp(x0 + ε(2·Uniform(r.x) − 1), lo, hi)
 //   l2 start      z_k = Normal(r.x, r.y), r = Draw(seed, stream, 0, g, k); u = Uniform(Draw(seed, stream, 1, g, 0).x);
 //                 radius = ε·u^(1/per_sample); zn = ‖z‖; x = clamp(x0 + radius·z/zn, lo, hi) (zn = 0: x = clamp(x0))
+//   Starts: when ids is non-null, row s is sample g = first_sample + ids[s] (the shuffled ids of a training batch);
+//   when key is non-null, (seed, stream, first_sample) are read from it (philox_key_from: a captured training step
+//   replays with each step's key).
 //   No backward: these are optimiser steps, not differentiable ops.
 // Layout: N samples × per_sample contiguous float32; n = N·per_sample.
 // Launch: linf kernels 1-D, blockDim 256, grid = min(ceil_div(n, 256), 65536) (grid-stride). l2 kernels: one block
@@ -79,14 +82,15 @@ extern "C" __global__ void pgd_l2_step_f32(float* __restrict__ x, const float* _
 
 extern "C" __global__ void pgd_linf_random_start_f32(float* __restrict__ x, const float* __restrict__ x0, float eps,
     float lo, float hi, long long n, int per_sample, unsigned long long seed, unsigned int stream,
-    unsigned int first_sample)
+    unsigned int first_sample, const unsigned int* __restrict__ key, const int* __restrict__ ids)
 {
+    philox_key_from(key, seed, stream, first_sample);
     for (long long e = grid_start(); e < n; e += grid_stride())
     {
         long long s;
         int k;
         divmod_ll(e, per_sample, s, k);
-        const unsigned int sample = first_sample + (unsigned int)s;
+        const unsigned int sample = first_sample + (ids != nullptr ? (unsigned int)ids[s] : (unsigned int)s);
         const philox4 r = philox_draw(seed, stream, PHILOX_PURPOSE_ELEMENT, sample, (unsigned int)k);
         x[e] = clamp_f(x0[e] + eps * (2.0f * philox_uniform(r.x) - 1.0f), lo, hi);
     }
@@ -94,11 +98,13 @@ extern "C" __global__ void pgd_linf_random_start_f32(float* __restrict__ x, cons
 
 // grid = N blocks: block s owns global sample first_sample + s. z is recomputed in the second pass, not stored.
 extern "C" __global__ void pgd_l2_random_start_f32(float* __restrict__ x, const float* __restrict__ x0, float eps,
-    float lo, float hi, int per_sample, unsigned long long seed, unsigned int stream, unsigned int first_sample)
+    float lo, float hi, int per_sample, unsigned long long seed, unsigned int stream, unsigned int first_sample,
+    const unsigned int* __restrict__ key, const int* __restrict__ ids)
 {
     __shared__ float scratch[AR_WARP_SIZE];
+    philox_key_from(key, seed, stream, first_sample);
     const long long base = (long long)blockIdx.x * per_sample;
-    const unsigned int sample = first_sample + blockIdx.x;
+    const unsigned int sample = first_sample + (ids != nullptr ? (unsigned int)ids[blockIdx.x] : blockIdx.x);
 
     float acc = 0.0f;
     for (int k = threadIdx.x; k < per_sample; k += blockDim.x)

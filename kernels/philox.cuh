@@ -61,6 +61,18 @@ __device__ __forceinline__ philox4 philox_draw(unsigned long long seed, unsigned
 
 // ---- conversions ----
 // Uniform in [0, 1): 24 random bits times 2^-24, exact in float.
+// A step's key read from device memory: words = {seed lo, seed hi, stream, first sample} (Int32[4], written by a
+// non-blocking upload before the step), so a step captured as a CUDA graph replays with each call's key; a null
+// pointer keeps the kernel's own arguments. Every thread reads the same 16 bytes (served from L1/L2).
+__device__ __forceinline__ void philox_key_from(const unsigned int* words, unsigned long long& seed,
+    unsigned int& stream, unsigned int& first_sample)
+{
+    if (words == nullptr) return;
+    seed = (unsigned long long)words[0] | ((unsigned long long)words[1] << 32);
+    stream = words[2];
+    first_sample = words[3];
+}
+
 __device__ __forceinline__ float philox_uniform(unsigned int bits) { return (float)(bits >> 8) * (1.0f / 16777216.0f); }
 
 // Uniform in (0, 1], safe for logf.

@@ -45,6 +45,20 @@ public static class ModelSteps
         sgd.Step();
     }
 
+    /// <summary>
+    /// One attack step's pass without the update: an eval-mode forward on an attack-mode tape (parameters constant),
+    /// the summed cross-entropy, and its backward pass to the input (what <see cref="Pgd"/> does per step).
+    /// </summary>
+    public static void InputGradient(Classifier model, Tensor x, Tensor labels)
+    {
+        model.Eval();
+        using var tape = new Tape(x.Backend, parameterGradients: false);
+        var input = tape.Input(x);
+        var loss = F.Sum(tape, F.CrossEntropy(tape, model.Forward(tape, input).Logits, labels));
+        tape.Backward(loss);
+        if (input.Grad is null) throw new InvalidOperationException("the loss does not depend on the input");
+    }
+
     /// <summary>PGD-AT (Madry et al. 2018): the attack in eval mode, then a train step on the adversarial batch.</summary>
     public static void AdversarialTrainStep(Pgd pgd, Classifier model, Sgd sgd, Tensor x, Tensor labels, uint[] ids)
     {

@@ -1,3 +1,4 @@
+using AdvRobust.Benchmarks.Peer;
 using AdvRobust.Benchmarks.Support;
 using BenchmarkDotNet.Running;
 
@@ -5,7 +6,8 @@ namespace AdvRobust.Benchmarks;
 
 /// <summary>
 /// Entry point. `--smoke [--device cpu|cuda]` runs every case once and prints one line each (see
-/// <see cref="Smoke"/>); anything else goes to BenchmarkDotNet's switcher (--filter, --job, --list, ...).
+/// <see cref="Smoke"/>); `--peer [--rounds N]` compares with PyTorch (see <see cref="PeerRun"/>); anything else goes to
+/// BenchmarkDotNet's switcher (--filter, --job, --list, ...), with `--peer-round` keeping only the peer rows' cases.
 /// Returns 0 when every case ran, 1 when any case failed or a --filter matched nothing.
 /// </summary>
 public static class Program
@@ -15,9 +17,12 @@ public static class Program
         try
         {
             if (args.Contains(Smoke.Flag)) return Smoke.Run(args);
+            if (args.Contains(PeerRun.Flag)) return PeerRun.Run(args);
+            bool peerRows = args.Contains(PeerRun.RoundFlag);
+            args = args.Where(a => a != PeerRun.RoundFlag).ToArray();
             if (BenchDevices.CudaUnavailableReason is { } why) Console.WriteLine($"// cuda: not benchmarked ({why})");
             var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
-                .Run(args, BenchConfig.Create()).ToList();
+                .Run(args, BenchConfig.Create(peerRows)).ToList();
             if (DeviceCeilings.KnownCopyBandwidthGBps is not null && BenchDevices.CudaBackend is { } cuda)
                 Console.WriteLine($"// {DeviceCeilings.Describe(cuda)}");
             if (summaries.Count == 0 && args.Any(a => a is "--filter" or "-f") && !args.Any(IsInformational))

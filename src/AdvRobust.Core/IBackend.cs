@@ -132,4 +132,13 @@ public interface IBackend : IDisposable
     /// <summary>y = x + sigma·N(0,1) from Philox (purpose 7); row s of y is sample firstSample + (ids?[s] ?? s), and
     /// x has y's shape or one row (replicated).</summary>
     void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample, Tensor? sampleIds);
+
+    // ---- keyed from device memory: a step's per-call values in tensors, so a captured step replays with new ones ----
+    // key: Int32[4] = (seed lo, seed hi, stream, firstSample) (Tensors.DeviceKey); lr: Float32[1].
+    /// <summary>As PgdRandomStart with the key read on the device; row s is sample firstSample + sampleIds[s].</summary>
+    void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds);
+    void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key);
+    void GaussianNoise(Tensor x, Tensor y, float sigma, Tensor key, Tensor? sampleIds);
+    /// <summary>As SgdStep with the learning rate read on the device (p.LearningRate is not used).</summary>
+    void SgdStep(SgdParams p, Tensor lr, Tensor param, Tensor grad, Tensor momentum);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
 using AdvRobust.Core;
 using AdvRobust.Core.Tensors;
 
@@ -12,19 +13,28 @@ namespace AdvRobust.Cpu;
 // covers it and small planes (PQ = 16 deep in a ResNet) still give the GEMM a wide N:
 //   im2col:  col[(c·R + r)·S + s, b·PQ + p·Q + q] = x[n0+b, c, p·stride − pad + r, q·stride − pad + s]   (0 outside)
 //   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
+//                    (with a bias, fused into that unpack: y = relu(Y + bias[k]) in float, as the separate ops round)
 //   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
 //                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
 //                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
 //   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
-// Parallelism: im2col, col2im and the copies run one sample per task; the GEMM parallelizes over tiles of C. Each
-// output of the SGEMM sums its K-blocks in an order fixed by K alone, so y and dx are bit-identical whatever the
-// thread count or the batch split (sample n gets the same y in a batch of 3 or of 256); dW depends only on the
-// chunk partition, a function of (N, B) with B a function of the layer's shape, never of the thread count.
+// Parallelism (forward, data gradient): a batch with enough chunks gives each core whole chunks (im2col, a one-thread
+// GEMM, the unpack or col2im, all while its col is in that core's L2); a small batch runs its chunks one after another,
+// im2col/col2im one sample per task and the GEMM over tiles of C (the filter gradient always runs this way: its chunks
+// add into dW in turn). Each output of the SGEMM sums its K-blocks in an order fixed by K alone (not by how M or N are
+// cut), so y and dx are bit-identical whatever the thread count or the batch split (sample n gets the same y in a
+// batch of 3 or of 256); dW depends only on the chunk partition, a function of (N, B) with B a function of the
+// layer's shape, never of the thread count. (Bands of L per core for dW, each walking every chunk with a one-thread
+// GEMM, measured no better and left a core idle whenever the other was descheduled.)
 public sealed partial class CpuBackend
 {
     /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
     private const int ConvTargetColumns = 2048, ConvMaxColFloats = 1 << 23;
+
+    /// <summary>A chunk run by one core aims at a col of at most this many floats (1 MiB: a core's L2) but at least
+    /// ChunkMinColumns columns (a narrower GEMM spends more on packing W than on multiplying).</summary>
+    private const int ChunkL2Floats = 1 << 18, ChunkMinColumns = 256;
 
     /// <summary>
     /// The col and chunk buffers. Not ArrayPool.Shared: a chunk's col is often above the largest size the shared pool
@@ -33,46 +43,84 @@ public sealed partial class CpuBackend
     /// </summary>
     private static readonly ArrayPool<float> ConvScratch = ArrayPool<float>.Create(1 << 26, 8);
 
-    public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y)
+    public void Conv2dForward(ConvParams p, Tensor x, Tensor w, Tensor y) => ConvForward(p, x, w, null, y);
+
+    /// <summary>Conv, bias add, ReLU with the bias and ReLU applied as each chunk's output is unpacked: per element
+    /// y = relu(Y + bias[k]) in float, bitwise what the three separate ops give.</summary>
+    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
+        ConvForward(p, x, w, bias, y);
+
+    private static void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
-        int b = g.ChunkSamples, ld = b * g.PQ;
-        float[] col = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
-        for (int n0 = 0; n0 < g.N; n0 += b)
+        ForChunks(g, g.L, (n0, nb, col, buf, parallel) =>
         {
-            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
-            ForSamples(nb, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            int cols = nb * g.PQ;
+            ForSamples(nb, parallel, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
             // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
             Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            Sgemm.Run(w.F(), false, col.AsSpan(0, g.L * cols), false, yc, g.K, cols, g.L, 1f, 0f);
-            if (nb > 1) ForSamples(nb, s => UnpackChunk(g, buf, cols, s, y.F().Slice((n0 + s) * g.YSample, g.YSample)));
-        }
-        ConvScratch.Return(col);
-        ConvScratch.Return(buf);
-    }
-
-    /// <summary>The unfused order, in place on y: conv, bias add, ReLU (bitwise what the three separate ops give).</summary>
-    public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y)
-    {
-        Conv2dForward(p, x, w, y);
-        ChannelAffine(y, null, bias, y);
-        Unary(UnaryOp.Relu, y, y);
+            Sgemm.Run(w.F(), false, col.AsSpan(0, g.L * cols), false, yc, g.K, cols, g.L, 1f, 0f,
+                maxThreads: parallel ? 0 : 1);
+            ForSamples(nb, parallel && nb > 1, s => UnpackChunk(g, buf, cols, s, nb == 1,
+                y.F().Slice((n0 + s) * g.YSample, g.YSample), bias));
+        });
     }
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
-        int b = g.ChunkSamples, ld = b * g.PQ;
-        float[] dcol = ConvScratch.Rent(g.L * ld), buf = ConvScratch.Rent(g.K * ld);
-        for (int n0 = 0; n0 < g.N; n0 += b)
+        ForChunks(g, g.L, (n0, nb, dcol, buf, parallel) =>
         {
-            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
+            int cols = nb * g.PQ;
             ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            if (nb > 1) ForSamples(nb, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
-            Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f);
-            ForSamples(nb, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+            if (nb > 1)
+                ForSamples(nb, parallel, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
+            Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f,
+                maxThreads: parallel ? 0 : 1);
+            ForSamples(nb, parallel, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+        });
+    }
+
+    /// <summary>One chunk of samples n0 .. n0+nb−1 with its col (rows × nb·PQ) and buf (K × nb·PQ) scratch;
+    /// parallel: whether the chunk may use every core (else it runs on the calling thread alone).</summary>
+    private delegate void ChunkBody(int n0, int nb, float[] col, float[] buf, bool parallel);
+
+    /// <summary>
+    /// Runs body over the batch in chunks, for the forward and the data gradient (whose outputs do not depend on the
+    /// chunking, see the header). When the batch gives every core a few chunks of at least ChunkMinColumns columns,
+    /// each core takes whole chunks (its col built, multiplied and consumed while it is in that core's L2, no
+    /// hand-off between passes); otherwise the chunks run one after another, each spread over all cores.
+    /// </summary>
+    private static void ForChunks(in ConvGeometry g, int colRows, ChunkBody body)
+    {
+        int threads = Environment.ProcessorCount;
+        int b = Math.Max(Math.Max(1, ChunkL2Floats / Math.Max(1, colRows * g.PQ)), (ChunkMinColumns + g.PQ - 1) / g.PQ);
+        int chunks = (g.N + b - 1) / Math.Max(1, b);
+        if (threads > 1 && chunks >= threads)
+        {
+            chunks = (chunks + threads - 1) / threads * threads;  // equal shares: a multiple of the thread count
+            b = (g.N + chunks - 1) / chunks;
+            chunks = (g.N + b - 1) / b;
+            var geometry = g;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                () => (Col: ConvScratch.Rent(colRows * b * geometry.PQ), Buf: ConvScratch.Rent(geometry.K * b * geometry.PQ)),
+                (chunk, _, scratch) =>
+                {
+                    int n0 = chunk * b;
+                    body(n0, Math.Min(b, geometry.N - n0), scratch.Col, scratch.Buf, false);
+                    return scratch;
+                },
+                scratch =>
+                {
+                    ConvScratch.Return(scratch.Col);
+                    ConvScratch.Return(scratch.Buf);
+                });
+            return;
         }
-        ConvScratch.Return(dcol);
+        b = g.ChunkSamples;
+        float[] col = ConvScratch.Rent(colRows * b * g.PQ), buf = ConvScratch.Rent(g.K * b * g.PQ);
+        for (int n0 = 0; n0 < g.N; n0 += b) body(n0, Math.Min(b, g.N - n0), col, buf, true);
+        ConvScratch.Return(col);
         ConvScratch.Return(buf);
     }
 
@@ -85,9 +133,9 @@ public sealed partial class CpuBackend
         for (int n0 = 0; n0 < g.N; n0 += b)
         {
             int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ;
-            ForSamples(nb, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            ForSamples(nb, true, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
             ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            if (nb > 1) ForSamples(nb, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
+            if (nb > 1) ForSamples(nb, true, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
             Sgemm.Run(dyc, false, col.AsSpan(0, g.L * cols), true, dw.F(), g.K, g.L, cols, 1f, n0 == 0 ? 0f : 1f);
         }
         ConvScratch.Return(col);
@@ -205,16 +253,38 @@ public sealed partial class CpuBackend
         for (int k = 0; k < g.K; k++) dySample.Slice(k * g.PQ, g.PQ).CopyTo(buf.AsSpan(k * ld + s * g.PQ, g.PQ));
     }
 
-    /// <summary>y[sample s of the chunk, k, :] = Y[k, s·PQ ..].</summary>
-    private static void UnpackChunk(in ConvGeometry g, float[] buf, int ld, int s, Span<float> ySample)
+    /// <summary>y[sample s of the chunk, k, :] = Y[k, s·PQ ..], then relu(· + bias[k]) when there is a bias.
+    /// inPlace: the GEMM wrote Y into y already (a one-sample chunk), so only the bias and ReLU remain.</summary>
+    private static void UnpackChunk(in ConvGeometry g, float[] buf, int ld, int s, bool inPlace, Span<float> ySample,
+        Tensor? bias)
     {
-        for (int k = 0; k < g.K; k++) buf.AsSpan(k * ld + s * g.PQ, g.PQ).CopyTo(ySample.Slice(k * g.PQ, g.PQ));
+        for (int k = 0; k < g.K; k++)
+        {
+            var dst = ySample.Slice(k * g.PQ, g.PQ);
+            ReadOnlySpan<float> src = inPlace ? dst : buf.AsSpan(k * ld + s * g.PQ, g.PQ);
+            if (bias is not null) BiasRelu(src, bias.F()[k], dst);
+            else if (!inPlace) src.CopyTo(dst);
+        }
     }
 
-    /// <summary>Runs body(s) for s in [0, count): one task per sample when there is more than one.</summary>
-    private static void ForSamples(int count, Action<int> body)
+    /// <summary>y[i] = relu(x[i] + b): the float add, then <see cref="ReluOp"/>, as the unfused ops do.</summary>
+    private static void BiasRelu(ReadOnlySpan<float> x, float b, Span<float> y)
     {
-        if (count == 1) body(0);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(b);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                ReluOp.Forward(Vector256.Create(x.Slice(i, Vector256<float>.Count)) + vb).CopyTo(y.Slice(i));
+        }
+        for (; i < x.Length; i++) y[i] = ReluOp.Forward(x[i] + b);
+    }
+
+    /// <summary>Runs body(s) for s in [0, count): one task per sample when parallel and there is more than one.</summary>
+    private static void ForSamples(int count, bool parallel, Action<int> body)
+    {
+        if (count == 1 || !parallel)
+            for (int s = 0; s < count; s++) body(s);
         else Parallel.For(0, count, body);
     }
 }

@@ -13,6 +13,12 @@ public sealed partial class CpuBackend
     //   r = Philox.Draw(seed, stream, Philox.PurposeNoise (= 7), g, k);  z = Normal(r.X0, r.X1)   (Box–Muller)
     //   y[s, k] = x[xs, k] + sigma·z   with xs = s, or 0 when x has one row          (float arithmetic)
     // One task per sample; x may be y (same shape), since element k is read before it is written.
+    public void GaussianNoise(Tensor x, Tensor y, float sigma, Tensor key, Tensor? sampleIds)
+    {
+        var (seed, stream, first) = KeyWords(key);
+        GaussianNoise(x, y, sigma, seed, stream, first, sampleIds);
+    }
+
     public void GaussianNoise(Tensor x, Tensor y, float sigma, ulong seed, uint stream, uint firstSample,
         Tensor? sampleIds)
     {

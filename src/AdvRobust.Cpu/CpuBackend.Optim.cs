@@ -24,6 +24,24 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <summary>SgdStep with lr = lrTensor[0]: the same loop.</summary>
+    public void SgdStep(SgdParams p, Tensor lr, Tensor param, Tensor grad, Tensor momentum) =>
+        SgdStep(p with { LearningRate = lr.F()[0] }, param, grad, momentum);
+
+    /// <summary>RandomCropFlip with (seed, stream, firstSample) read from key (Int32[4]).</summary>
+    public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key)
+    {
+        var (seed, stream, first) = KeyWords(key);
+        RandomCropFlip(x, y, pad, flip, seed, stream, first);
+    }
+
+    /// <summary>(seed, stream, firstSample) of a DeviceKey tensor: (lo | hi &lt;&lt; 32, words[2], words[3]).</summary>
+    internal static (ulong Seed, uint Stream, uint FirstSample) KeyWords(Tensor key)
+    {
+        ReadOnlySpan<int> w = key.I();
+        return ((uint)w[0] | (ulong)(uint)w[1] << 32, (uint)w[2], (uint)w[3]);
+    }
+
     // ---- RandomCropFlip ----
     // x, y N×C×H×W (y must not alias x). Row s is the global sample g = firstSample + s (uint, wrapping), so a sample
     // gets the same crop whatever the batch split. One draw per sample, shared by its C channels:

@@ -86,6 +86,22 @@ public sealed partial class CpuBackend
         });
     }
 
+    /// <summary>PgdRandomStart with the key read from key (Int32[4]) and row s the sample firstSample + ids[s].</summary>
+    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds)
+    {
+        var (seed, stream, firstSample) = KeyWords(key);
+        int n = x.Shape[0], d = (int)x.Shape.PerSample;
+        int[] ids = sampleIds.I().ToArray();
+        Parallel.For(0, n, s =>
+        {
+            uint sample = unchecked(firstSample + (uint)ids[s]);
+            Span<float> xs = x.F().Slice(s * d, d);
+            ReadOnlySpan<float> x0s = x0.F().Slice(s * d, d);
+            if (norm == PgdNorm.Linf) LinfRandomStart(xs, x0s, p, seed, stream, sample);
+            else L2RandomStart(xs, x0s, p, seed, stream, sample);
+        });
+    }
+
     private static void LinfRandomStart(Span<float> x, ReadOnlySpan<float> x0, PgdParams p, ulong seed, uint stream,
         uint sample)
     {

@@ -25,8 +25,10 @@ public sealed partial class CpuBackend
             if (IsMax2x2(p))
             {
                 for (int i = 0; i < outP; i++)
-                for (int j = 0; j < outQ; j++)
-                    ys[i * outQ + j] = xs[ArgMax2x2(xs, w, i, j)];
+                {
+                    int j = Max2x2Vector.IsSupported ? Max2x2Vector.ForwardRow(xs, w, i, ys.Slice(i * outQ, outQ)) : 0;
+                    for (; j < outQ; j++) ys[i * outQ + j] = xs[ArgMax2x2(xs, w, i, j)];
+                }
                 return;
             }
             for (int i = 0; i < outP; i++)
@@ -52,8 +54,13 @@ public sealed partial class CpuBackend
                 dxs.Clear();
                 bool fast = IsMax2x2(p);
                 for (int i = 0; i < outP; i++)
-                for (int j = 0; j < outQ; j++)
-                    dxs[fast ? ArgMax2x2(xs, w, i, j) : ArgMax(p, xs, h, w, i, j)] += dys[i * outQ + j];
+                {
+                    // The vector rows write every pixel of their windows (the winner gets 0 + dy, as += on zeros).
+                    int j = fast && Max2x2Vector.IsSupported
+                        ? Max2x2Vector.BackwardRow(xs, w, i, dys.Slice(i * outQ, outQ), dxs) : 0;
+                    for (; j < outQ; j++)
+                        dxs[fast ? ArgMax2x2(xs, w, i, j) : ArgMax(p, xs, h, w, i, j)] += dys[i * outQ + j];
+                }
                 return;
             }
             for (int r = 0; r < h; r++)

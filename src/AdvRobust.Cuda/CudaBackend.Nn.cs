@@ -115,6 +115,13 @@ public sealed partial class CudaBackend
         Kernels.RandomCropFlip(P(x), P(y), x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], pad, flip, seed, stream,
             firstSample);
 
+    public void SgdStep(SgdParams p, Tensor lr, Tensor param, Tensor grad, Tensor momentum) =>
+        Kernels.SgdStep(P(param), P(grad), P(momentum), 0f, p.Momentum, p.WeightDecay, p.Nesterov, param.Length,
+            P(lr));
+
+    public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key) =>
+        Kernels.RandomCropFlip(P(x), P(y), x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], pad, flip, 0, 0, 0, P(key));
+
     /// <summary>Frees the cuDNN descriptors, algorithm cache and workspace; call before the context goes.</summary>
     internal void DisposeNn()
     {

@@ -21,5 +21,15 @@ public sealed partial class CudaBackend
             Kernels.PgdL2RandomStart(P(x), P(x0), p.Eps, p.Lo, p.Hi, x.Shape[0], PerSample(x), seed, stream, firstSample);
     }
 
+    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds)
+    {
+        if (norm == PgdNorm.Linf)
+            Kernels.PgdLinfRandomStart(P(x), P(x0), p.Eps, p.Lo, p.Hi, x.Length, PerSample(x), 0, 0, 0, P(key),
+                P(sampleIds));
+        else
+            Kernels.PgdL2RandomStart(P(x), P(x0), p.Eps, p.Lo, p.Hi, x.Shape[0], PerSample(x), 0, 0, 0, P(key),
+                P(sampleIds));
+    }
+
     private static int PerSample(Tensor x) => checked((int)x.Shape.PerSample);
 }

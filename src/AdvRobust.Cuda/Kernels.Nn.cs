@@ -141,11 +141,13 @@ public sealed unsafe partial class Kernels
     // ---- optim.cu ----
     private static readonly KernelLaunch SgdStepF32 = new("optim", "sgd_step_f32", BlockSize, 0);
 
-    public void SgdStep(ulong param, ulong grad, ulong momentum, float lr, float mom, float wd, bool nesterov, long n)
+    /// <summary><paramref name="lrDevice"/>: a float in device memory read for lr, or 0 to use lr.</summary>
+    public void SgdStep(ulong param, ulong grad, ulong momentum, float lr, float mom, float wd, bool nesterov, long n,
+        ulong lrDevice = 0)
     {
         if (n == 0) return;
         int nest = nesterov ? 1 : 0;
-        void** a = stackalloc void*[] { &param, &grad, &momentum, &lr, &mom, &wd, &nest, &n };
+        void** a = stackalloc void*[] { &param, &grad, &momentum, &lr, &mom, &wd, &nest, &n, &lrDevice };
         Launch(SgdStepF32, GridFor(n), a);
     }
 
@@ -153,14 +155,14 @@ public sealed unsafe partial class Kernels
     private static readonly KernelLaunch RandomCropFlipF32 = new("augment", "random_crop_flip_f32", BlockSize, 0);
 
     public void RandomCropFlip(ulong x, ulong y, int samples, int channels, int h, int w, int pad, bool flip,
-        ulong seed, uint stream, uint firstSample)
+        ulong seed, uint stream, uint firstSample, ulong key = 0)
     {
         long n = (long)samples * channels * h * w;
         if (n == 0) return;
         int doFlip = flip ? 1 : 0;
         void** a = stackalloc void*[]
         {
-            &x, &y, &samples, &channels, &h, &w, &pad, &doFlip, &seed, &stream, &firstSample,
+            &x, &y, &samples, &channels, &h, &w, &pad, &doFlip, &seed, &stream, &firstSample, &key,
         };
         Launch(RandomCropFlipF32, GridFor(n), a);
     }

@@ -7,11 +7,11 @@ public sealed unsafe partial class Kernels
 
     /// <summary>Grid-stride over the N·perSample outputs; <paramref name="ids"/> is 0 for consecutive samples.</summary>
     public void GaussianNoise(ulong x, ulong y, ulong ids, float sigma, int samples, int perSample, int xRows,
-        ulong seed, uint stream, uint firstSample)
+        ulong seed, uint stream, uint firstSample, ulong key = 0)
     {
         long n = (long)samples * perSample;
         if (n == 0) return;
-        void** a = stackalloc void*[] { &x, &y, &ids, &sigma, &n, &perSample, &xRows, &seed, &stream, &firstSample };
+        void** a = stackalloc void*[] { &x, &y, &ids, &sigma, &n, &perSample, &xRows, &seed, &stream, &firstSample, &key };
         Launch(GaussianNoiseF32, GridFor(n), a);
     }
 }

@@ -24,19 +24,22 @@ public sealed unsafe partial class Kernels
     }
 
     public void PgdLinfRandomStart(ulong x, ulong x0, float eps, float lo, float hi, long n, int perSample,
-        ulong seed, uint stream, uint firstSample)
+        ulong seed, uint stream, uint firstSample, ulong key = 0, ulong ids = 0)
     {
         if (n == 0 || perSample == 0) return;
-        void** a = stackalloc void*[] { &x, &x0, &eps, &lo, &hi, &n, &perSample, &seed, &stream, &firstSample };
+        void** a = stackalloc void*[]
+        {
+            &x, &x0, &eps, &lo, &hi, &n, &perSample, &seed, &stream, &firstSample, &key, &ids,
+        };
         Launch(PgdLinfRandomStartF32, GridFor(n), a);
     }
 
     /// <summary>One block per sample.</summary>
     public void PgdL2RandomStart(ulong x, ulong x0, float eps, float lo, float hi, int samples, int perSample,
-        ulong seed, uint stream, uint firstSample)
+        ulong seed, uint stream, uint firstSample, ulong key = 0, ulong ids = 0)
     {
         if (samples == 0 || perSample == 0) return;
-        void** a = stackalloc void*[] { &x, &x0, &eps, &lo, &hi, &perSample, &seed, &stream, &firstSample };
+        void** a = stackalloc void*[] { &x, &x0, &eps, &lo, &hi, &perSample, &seed, &stream, &firstSample, &key, &ids };
         Launch(PgdL2RandomStartF32, (uint)samples, a);
     }
 }

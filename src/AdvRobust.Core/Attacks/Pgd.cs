@@ -112,23 +112,28 @@ public sealed class Pgd : IAttack
     /// The adversarial batch of a single untargeted run (Restarts = 1), left on the device: no read and no upload, for
     /// training, which uses neither the success flags nor the losses. The same iterates as <see cref="Run"/>.
     /// </summary>
-    public Tensor RunOnDevice(Classifier model, Tensor x, Tensor labels, uint[] sampleIds)
+    /// <param name="start">When set, the random start draws with this device key and these device ids instead of
+    /// (Config.Seed, <paramref name="sampleIds"/>): the same draws for the same values, with no host work, so that a
+    /// captured training step replays with each step's key.</param>
+    public Tensor RunOnDevice(Classifier model, Tensor x, Tensor labels, uint[] sampleIds, DeviceStart? start = null)
     {
         AttackChecks.Validate(this, x, labels, sampleIds, null);
         if (Config.Restarts != 1 || Config.Targeted)
             throw new InvalidOperationException("RunOnDevice makes one untargeted run; use Run for restarts or targets");
         using var mode = new ModelMode(model, Config.KeepTrainingMode);
         using var scratch = new Scratch();
-        using var run = SingleRun(new Objective(model, Config.Loss, labels, null), x, sampleIds, 0, scratch, null);
+        using var run = SingleRun(new Objective(model, Config.Loss, labels, null), x, sampleIds, 0, scratch, null,
+            start);
         return Rows.CopyOf(run.X!);
     }
 
     /// <summary>One run from x0: every step's bookkeeping stays on the device (no read but the every-k flag).</summary>
     private BestState SingleRun(Objective objective, Tensor x0, uint[] ids, uint stream, Scratch scratch,
-        IProgress<AttackProgress>? progress)
+        IProgress<AttackProgress>? progress, DeviceStart? start = null)
     {
         var xAdv = scratch.Like(x0);
-        if (Config.RandomStart) RandomStart.Uniform(xAdv, x0, Config.Norm, Config.Eps, Config.Seed, stream, ids);
+        if (Config.RandomStart && start is not null) RandomStart.Uniform(xAdv, x0, Config.Norm, Config.Eps, start);
+        else if (Config.RandomStart) RandomStart.Uniform(xAdv, x0, Config.Norm, Config.Eps, Config.Seed, stream, ids);
         else Ops.Copy(x0, xAdv);
         var grad = scratch.Like(x0);
         var best = new BestState(x0.Backend, Rows.Count(x0), like: x0);

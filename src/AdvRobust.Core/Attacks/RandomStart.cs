@@ -8,6 +8,10 @@ namespace AdvRobust.Core.Attacks;
 /// into runs of consecutive ids, one call per run, assembled on the host and copied in once. Each row's noise is
 /// therefore bit-identical whatever batch the sample is in.
 /// </summary>
+/// <summary>A random start keyed from the device: <see cref="Key"/> holds (seed, stream, 0) and
+/// <see cref="SampleIds"/> the batch's global sample ids (Int32 N), both written before the step.</summary>
+public sealed record DeviceStart(DeviceKey Key, Tensor SampleIds);
+
 internal static class RandomStart
 {
     /// <summary>
@@ -56,6 +60,23 @@ internal static class RandomStart
     public static void Uniform(Tensor x, Tensor x0, PgdNorm norm, float eps, ulong seed, uint stream, uint[] ids)
     {
         using var delta = Delta(x0, norm, eps, seed, stream, ids);
+        Ops.Binary(BinaryOp.Add, x0, delta, x);
+        Ops.Clamp(x, 0f, 1f, x);
+    }
+
+    /// <summary>
+    /// <see cref="Uniform(Tensor, Tensor, PgdNorm, float, ulong, uint, uint[])"/> with the seed, stream and sample ids
+    /// read on the device (<paramref name="start"/>): the same δ (each row's draw is a function of its own id), the
+    /// same add and clamp, and no host work, so a captured training step can replay it with each step's key and ids.
+    /// </summary>
+    public static void Uniform(Tensor x, Tensor x0, PgdNorm norm, float eps, DeviceStart start)
+    {
+        var backend = x0.Backend;
+        var dims = x0.Shape.Dims.ToArray();
+        using var delta = Tensor.Zeros(backend, dims);
+        using (var center = Tensor.Zeros(backend, dims))
+            Ops.PgdRandomStart(norm, delta, center, new PgdParams(Alpha: 0f, Eps: eps, Lo: -eps, Hi: eps), start.Key,
+                start.SampleIds);
         Ops.Binary(BinaryOp.Add, x0, delta, x);
         Ops.Clamp(x, 0f, 1f, x);
     }

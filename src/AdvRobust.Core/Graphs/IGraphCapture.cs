@@ -9,6 +9,10 @@ public interface IGraphCapture
     /// <summary>False when graphs are switched off (ADVROBUST_CUDA_GRAPHS=0 or the backend's setting).</summary>
     bool Enabled { get; }
 
+    /// <summary>True while a capture runs on this thread's stream: a step inside a captured step (an attack's steps
+    /// inside a training step) runs eagerly, so that its work becomes part of the outer graph.</summary>
+    bool IsCapturing { get; }
+
     /// <summary>
     /// Runs <paramref name="step"/>'s host code once while its device work is recorded instead of run. On success the
     /// result holds the replayable graph and this call's work has been launched (<see cref="GraphCaptureResult.WorkDone"/>).

@@ -13,6 +13,8 @@ namespace AdvRobust.Core.Graphs;
 /// (their contents may change, their addresses may not); tensors created inside the step are disposed inside it, and
 /// results are written into buffers allocated before it. No synchronization, no host↔device copy inside the step.
 /// </para>
+/// <para>A StepGraph run while an outer step is being captured runs eagerly: its work is recorded into the outer graph
+/// (a PGD attack's steps inside a captured training step).</para>
 /// </summary>
 public sealed class StepGraph : IDisposable
 {
@@ -38,6 +40,11 @@ public sealed class StepGraph : IDisposable
     /// <summary>Where the first refusal is reported (once per StepGraph); standard error by default.</summary>
     public Action<string> Report { get; set; } = message => Console.Error.WriteLine(message);
 
+    /// <summary>Called when a capture was refused and the step is about to run eagerly instead: the refused attempt
+    /// ran the step's host code without its device work, so host state derived from that work (a cache's version
+    /// stamp) must be invalidated here.</summary>
+    public Action? Refused { get; set; }
+
     public int EagerRuns { get; private set; }
     public int Captures { get; private set; }
     public int Replays { get; private set; }
@@ -50,7 +57,7 @@ public sealed class StepGraph : IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(step);
-        if (!Enabled)
+        if (!Enabled || _capture!.IsCapturing)
         {
             Eager(step);
             return;
@@ -100,7 +107,11 @@ public sealed class StepGraph : IDisposable
             Report($"{Name}: no graph for shape '{key}', running eagerly: {FallbackReason}");
         }
         if (result.WorkDone) EagerRuns++;
-        else Eager(step);
+        else
+        {
+            Refused?.Invoke();
+            Eager(step);
+        }
     }
 
     private sealed class Entry

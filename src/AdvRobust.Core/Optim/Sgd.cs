@@ -72,6 +72,25 @@ public sealed class Sgd
         Iteration++;
     }
 
+    /// <summary>
+    /// The update of <see cref="Step"/> with the learning rate read on the device from <paramref name="lr"/>
+    /// (Float32[1], written before the call) and without advancing <see cref="Iteration"/> (call <see cref="Advance"/>):
+    /// device work only, so it can be captured once as a graph and replayed every step. Same arithmetic as Step.
+    /// </summary>
+    public void Update(Tensor lr)
+    {
+        foreach (var p in _parameters)
+        {
+            if (!p.RequiresGrad || p.Grad is null) continue;
+            p.Momentum ??= Tensor.Zeros(p.Value.Backend, p.Value.Shape.Dims.ToArray());
+            float wd = DecayWeightsOnly && p.Value.Rank < 2 ? 0f : WeightDecay;
+            Ops.SgdStep(new SgdParams(0f, Momentum, wd, Nesterov), lr, p.Value, p.Grad, p.Momentum);
+        }
+    }
+
+    /// <summary>Counts one optimizer iteration done by <see cref="Update"/>.</summary>
+    public void Advance() => Iteration++;
+
     public void ZeroGrad()
     {
         foreach (var p in _parameters) p.ZeroGrad();

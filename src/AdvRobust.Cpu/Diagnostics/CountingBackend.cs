@@ -253,6 +253,18 @@ public class CountingBackend : IBackend, IMemoryInfo, IStepCounter
         Tensor? sampleIds) =>
         Launch().GaussianNoise(x, y, sigma, seed, stream, firstSample, sampleIds);
 
+    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds) =>
+        Launch().PgdRandomStart(norm, x, x0, p, key, sampleIds);
+
+    public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key) =>
+        Launch().RandomCropFlip(x, y, pad, flip, key);
+
+    public void GaussianNoise(Tensor x, Tensor y, float sigma, Tensor key, Tensor? sampleIds) =>
+        Launch().GaussianNoise(x, y, sigma, key, sampleIds);
+
+    public void SgdStep(SgdParams p, Tensor lr, Tensor param, Tensor grad, Tensor momentum) =>
+        Launch().SgdStep(p, lr, param, grad, momentum);
+
     /// <summary>Leaves the inner backend alone: it is shared (CpuBackend.Instance, the tests' CUDA backend).</summary>
     public void Dispose()
     {

@@ -24,6 +24,8 @@ public sealed class CudaGraphCapture : IGraphCapture
     /// <summary>Whether steps may be captured; starts from ADVROBUST_CUDA_GRAPHS (anything but "0" is on).</summary>
     public bool Enabled { get; set; }
 
+    public bool IsCapturing => _context.IsCapturing;
+
     public GraphCaptureResult Capture(Action step)
     {
         ArgumentNullException.ThrowIfNull(step);

@@ -19,6 +19,21 @@ public static class GaussianAugmentation
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Epoch < 0) throw new ArgumentException($"epoch must be >= 0, got {batch.Epoch}");
+        if (batch.Device is { } device)
+        {
+            // the same draws, keyed from the device: (seed, epoch, first sample 0) and row s = sample ids[s]
+            var y = Tensor.Empty(batch.X.Backend, DType.Float32, batch.X.Shape.Dims.ToArray());
+            try
+            {
+                Ops.GaussianNoise(batch.X, y, sigma, device.EpochKey, device.SampleIds);
+                return y;
+            }
+            catch
+            {
+                y.Dispose();
+                throw;
+            }
+        }
         return Noisy(batch.X, sigma, batch.Seed, (uint)batch.Epoch, batch.SampleIds);
     }
 

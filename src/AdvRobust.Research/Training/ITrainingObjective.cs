@@ -15,6 +15,50 @@ namespace AdvRobust.Research.Training;
 public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, int Epoch, long Step, ulong Seed)
 {
     public int[]? HostLabels { get; init; }
+
+    /// <summary>Set by the trainer's graphed step (<see cref="TrainStepGraph"/>): the step's per-call values on the
+    /// device and where its statistics go, so the objective's device work reads them instead of host arguments.</summary>
+    internal DeviceStepValues? Device { get; init; }
+}
+
+/// <summary>
+/// A step's per-call values in device memory, written by non-blocking uploads before the step (so a captured step
+/// replays with each step's values): <see cref="StepKey"/> = (StepRandom.StepKey(seed, step), 0, 0) for PGD's random
+/// start, <see cref="EpochKey"/> = (seed, epoch, 0) for Gaussian noise, <see cref="SampleIds"/> the batch's global
+/// sample ids (Int32 B), <see cref="Stats"/> the persistent slot the step's statistics are copied into, and
+/// <see cref="Uploads"/> the tensors an objective fills from the host in its Prepare, before the step.
+/// </summary>
+internal sealed record DeviceStepValues(DeviceKey StepKey, DeviceKey EpochKey, Tensor SampleIds, StatsSlot Stats,
+    StepUploads Uploads);
+
+/// <summary>
+/// Tensors that live across steps, filled from the host before each step (non-blocking uploads) by an objective's
+/// <see cref="IDeviceStatsObjective.Prepare"/>, and read by its device step: one tensor per (name, shape), so a
+/// graph captured for one shape keeps its addresses while another shape uses its own.
+/// </summary>
+internal sealed class StepUploads(IBackend backend) : IDisposable
+{
+    private readonly Dictionary<(string, string), Tensor> _tensors = new();
+
+    /// <summary>Uploads <paramref name="data"/> into the (name, dims) tensor, allocating it on first use.</summary>
+    public Tensor Put<T>(string name, T[] data, params int[] dims) where T : unmanaged
+    {
+        var key = (name, string.Join("x", dims));
+        if (!_tensors.TryGetValue(key, out var t))
+            _tensors[key] = t = Tensor.Empty(backend, DTypeExtensions.Of<T>(), dims);
+        backend.CopyIn(t.Storage, (ReadOnlySpan<T>)data);
+        return t;
+    }
+
+    /// <summary>The (name, dims) tensor last filled by <see cref="Put"/>.</summary>
+    public Tensor Get(string name, params int[] dims) =>
+        _tensors.TryGetValue((name, string.Join("x", dims)), out var t) ? t
+            : throw new InvalidOperationException($"'{name}' ({string.Join("×", dims)}) was not uploaded before the step");
+
+    public void Dispose()
+    {
+        foreach (var t in _tensors.Values) t.Dispose();
+    }
 }
 
 /// <summary>

@@ -36,6 +36,7 @@ public sealed partial class Trainer : IDisposable
     private readonly RunDirectory _run;
     private readonly IBackend _backend;
     private readonly Sgd _sgd;
+    private readonly TrainStepGraph? _graphed;  // the built-in objectives' step: one graph per shape (TrainStepGraph.cs)
 
     /// <param name="model">Built with <see cref="TrainConfig.Seed"/> (its initial weights are part of the run);
     /// when resuming, its weights are replaced by the checkpoint's.</param>
@@ -84,6 +85,8 @@ public sealed partial class Trainer : IDisposable
             config.Optimizer.WeightDecay, config.Optimizer.Nesterov, config.Optimizer.DecayWeightsOnly);
         Objective = createObjective(new ObjectiveContext(data.Train, config.Seed));
         _statsEvery = config.StatsEvery;
+        if (Objective is IDeviceStatsObjective device)
+            _graphed = new TrainStepGraph(model, _sgd, device, config, data.Train, m => Notice?.Invoke(m));
     }
 
     public ITrainingObjective Objective { get; }
@@ -92,7 +95,8 @@ public sealed partial class Trainer : IDisposable
     public DataParallel? Parallel { get; set; }
 
     /// <summary>Hears one sentence for each thing done to the run folder besides training (see
-    /// <see cref="Resume"/>): a restart from step 0, metrics lines dropped, stray temporary files removed.</summary>
+    /// <see cref="Resume"/>): a restart from step 0, metrics lines dropped, stray temporary files removed; and once, a
+    /// training step that could not be captured as a CUDA graph and runs eagerly (with the reason).</summary>
     public Action<string>? Notice { get; set; }
 
     public int BatchesPerEpoch { get; }
@@ -167,15 +171,22 @@ public sealed partial class Trainer : IDisposable
                         synthetic?.MoveNext();
                         var watch = Stopwatch.StartNew();
                         double lr = _sgd.LearningRate;
-                        pending.Add(new QueuedStep(TrainStep(batches.Current, synthetic?.Current, epoch, done, step),
-                            lr, epoch, done, step, watch));
+                        // A data-parallel rank steps eagerly: its gradients are all-reduced between backward and
+                        // the update, on the host (DataParallel), which a captured step cannot contain.
+                        var graphed = Parallel is null ? _graphed : null;
+                        var result = graphed is null
+                            ? TrainStep(batches.Current, synthetic?.Current, epoch, done, step)
+                            : new StepResult(null, graphed.Step(batches.Current, synthetic?.Current, epoch, done,
+                                step, slot: pending.Count));
+                        pending.Add(new QueuedStep(result, lr, epoch, done, step, watch));
                         // The statistics are read (one synchronization) every StatsEvery steps and at the end of an
                         // epoch; a host-side objective has read its own already. A non-finite loss is found here,
                         // before this step's update.
                         bool read = pending.Count >= StatsEvery || done + 1 == BatchesPerEpoch ||
                                     pending[^1].Stats.Host is not null;
                         var stats = read ? ReadAll(pending, manifest) : null;
-                        _sgd.Step();
+                        if (graphed is null) _sgd.Step();
+                        else graphed.Update();
                         Parallel?.AfterStep(step);
                         (done, step) = (done + 1, step + 1);
                         if (stats is not null) totals = Report(pending, stats, totals, progress);
@@ -265,7 +276,11 @@ public sealed partial class Trainer : IDisposable
         IProgress<TrainProgress>? progress) =>
         queue.Count == 0 ? totals : Report(queue, ReadAll(queue, manifest), totals, progress);
 
-    public void Dispose() => Objective.Dispose();
+    public void Dispose()
+    {
+        _graphed?.Dispose();
+        Objective.Dispose();
+    }
 
     /// <summary>One optimizer step's forward and backward: the batch to the device, augmented, then the
     /// objective (which accumulates the gradients). With a synthetic batch, the step's batch is the real images

@@ -130,6 +130,15 @@ public sealed class NoBackwardBackend : IBackend
         Tensor? sampleIds) =>
         _cpu.GaussianNoise(x, y, sigma, seed, stream, firstSample, sampleIds);
 
+    public void PgdRandomStart(PgdNorm norm, Tensor x, Tensor x0, PgdParams p, Tensor key, Tensor sampleIds) =>
+        _cpu.PgdRandomStart(norm, x, x0, p, key, sampleIds);
+    public void RandomCropFlip(Tensor x, Tensor y, int pad, bool flip, Tensor key) =>
+        _cpu.RandomCropFlip(x, y, pad, flip, key);
+    public void GaussianNoise(Tensor x, Tensor y, float sigma, Tensor key, Tensor? sampleIds) =>
+        _cpu.GaussianNoise(x, y, sigma, key, sampleIds);
+    public void SgdStep(SgdParams p, Tensor lr, Tensor param, Tensor grad, Tensor momentum) =>
+        throw Forbidden(nameof(SgdStep));
+
     public void Dispose()
     {
     }

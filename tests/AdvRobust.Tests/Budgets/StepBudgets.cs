@@ -59,6 +59,41 @@ public static class StepBudgets
     public static readonly StepBudget SquareQueryEmulator = new(Launches: 91, Syncs: 0, DeviceToHostBytes: 0,
         HostToDeviceBytes: 0, Allocations: 69);
 
+    // ---- a replayed training step (Trainer with graphs on: TrainStepGraph), as the CUDA emulator sees the host ----
+    // Launches here are what the host issues: the step's graph and the update's graph, no kernel (the replayed kernels,
+    // library calls and allocations of the graphs run on the device). Before them, the non-blocking uploads: pixels,
+    // labels, sample ids, three Philox keys (augmentation, PGD start, noise) and the learning rate. Measured on the
+    // RunTestModel at batch 8 (1×8×8 images: 8·64·4 + 8·4 + 8·4 + 3·16 + 4 bytes) for standard, PGD-AT and Gaussian
+    // noise; TRADES adds its host-drawn start noise (8·64·4 B), TLA its pool images, pool labels and positives
+    // (8·64·4 + 8·4 + 8·64·4 B), drawn on the host as before and uploaded before the replay instead of inside the step.
+    public static readonly StepBudget ReplayedTrainStepEmulator = new(Launches: 2, Syncs: 0, DeviceToHostBytes: 0,
+        HostToDeviceBytes: 2164, Allocations: 0);
+
+    public static readonly StepBudget ReplayedTradesStepEmulator = ReplayedTrainStepEmulator with
+    {
+        HostToDeviceBytes = 2164 + 2048,
+    };
+
+    public static readonly StepBudget ReplayedTlaStepEmulator = ReplayedTrainStepEmulator with
+    {
+        HostToDeviceBytes = 2164 + 2048 + 32 + 2048,
+    };
+
+    /// <summary>Uploads before a replayed step of <paramref name="objective"/> (see the budgets above).</summary>
+    public static int ReplayedTrainStepUploads(string objective) => objective switch
+    {
+        "trades" => 8,
+        "tla" => 10,
+        _ => 7,
+    };
+
+    public static StepBudget ReplayedTrainStep(string objective) => objective switch
+    {
+        "trades" => ReplayedTradesStepEmulator,
+        "tla" => ReplayedTlaStepEmulator,
+        _ => ReplayedTrainStepEmulator,
+    };
+
     public static StepBudget Ops(BudgetStep step) => step switch
     {
         BudgetStep.SquareQuery => SquareQueryOps,

@@ -38,10 +38,12 @@ public sealed partial class KernelCompileTests
             "float* x, const float* x0, const float* g, float alpha, float eps, float lo, float hi, int per_sample"),
         ("pgd.cu", "pgd_linf_random_start_f32",
             "float* x, const float* x0, float eps, float lo, float hi, long long n, int per_sample, "
-            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample, const unsigned int* key, "
+            + "const int* ids"),
         ("pgd.cu", "pgd_l2_random_start_f32",
             "float* x, const float* x0, float eps, float lo, float hi, int per_sample, "
-            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample, const unsigned int* key, "
+            + "const int* ids"),
         ("attack.cu", "attack_track_f32",
             "const float* logits, int k, const float* loss, int m, const int* labels, const int* targets, "
             + "const float* x, int d, float* best_loss, int* best_success, int* best_set, float* current, "
@@ -94,13 +96,13 @@ public sealed partial class KernelCompileTests
             + "int n, int k, int kind"),
         ("optim.cu", "sgd_step_f32",
             "float* param, const float* grad, float* momentum, float lr, float mom, float wd, int nesterov, "
-            + "long long n"),
+            + "long long n, const float* lr_device"),
         ("augment.cu", "random_crop_flip_f32",
             "const float* x, float* y, int samples, int channels, int h, int w, int pad, int flip, "
-            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample, const unsigned int* key"),
         ("noise.cu", "gaussian_noise_f32",
             "const float* x, float* y, const int* ids, float sigma, long long n, int per_sample, int x_rows, "
-            + "unsigned long long seed, unsigned int stream, unsigned int first_sample"),
+            + "unsigned long long seed, unsigned int stream, unsigned int first_sample, const unsigned int* key"),
         ("fab.cu", "fab_step_f32",
             "float* x, const float* x0, const float* grad, const float* logits, const int* labels, "
             + "const int* targets, int d, int k, int l2, float alpha_max, float eta"),

@@ -19,9 +19,14 @@ internal sealed record LossTerms(Variable Loss, Variable Logits, IReadOnlyList<(
         return pending.Read();
     }
 
-    /// <summary>The statistics copied out of the tape and left on the device.</summary>
-    public PendingStats Pending(int[] labels) =>
-        new(Loss.Value, Parts.Select(p => (p.Name, p.Value.Value)), Logits.Value, labels);
+    /// <summary>The statistics copied out of the tape and left on the device (into <paramref name="slot"/> when
+    /// given: the graphed trainer step's persistent tensors).</summary>
+    public PendingStats Pending(int[] labels, StatsSlot? slot = null)
+    {
+        if (slot is null) return new(Loss.Value, Parts.Select(p => (p.Name, p.Value.Value)), Logits.Value, labels);
+        slot.Write(Loss.Value, Parts.Select(p => (p.Name, p.Value.Value)), Logits.Value);
+        return slot.Pending(labels);
+    }
 }
 
 /// <summary>What the objectives share: checking a batch, the train-mode step, and images from a data set.
@@ -67,7 +72,7 @@ internal static class ObjectiveSteps
         using var tape = new Tape(batch.X.Backend);
         var terms = forward(tape);
         tape.Backward(terms.Loss);
-        return terms.Pending(labels);
+        return terms.Pending(labels, batch.Device?.Stats);
     }
 
     /// <summary>A step with its statistics read to the host at once (<see cref="ITrainingObjective.Step"/>).</summary>
@@ -118,6 +123,7 @@ internal static class ObjectiveSteps
         var pgd = new Pgd(new PgdSettings(norm, eps, stepSize, steps, randomStart, KeepHighestLoss: true,
             Seed: StepRandom.StepKey(batch.Seed, batch.Step), KeepTrainingMode: trainMode));
         if (trainMode) model.Train();
-        return pgd.RunOnDevice(model, batch.X, batch.Labels, batch.SampleIds);
+        var start = batch.Device is { } d ? new DeviceStart(d.StepKey, d.SampleIds) : null;
+        return pgd.RunOnDevice(model, batch.X, batch.Labels, batch.SampleIds, start);
     }
 }

@@ -38,12 +38,16 @@ internal sealed class TlaBatch : IDisposable
     /// the training step itself never makes).</summary>
     public int[] NegativeSlots => NegativeIndex.ToArray<int>();
 
+    /// <summary>False when <see cref="Positives"/> and <see cref="RowIndex"/> are a graphed step's uploads
+    /// (<see cref="DeviceStepValues.Uploads"/>), which outlive the step.</summary>
+    public bool OwnsUploads { get; init; } = true;
+
     public void Dispose()
     {
         Adversarial?.Dispose();
-        Positives?.Dispose();
+        if (OwnsUploads) Positives?.Dispose();
         Negatives?.Dispose();
-        RowIndex?.Dispose();
+        if (OwnsUploads) RowIndex?.Dispose();
         NegativeIndex?.Dispose();
     }
 }

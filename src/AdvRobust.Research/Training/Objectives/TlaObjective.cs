@@ -1,5 +1,6 @@
 using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Autograd;
+using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
 
@@ -64,27 +65,32 @@ public sealed class TlaObjective : IDeviceStatsObjective
         if (data.C != shape[0] || data.H != shape[1] || data.W != shape[2])
             throw new ArgumentException(
                 $"tla: the training set {data} does not match the model's input {string.Join("×", shape)}");
-        ulong key = StepRandom.StepKey(batch.Seed, batch.Step);
+        var draws = Draw(batch, labels);
+        var uploads = batch.Device?.Uploads;
         var result = new TlaBatch
         {
-            Pool = _sampler.Pool(c.PoolMultiplier * labels.Length, key),
-            PositiveIndices = _sampler.Positives(labels, batch.SampleIds, key),
+            Pool = draws.Pool, PositiveIndices = draws.Positives, Rows = draws.Rows, OwnsUploads = uploads is null,
         };
         try
         {
             result.Adversarial = ObjectiveSteps.PgdAdversarial(model, batch, c.Norm, c.Eps, c.StepSize, c.Steps,
                 c.RandomStart, trainMode: false);
             int[] poolLabels = result.Pool.Select(i => data.Labels[i]).ToArray();
-            result.Rows = RowsWithNegative(labels, poolLabels);
+            int p = result.Pool.Length, b = labels.Length, v = result.Rows.Length;
             // The pool's images go up once and stay on the device: the mining embeds them, the negatives are
-            // gathered from them by the mined slots, which never come to the host.
-            using var poolImages = ObjectiveSteps.Images(backend, data, result.Pool);
-            result.NegativeIndex = Mine(model, result.Adversarial, batch.Labels, poolImages, poolLabels,
-                labels.Length);
-            result.Positives = ObjectiveSteps.Images(backend, data, result.PositiveIndices);
-            if (result.Rows.Length > 0 && result.Rows.Length < labels.Length)
-                result.RowIndex = Tensor.FromArray(backend, result.Rows, result.Rows.Length);
-            if (result.Rows.Length > 0)
+            // gathered from them by the mined slots, which never come to the host. A graphed step finds them (and
+            // the positives, the pool labels, the row index) uploaded by its Prepare, before the step.
+            using var ownPool = uploads is null ? ObjectiveSteps.Images(backend, data, result.Pool) : null;
+            var poolImages = ownPool ?? uploads!.Get(PoolName, [p, data.C, data.H, data.W]);
+            using var ownPoolLabels = uploads is null ? Tensor.FromArray(backend, poolLabels, p) : null;
+            result.NegativeIndex = Mine(model, result.Adversarial, batch.Labels, poolImages,
+                ownPoolLabels ?? uploads!.Get(PoolLabelsName, p), b);
+            result.Positives = uploads is null
+                ? ObjectiveSteps.Images(backend, data, result.PositiveIndices)
+                : uploads.Get(PositivesName, [b, data.C, data.H, data.W]);
+            if (v > 0 && v < b)
+                result.RowIndex = uploads is null ? Tensor.FromArray(backend, result.Rows, v) : uploads.Get(RowsName, v);
+            if (v > 0)
                 result.Negatives = Negatives(poolImages, result.NegativeIndex, result.RowIndex);
             model.Train();
             return result;
@@ -94,6 +100,46 @@ public sealed class TlaObjective : IDeviceStatsObjective
             result.Dispose();
             throw;
         }
+    }
+
+    private const string PoolName = "tla.pool", PoolLabelsName = "tla.pool-labels", PositivesName = "tla.positives",
+        RowsName = "tla.rows";
+
+    /// <summary>The host draws of a step: pool and positive indices, and the rows that have a negative.</summary>
+    private (int[] Pool, int[] Positives, int[] Rows) Draw(TrainingBatch batch, int[] labels)
+    {
+        ulong key = StepRandom.StepKey(batch.Seed, batch.Step);
+        int[] pool = _sampler.Pool(Config.PoolMultiplier * labels.Length, key);
+        int[] poolLabels = pool.Select(i => _sampler.Data.Labels[i]).ToArray();
+        return (pool, _sampler.Positives(labels, batch.SampleIds, key), RowsWithNegative(labels, poolLabels));
+    }
+
+    /// <summary>The graphed step's host half (<see cref="TrainStepGraph"/>): the draws, and their images, labels and
+    /// row index uploaded before the step.</summary>
+    void IDeviceStatsObjective.Prepare(ImageClassifier model, TrainingBatch batch)
+    {
+        var data = _sampler.Data;
+        int[] labels = ObjectiveSteps.Check(Name, model, batch);
+        var (pool, positives, rows) = Draw(batch, labels);
+        var uploads = batch.Device!.Uploads;
+        uploads.Put(PoolName, Pixels(data, pool), pool.Length, data.C, data.H, data.W);
+        uploads.Put(PoolLabelsName, pool.Select(i => data.Labels[i]).ToArray(), pool.Length);
+        uploads.Put(PositivesName, Pixels(data, positives), positives.Length, data.C, data.H, data.W);
+        if (rows.Length > 0 && rows.Length < labels.Length) uploads.Put(RowsName, rows, rows.Length);
+        _rowsDrawn = rows.Length;
+    }
+
+    /// <summary>The captured work depends on how many rows have a negative (V, from the pool's labels).</summary>
+    object? IDeviceStatsObjective.GraphKey(TrainingBatch batch) => _rowsDrawn;
+
+    private int _rowsDrawn;  // V of the step last prepared (its graph key); the draws themselves are keyed, not state
+
+    private static float[] Pixels(LabeledImages data, int[] indices)
+    {
+        int size = data.SampleSize;
+        var host = new float[(long)indices.Length * size];
+        for (int k = 0; k < indices.Length; k++) data.Image(indices[k]).CopyTo(host.AsSpan(k * size, size));
+        return host;
     }
 
     /// <summary>
@@ -111,7 +157,7 @@ public sealed class TlaObjective : IDeviceStatsObjective
     /// 10·B costs no more activation memory than a batch; each chunk's embeddings are copied into their rows of the
     /// P×D pool embeddings on the device.</summary>
     private static Tensor Mine(ImageClassifier model, Tensor adversarial, Tensor labels, Tensor poolImages,
-        int[] poolLabels, int chunk)
+        Tensor poolLabels, int chunk)
     {
         var backend = adversarial.Backend;
         int p = poolImages.Shape[0];
@@ -127,8 +173,7 @@ public sealed class TlaObjective : IDeviceStatsObjective
             using var embedded = ObjectiveSteps.Embed(model, images);
             Ops.CopyRows(embedded, 0, poolEmbeddings, start, count);
         }
-        using var poolLabelTensor = Tensor.FromArray(backend, poolLabels, p);
-        using var mined = Ops.MineTriplets(HardestNegative, anchors, labels, poolEmbeddings, poolLabelTensor);
+        using var mined = Ops.MineTriplets(HardestNegative, anchors, labels, poolEmbeddings, poolLabels);
         var negative = Tensor.Empty(backend, DType.Int32, anchors.Shape[0]);
         Ops.Copy(mined.NegativeIndex, negative);
         return negative;

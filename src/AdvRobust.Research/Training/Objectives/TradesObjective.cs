@@ -76,7 +76,14 @@ public sealed class TradesObjective : IDeviceStatsObjective
     internal Tensor Attack(ImageClassifier model, TrainingBatch batch)
     {
         var x = batch.X;
-        var adversarial = Start(x, batch.SampleIds, StepRandom.StepKey(batch.Seed, batch.Step));
+        int[] dims = x.Shape.Dims.ToArray();
+        Tensor adversarial;
+        if (batch.Device is { } device) adversarial = Start(x, device.Uploads.Get(NoiseName, dims));
+        else
+        {
+            using var z = Tensor.FromArray(x.Backend, Noise(batch), dims);
+            adversarial = Start(x, z);
+        }
         try
         {
             using (new ModelMode(model, keepTrainingMode: false))
@@ -113,19 +120,32 @@ public sealed class TradesObjective : IDeviceStatsObjective
         return new LossTerms(loss, clean, [("ce", ce), ("kl", kl)]);
     }
 
-    /// <summary>
-    /// clip(x + 0.001·z, 0, 1), z standard normal from Philox keyed by (step key, sample id, pixel). The noise depends
-    /// only on the ids, so the host draws it and uploads it; x never leaves the device: start = 1·x + 0.001·z
-    /// (<see cref="Ops.Axpby"/>: the float product 0.001·z added to x, as the host loop did), then the clip.
-    /// </summary>
-    private static Tensor Start(Tensor x, uint[] sampleIds, ulong key)
+    /// <summary>The graphed step's host half: the start noise goes up before the step (<see cref="TrainStepGraph"/>).</summary>
+    void IDeviceStatsObjective.Prepare(ImageClassifier model, TrainingBatch batch) =>
+        batch.Device!.Uploads.Put(NoiseName, Noise(batch), batch.X.Shape.Dims.ToArray());
+
+    private const string NoiseName = "trades.noise";
+
+    /// <summary>z standard normal from Philox keyed by (step key, sample id, pixel): it depends only on the ids, so
+    /// the host draws it (and uploads it); x never leaves the device.</summary>
+    private static float[] Noise(TrainingBatch batch)
     {
+        var x = batch.X;
+        ulong key = StepRandom.StepKey(batch.Seed, batch.Step);
         var noise = new float[x.Length];
         int d = (int)x.Shape.PerSample;
-        for (int s = 0; s < sampleIds.Length; s++)
+        for (int s = 0; s < batch.SampleIds.Length; s++)
             for (int k = 0; k < d; k++)
-                noise[s * d + k] = StepRandom.Normal(key, StepRandom.PurposeTradesNoise, sampleIds[s], (uint)k);
-        using var z = Tensor.FromArray(x.Backend, noise, x.Shape.Dims.ToArray());
+                noise[s * d + k] = StepRandom.Normal(key, StepRandom.PurposeTradesNoise, batch.SampleIds[s], (uint)k);
+        return noise;
+    }
+
+    /// <summary>
+    /// clip(x + 0.001·z, 0, 1): start = 1·x + 0.001·z (<see cref="Ops.Axpby"/>: the float product 0.001·z added to x,
+    /// as the host loop did), then the clip.
+    /// </summary>
+    private static Tensor Start(Tensor x, Tensor z)
+    {
         var start = Tensor.Empty(x.Backend, DType.Float32, x.Shape.Dims.ToArray());
         try
         {
