@@ -56,13 +56,17 @@ public static class TrainCommand
             Description = "under mpirun: compare every rank's weights with rank 0's every N steps",
             DefaultValueFactory = _ => 50,
         };
+        var syncBatchNorm = new Option<bool>("--sync-batch-norm")
+        {
+            Description = "under mpirun: batch norm uses the global batch's statistics (config key syncBatchNorm)",
+        };
         var command = new Command("train", "train a model from a config into a run folder, or resume a run")
         {
-            config, set, device, deterministic, tf32, output, resume, data, replicaCheck,
+            config, set, device, deterministic, tf32, output, resume, data, replicaCheck, syncBatchNorm,
         };
         command.SetAction(p => Run(new TrainOptions(p.GetValue(config), p.GetValue(set) ?? [], p.GetValue(device),
             p.GetValue(deterministic), p.GetValue(tf32), p.GetValue(output), p.GetValue(resume), p.GetValue(data),
-            Provenance.CommandLine(p)) { ReplicaCheck = p.GetValue(replicaCheck) }));
+            Provenance.CommandLine(p)) { ReplicaCheck = p.GetValue(replicaCheck), SyncBatchNorm = p.GetValue(syncBatchNorm) }));
         return command;
     }
 
@@ -70,6 +74,7 @@ public static class TrainCommand
         string? Out, string? Resume, string? Data, string CommandLine)
     {
         public int ReplicaCheck { get; init; } = 50;
+        public bool SyncBatchNorm { get; init; }
     }
 
     internal static int Run(TrainOptions o)
@@ -102,7 +107,12 @@ public static class TrainCommand
         }
         string device = o.Device ?? config.Device;
         bool deterministic = o.Deterministic || config.Deterministic, tf32 = o.Tf32 || config.Tf32;
-        if (resumed is null) config = config with { Device = device, Deterministic = deterministic, Tf32 = tf32 };
+        if (resumed is null)
+            config = config with
+            {
+                Device = device, Deterministic = deterministic, Tf32 = tf32,
+                SyncBatchNorm = o.SyncBatchNorm || config.SyncBatchNorm,
+            };
         using var backend = BackendOption.Create(device, tf32);
         if (backend is CudaBackend cuda) cuda.Convolutions.Deterministic = deterministic;
         var trainingData = TrainingData.Load(config.Data, o.Data);
@@ -127,13 +137,18 @@ public static class TrainCommand
         if (world.Size > 1)
         {
             // --deterministic also fixes the order in which the ranks' gradients are summed (rank 0, then 1, …)
-            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic);
+            // The run's config records syncBatchNorm, so a resumed run keeps it.
+            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic,
+                syncBatchNorm: config.SyncBatchNorm);
             var gradients = trainer.Parallel.Gradients;
             AnsiConsole.MarkupLine($"data-parallel over {world.Size} MPI ranks: {config.BatchSize} images per step, " +
                 $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients " + (gradients.FixedOrder
                     ? "gathered on rank 0, summed in rank order and broadcast (--deterministic)"
                     : $"all-reduced in {gradients.Buckets} bucket(s) of ≤ {gradients.BucketBytes >> 20} MiB") +
-                $" ({4 * gradients.GradientValues / 1e6:F2} MB per step)");
+                $" ({4 * gradients.GradientValues / 1e6:F2} MB per step); batch norm " +
+                (config.SyncBatchNorm
+                    ? $"synchronized ({trainer.Parallel.SyncedBatchNormLayers} layers, global batch statistics)"
+                    : "per rank (shard statistics)"));
             if (backend is CudaBackend) AnsiConsole.MarkupLine(Markup.Escape(TrainRanks.DeviceReduceNote()));
         }
 

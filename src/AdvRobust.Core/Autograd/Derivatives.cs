@@ -122,6 +122,8 @@ internal static class Derivatives
             }
             case OpKind.GatherRows: // gather helper's rule, in F.Gather.cs: a scatter-add of g
                 return [F.GatherRowsBackward(n, g, t)];
+            case OpKind.BatchNormSynced: // synchronized batch norm's rule, in F.SyncBatchNorm.cs
+                return F.BatchNormSyncedBackward(n, g, t);
             default:
                 throw new NotSupportedException($"no derivative rule for {n.Op}");
         }

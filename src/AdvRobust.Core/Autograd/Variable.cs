@@ -38,4 +38,5 @@ internal enum OpKind
     Unary, Binary, Scale, View, MatMul, SumAll, Conv2d, Conv2dBiasRelu, Pool2d, BatchNormTrain, BatchNormEval, ChannelAffine,
     CrossEntropy, LogSoftmax, Margin, PairwiseDistance, TripletLoss,
     GatherRows, // F.Gather.cs (rule: F.GatherRowsBackward)
+    BatchNormSynced, // F.SyncBatchNorm.cs (rule: F.BatchNormSyncedBackward)
 }

@@ -53,6 +53,14 @@ public abstract class Module : IDisposable
             foreach (var item in child.NamedBuffers(prefix + name + ".")) yield return item;
     }
 
+    /// <summary>This module and every descendant, depth first.</summary>
+    public IEnumerable<Module> Modules()
+    {
+        yield return this;
+        foreach (var (_, child) in _children)
+            foreach (var m in child.Modules()) yield return m;
+    }
+
     public IEnumerable<Parameter> Parameters() => NamedParameters().Select(p => p.Parameter);
 
     /// <summary>Freezes or unfreezes every parameter (attack mode freezes: no weight gradient is computed).</summary>

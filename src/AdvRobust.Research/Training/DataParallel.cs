@@ -20,13 +20,16 @@ namespace AdvRobust.Research.Training;
 ///
 /// Replicas: rank 0's parameters, momentum and buffers are broadcast at the start (and on resume); batch-norm
 /// layers normalize with each rank's own shard statistics (per-rank BN, not synchronized), and rank 0's running
-/// statistics are broadcast after every step, as PyTorch's DDP does; every <see cref="CheckEvery"/> steps a hash of
+/// statistics are broadcast after every step, as PyTorch's DDP does; with syncBatchNorm they normalize with the global
+/// batch's statistics instead (<see cref="BatchNormSync"/>, two small all-reduces per layer per forward and backward)
+/// and every rank computes the same running statistics; every <see cref="CheckEvery"/> steps a hash of
 /// every tensor is compared with rank 0's (<see cref="ReplicaState.Check"/>). The end-of-epoch evaluation is sharded
 /// (<see cref="ShardedEvaluation"/>), so every rank holds its result.
 ///
 /// Equivalence with one process: for a model without batch norm the K-rank run computes the same samples, draws and
 /// per-sample losses; only the summation order of the gradient and of the statistics differs (within float
-/// tolerance). With batch norm the shard statistics differ from the batch's, so it is a different (the usual DDP) run.
+/// tolerance). With per-rank batch norm the shard statistics differ from the batch's, so it is a different (the usual
+/// DDP) run; with synchronized batch norm it is again the single process's run within float tolerance.
 /// </summary>
 public sealed class DataParallel
 {
@@ -34,11 +37,13 @@ public sealed class DataParallel
     private readonly GradientAllReduce _gradients;
 
     /// <param name="fixedOrder">Sum the gradients in rank order on rank 0 (<see cref="GradientAllReduce.FixedOrder"/>).</param>
+    /// <param name="syncBatchNorm">Normalize with the global batch's statistics (<see cref="BatchNormSync"/>).</param>
     public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20,
-        bool fixedOrder = false)
+        bool fixedOrder = false, bool syncBatchNorm = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checkEvery, 1);
         (World, CheckEvery) = (world, checkEvery);
+        if (syncBatchNorm) SyncedBatchNormLayers = BatchNormSync.Attach(world, model);
         _replicas = new ReplicaState(world, model);
         _gradients = new GradientAllReduce(world, model.Parameters(), bucketBytes) { FixedOrder = fixedOrder };
     }
@@ -49,6 +54,9 @@ public sealed class DataParallel
     public int CheckEvery { get; }
 
     public GradientAllReduce Gradients => _gradients;
+
+    /// <summary>Batch-norm layers that normalize with the global batch's statistics (0: per-rank batch norm).</summary>
+    public int SyncedBatchNormLayers { get; }
 
     /// <summary>Rank 0's state to every rank, before the first step (new or resumed run).</summary>
     public void Start() => _replicas.Broadcast();

@@ -26,6 +26,11 @@ public sealed record TrainConfig
     /// <summary>CUDA only: allow TF32 tensor cores in cuBLAS and cuDNN.</summary>
     public bool Tf32 { get; init; }
 
+    /// <summary>Under mpirun: batch norm normalizes with the statistics of the global batch, all-reduced over the
+    /// ranks (synchronized batch norm; the train command's --sync-batch-norm), instead of each rank's shard's. A
+    /// single process already sees the whole batch, so it trains the same either way.</summary>
+    public bool SyncBatchNorm { get; init; }
+
     public int Epochs { get; init; } = 1;
     public int BatchSize { get; init; } = 128;
 

@@ -40,6 +40,12 @@ public sealed class BatchNorm2d : Layer
     public Tensor RunningMean { get; }
     public Tensor RunningVar { get; }
 
+    /// <summary>
+    /// When set, training mode normalizes with the statistics of the global batch that every participant of the sync
+    /// holds a shard of (synchronized batch norm, <see cref="F.BatchNormSynced"/>); null (the default): this batch's.
+    /// </summary>
+    public IBatchNormSync? Sync { get; set; }
+
     /// <summary>Training forward passes so far (rank 0, Float32 in memory, I64 in checkpoints).</summary>
     public Tensor NumBatchesTracked { get; }
 
@@ -55,7 +61,9 @@ public sealed class BatchNorm2d : Layer
             return F.BatchNormEval(tape, x, tape.Param(Weight), tape.Param(Bias), Params, _eval.Scale, _eval.Shift,
                 _eval.InvStd, _eval.XhatShift);
         }
-        var y = F.BatchNorm(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, true, Params);
+        var y = Sync is { } sync
+            ? F.BatchNormSynced(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, Params, sync)
+            : F.BatchNorm(tape, x, tape.Param(Weight), tape.Param(Bias), RunningMean, RunningVar, true, Params);
         Ops.Axpby(1f, _one, 1f, NumBatchesTracked);
         return y;
     }
