@@ -46,7 +46,7 @@ public static partial class F
         for (int ch = 0; ch < c; ch++)
         {
             stats[ch] = sum[ch];
-            stats[c + ch] = sq[ch] + (double)sum[ch] * sum[ch] / m;
+            stats[c + ch] = m == 0 ? 0 : sq[ch] + (double)sum[ch] * sum[ch] / m;
         }
         stats[2 * c] = m;
         sync.AllReduceSum(stats);
