@@ -54,31 +54,58 @@ internal static unsafe class Sgemm
     {
         var use = kernel ?? Best;
         if (!IsSupported(use)) throw new PlatformNotSupportedException($"SGEMM kernel {use} needs CPU support");
-        int nr = Nr(use), mr = Mr(use);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var job = new Job
+            Run(new Job
             {
                 A = pa, RowStrideA = transA ? 1 : k, ColStrideA = transA ? m : 1,
                 B = pb, RowStrideB = transB ? 1 : n, ColStrideB = transB ? k : 1,
                 C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-                Kernel = use, NR = nr, MR = mr,
-            };
-            int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
-            if ((long)m * n * k < SerialBelow) threads = 1;
-            var (tilesM, tilesN) = Tiles(m, n, mr, nr, threads);
-            int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
-            tilesM = CeilDiv(m, mc);
-            tilesN = CeilDiv(n, nc);
-            if (threads == 1 || tilesM * tilesN == 1)
-            {
-                for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
-                return;
-            }
-            var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-            Parallel.For(0, tilesM * tilesN, options, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
+                Kernel = use, NR = Nr(use), MR = Mr(use),
+            }, maxThreads);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> with op(B) already packed by the caller in <see cref="PackedB"/>'s layout (the whole K×N,
+    /// for the <see cref="Best"/> kernel), so no tile packs B: the tiles share one copy, and a caller that builds B
+    /// anyway (im2col) writes it there directly. Same kernel, same K blocks: the same bits as <see cref="Run"/>.
+    /// </summary>
+    public static void RunPackedB(ReadOnlySpan<float> a, bool transA, ReadOnlySpan<float> packedB, Span<float> c,
+        int m, int n, int k, float alpha, float beta, int maxThreads = 0)
+    {
+        var layout = new PackedB(k, n);
+        if (packedB.Length < layout.Length) throw new ArgumentException("packed B is shorter than K×N padded");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = packedB, pc = c)
+        {
+            Run(new Job
+            {
+                A = pa, RowStrideA = transA ? 1 : k, ColStrideA = transA ? m : 1,
+                Packed = pb, PaddedN = layout.PaddedN,
+                C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                Kernel = Best, NR = PackedB.Nr, MR = Mr(Best),
+            }, maxThreads);
+        }
+    }
+
+    private static void Run(Job job, int maxThreads)
+    {
+        int m = job.M, n = job.N, k = job.K, mr = job.MR, nr = job.NR;
+        int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
+        if ((long)m * n * k < SerialBelow) threads = 1;
+        var (tilesM, tilesN) = Tiles(m, n, mr, nr, threads);
+        int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
+        tilesM = CeilDiv(m, mc);
+        tilesN = CeilDiv(n, nc);
+        if (threads == 1 || tilesM * tilesN == 1)
+        {
+            for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
+            return;
+        }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        Parallel.For(0, tilesM * tilesN, options, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
     }
 
     /// <summary>
@@ -102,11 +129,38 @@ internal static unsafe class Sgemm
     private static int CeilDiv(int x, int y) => (x + y - 1) / y;
     private static int RoundUp(int x, int y) => CeilDiv(x, y) * y;
 
-    /// <summary>One product: op(A)[i,p] = A[i*RowStrideA + p*ColStrideA], op(B)[p,j] likewise.</summary>
+    /// <summary>The K block length: K cut into equal blocks of at most KC (a function of K alone).</summary>
+    private static int KBlock(int k) => CeilDiv(k, CeilDiv(k, KC));
+
+    /// <summary>
+    /// The layout of a pre-packed op(B) (K×N) for <see cref="RunPackedB"/>: K cut into the blocks every product uses
+    /// (<see cref="KBlock"/>); the block starting at row p0 (kc rows) holds N's NR-column micro-panels one after
+    /// another from offset p0·PaddedN, panel j0/NR at + j0·kc, element (p, j) at + (p − p0)·NR + j mod NR. Lanes past
+    /// N must be zero (the kernel multiplies them; their products land in columns it never stores, but a NaN there
+    /// would stay harmless only by that accident).
+    /// </summary>
+    public readonly struct PackedB(int k, int n)
+    {
+        public static int Nr => SgemmKernels.Nr(Best);
+
+        public readonly int K = k, N = n, PaddedN = RoundUp(n, SgemmKernels.Nr(Best)), KcMax = KBlock(Math.Max(k, 1));
+
+        public long Length => (long)K * PaddedN;
+
+        /// <summary>Where row p's element of column j lies (j any column below PaddedN).</summary>
+        public long Offset(int p, int j)
+        {
+            int p0 = p / KcMax * KcMax, kc = Math.Min(KcMax, K - p0), nr = Nr;
+            return (long)p0 * PaddedN + (long)(j / nr * nr) * kc + (p - p0) * nr + j % nr;
+        }
+    }
+
+    /// <summary>One product: op(A)[i,p] = A[i*RowStrideA + p*ColStrideA], op(B)[p,j] likewise; or op(B) pre-packed
+    /// at Packed (<see cref="PackedB"/> layout, rows PaddedN wide).</summary>
     private struct Job
     {
-        public float* A, B, C;
-        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, MR, NR;
+        public float* A, B, C, Packed;
+        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, MR, NR, PaddedN;
         public float Alpha, Beta;
         public SgemmKernel Kernel;
 
@@ -117,16 +171,18 @@ internal static unsafe class Sgemm
             nc = Math.Min(nc, N - j0);
             ScaleTile(i0, mc, j0, nc);
             if (K == 0 || Alpha == 0f) return;
-            int kcMax = CeilDiv(K, CeilDiv(K, KC));
+            int kcMax = KBlock(K);
             float[] bufA = ArrayPool<float>.Shared.Rent(RoundUp(mc, MR) * kcMax);
-            float[] bufB = ArrayPool<float>.Shared.Rent(RoundUp(nc, NR) * kcMax);
+            float[]? bufB = Packed == null ? ArrayPool<float>.Shared.Rent(RoundUp(nc, NR) * kcMax) : null;
             fixed (float* packA = bufA, packB = bufB)
             {
                 for (int p0 = 0; p0 < K; p0 += kcMax)
                 {
                     int kc = Math.Min(kcMax, K - p0);
                     PackA(packA, i0, mc, p0, kc);
-                    PackB(packB, p0, kc, j0, nc);
+                    float* panels = packB;
+                    if (Packed == null) PackB(packB, p0, kc, j0, nc);
+                    else panels = Packed + (long)p0 * PaddedN + (long)j0 * kc;
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
@@ -134,13 +190,13 @@ internal static unsafe class Sgemm
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cTile = C + (long)(i0 + ir) * N + j0 + jr;
-                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, packB + jr * kc, cTile, N, Alpha, mr, nr);
+                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, panels + jr * kc, cTile, N, Alpha, mr, nr);
                         }
                     }
                 }
             }
             ArrayPool<float>.Shared.Return(bufA);
-            ArrayPool<float>.Shared.Return(bufB);
+            if (bufB is not null) ArrayPool<float>.Shared.Return(bufB);
         }
 
         private readonly void ScaleTile(int i0, int mc, int j0, int nc)
