@@ -15,7 +15,7 @@ namespace AdvRobust.Cpu;
 //   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
 //                    (col is written straight into the SGEMM's packed-B layout, Sgemm.PackedB, so it is never packed)
 //                    (with a bias, fused into that unpack: y = relu(Y + bias[k]) in float, as the separate ops round)
-//   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
+//   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq] (packed-B layout);  then col2im:
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
 //                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
 //                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
@@ -76,11 +76,12 @@ public sealed partial class CpuBackend
         ForChunks(g, g.L, (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
-            ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            if (nb > 1)
-                ForSamples(nb, parallel, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
-            Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f,
-                maxThreads: parallel ? 0 : 1);
+            var packed = new Sgemm.PackedB(g.K, cols);
+            ForSamples(nb, parallel, s => PackRows(dy.F().Slice((n0 + s) * g.YSample, g.YSample), g.K, g.PQ, buf,
+                packed, s * g.PQ));
+            ClearPadding(buf, packed);
+            Sgemm.RunPackedB(w.F(), true, buf.AsSpan(0, (int)packed.Length), dcol.AsSpan(0, g.L * cols), g.L, cols,
+                g.K, 1f, 0f, maxThreads: parallel ? 0 : 1);
             ForSamples(nb, parallel, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
         });
     }
@@ -108,7 +109,7 @@ public sealed partial class CpuBackend
             var geometry = g;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
                 () => (Col: ConvScratch.Rent(ColFloats(colRows, b * geometry.PQ)),
-                    Buf: ConvScratch.Rent(geometry.K * b * geometry.PQ)),
+                    Buf: ConvScratch.Rent(ColFloats(geometry.K, b * geometry.PQ))),
                 (chunk, _, scratch) =>
                 {
                     int n0 = chunk * b;
@@ -123,7 +124,7 @@ public sealed partial class CpuBackend
             return;
         }
         b = g.ChunkSamples;
-        float[] col = ConvScratch.Rent(ColFloats(colRows, b * g.PQ)), buf = ConvScratch.Rent(g.K * b * g.PQ);
+        float[] col = ConvScratch.Rent(ColFloats(colRows, b * g.PQ)), buf = ConvScratch.Rent(ColFloats(g.K, b * g.PQ));
         for (int n0 = 0; n0 < g.N; n0 += b) body(n0, Math.Min(b, g.N - n0), col, buf, true);
         ConvScratch.Return(col);
         ConvScratch.Return(buf);
@@ -203,21 +204,35 @@ public sealed partial class CpuBackend
     {
         float[] scratch = ArrayPool<float>.Shared.Rent(g.PQ);
         var row = scratch.AsSpan(0, g.PQ);
-        int nr = Sgemm.PackedB.Nr;
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
         {
             int l = (c * g.R + r) * g.S + s;
             Im2ColRow(g, x, c, r, s, row);
-            for (int j = 0; j < g.PQ;)
-            {
-                int run = Math.Min(nr - (colOffset + j) % nr, g.PQ - j);
-                row.Slice(j, run).CopyTo(col.AsSpan((int)packed.Offset(l, colOffset + j), run));
-                j += run;
-            }
+            ScatterRow(row, col, packed, l, colOffset);
         }
         ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>Rows 0 .. rows−1 of src (each `width` long) into columns colOffset .. of packed B's rows.</summary>
+    private static void PackRows(ReadOnlySpan<float> src, int rows, int width, float[] dst, Sgemm.PackedB packed,
+        int colOffset)
+    {
+        for (int p = 0; p < rows; p++) ScatterRow(src.Slice(p * width, width), dst, packed, p, colOffset);
+    }
+
+    /// <summary>dst (packed-B layout): row p, columns colOffset .. colOffset+row.Length = row, copied in runs that end
+    /// at a micro-panel's edge.</summary>
+    private static void ScatterRow(ReadOnlySpan<float> row, float[] dst, Sgemm.PackedB packed, int p, int colOffset)
+    {
+        int nr = Sgemm.PackedB.Nr;
+        for (int j = 0; j < row.Length;)
+        {
+            int run = Math.Min(nr - (colOffset + j) % nr, row.Length - j);
+            row.Slice(j, run).CopyTo(dst.AsSpan((int)packed.Offset(p, colOffset + j), run));
+            j += run;
+        }
     }
 
     /// <summary>Zeros the lanes of packed B past its last column (see <see cref="Sgemm.PackedB"/>).</summary>
