@@ -16,6 +16,9 @@ namespace AdvRobust.Cpu;
 /// 192 KiB) sits in L2.
 /// Each element of C adds its K blocks in a fixed order whatever the tiling, and edge tiles round like full
 /// ones, so results do not depend on the thread count. Below about 100³ multiply-adds one thread does it all.
+/// When C has more than one row of tiles, op(B) is packed once up front (in parallel, same micro-panels) and shared
+/// by them instead of each tile packing the same columns again; a caller that builds B itself can hand it over
+/// packed (<see cref="RunPackedB"/>, the convolutions' im2col).
 ///
 /// Measured on the 2-core CI machine (AMD EPYC Zen 5, 2 vCPUs, AVX-512; .NET 10 Release; GFLOP/s = 2MNK/time,
 /// best of 60 trials, A and B uniform in [-0.5, 0.5], beta = 0) while other builds shared the two cores (CPU
@@ -99,6 +102,38 @@ internal static unsafe class Sgemm
         int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
         tilesM = CeilDiv(m, mc);
         tilesN = CeilDiv(n, nc);
+        long sharedFloats = (long)k * RoundUp(n, nr);
+        if (job.Packed != null || tilesM == 1 || k == 0 || job.Alpha == 0f || sharedFloats > MaxSharedB)
+        {
+            RunTiles(job, threads, tilesM, mc, tilesN, nc);
+            return;
+        }
+        // Several rows of tiles would each pack the same columns of op(B): pack it once, all of it, and share it.
+        float[] shared = SharedB.Rent((int)sharedFloats);
+        fixed (float* packed = shared)
+        {
+            var packer = job;
+            packer.Packed = packed;
+            packer.PaddedN = RoundUp(n, nr);
+            int kcMax = KBlock(k), blocks = CeilDiv(k, kcMax);
+            if (threads == 1)
+                for (int t = 0; t < blocks * tilesN; t++) packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc);
+            else
+                Parallel.For(0, blocks * tilesN, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    t => packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc));
+            RunTiles(packer, threads, tilesM, mc, tilesN, nc);
+        }
+        SharedB.Return(shared);
+    }
+
+    /// <summary>The largest op(B) packed once for all tiles (128 MiB); a larger one is packed per tile.</summary>
+    private const int MaxSharedB = 1 << 25;
+
+    /// <summary>Not ArrayPool.Shared: a shared op(B) is often above the largest array it keeps (2^20 floats).</summary>
+    private static readonly ArrayPool<float> SharedB = ArrayPool<float>.Create(MaxSharedB, 4);
+
+    private static void RunTiles(Job job, int threads, int tilesM, int mc, int tilesN, int nc)
+    {
         if (threads == 1 || tilesM * tilesN == 1)
         {
             for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
@@ -197,6 +232,14 @@ internal static unsafe class Sgemm
             }
             ArrayPool<float>.Shared.Return(bufA);
             if (bufB is not null) ArrayPool<float>.Shared.Return(bufB);
+        }
+
+        /// <summary>Packs op(B)'s K block from p0 and columns j0 .. j0+nc into Packed (<see cref="PackedB"/> layout):
+        /// the micro-panels RunTile would pack for itself, at the place it reads them from.</summary>
+        public readonly void PackShared(int p0, int j0, int nc)
+        {
+            int kc = Math.Min(KBlock(K), K - p0);
+            PackB(Packed + (long)p0 * PaddedN + (long)j0 * kc, p0, kc, j0, Math.Min(nc, N - j0));
         }
 
         private readonly void ScaleTile(int i0, int mc, int j0, int nc)
