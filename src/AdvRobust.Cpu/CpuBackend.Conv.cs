@@ -80,10 +80,36 @@ public sealed partial class CpuBackend
             ForSamples(nb, parallel, s => PackRows(dy.F().Slice((n0 + s) * g.YSample, g.YSample), g.K, g.PQ, buf,
                 packed, s * g.PQ));
             ClearPadding(buf, packed);
-            Sgemm.RunPackedB(w.F(), true, buf.AsSpan(0, (int)packed.Length), dcol.AsSpan(0, g.L * cols), g.L, cols,
-                g.K, 1f, 0f, maxThreads: parallel ? 0 : 1);
-            ForSamples(nb, parallel, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+            if (parallel)
+            {
+                Sgemm.RunPackedB(w.F(), true, buf.AsSpan(0, (int)packed.Length), dcol.AsSpan(0, g.L * cols), g.L,
+                    cols, g.K, 1f, 0f);
+                ForSamples(nb, true, s => Col2Im(g, dcol, cols, s * g.PQ, 0, g.C,
+                    dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+                return;
+            }
+            // One core's chunk: dcol a few channels at a time, each block turned into those channels of dx while it
+            // is still in L2 (a whole chunk's dcol is often several MiB). Rows of dcol do not depend on the others.
+            int rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+            for (int c0 = 0; c0 < g.C; c0 += group)
+            {
+                int c1 = Math.Min(g.C, c0 + group);
+                Sgemm.RunPackedB(w.F()[(c0 * rs)..], true, buf.AsSpan(0, (int)packed.Length),
+                    dcol.AsSpan(0, (c1 - c0) * rs * cols), (c1 - c0) * rs, cols, g.K, 1f, 0f, maxThreads: 1, lda: g.L);
+                for (int s = 0; s < nb; s++)
+                    Col2Im(g, dcol, cols, s * g.PQ, c0, c1, dx.F().Slice((n0 + s) * g.XSample, g.XSample));
+            }
         });
+    }
+
+    /// <summary>Channels per dcol block of a one-core data gradient: at most half of ChunkL2Floats in the block,
+    /// and when possible a whole number of the kernel's MR-row micro-tiles (no zero-padded rows).</summary>
+    private static int Col2ImChannels(int rs, int cols)
+    {
+        int group = Math.Max(1, ChunkL2Floats / 2 / Math.Max(1, rs * cols)), mr = SgemmKernels.Mr(SgemmKernels.Best);
+        for (int g = group; g * rs >= mr; g--)
+            if (g * rs % mr == 0) return g;
+        return group;
     }
 
     /// <summary>One chunk of samples n0 .. n0+nb−1 with its col (rows × nb·PQ) and buf (K × nb·PQ) scratch;
@@ -269,17 +295,18 @@ public sealed partial class CpuBackend
         }
     }
 
-    /// <summary>dx for one sample (C×H×W) from columns colOffset .. of dcol; sums in float, (r, s) in order.</summary>
-    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, Span<float> dx)
+    /// <summary>Channels c0 .. c1−1 of dx for one sample (C×H×W) from columns colOffset .. of dcol, whose first row
+    /// is channel c0's; sums in float, (r, s) in order.</summary>
+    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, int c0, int c1, Span<float> dx)
     {
-        for (int c = 0; c < g.C; c++)
+        for (int c = c0; c < c1; c++)
         {
             var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
             plane.Clear();
             for (int r = 0; r < g.R; r++)
             for (int s = 0; s < g.S; s++)
             {
-                var src = dcol.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
+                var src = dcol.AsSpan((((c - c0) * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
                 var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
                 for (int p = 0; p < g.P; p++)
                 {

@@ -75,8 +75,10 @@ internal static unsafe class Sgemm
     /// for the <see cref="Best"/> kernel), so no tile packs B: the tiles share one copy, and a caller that builds B
     /// anyway (im2col) writes it there directly. Same kernel, same K blocks: the same bits as <see cref="Run"/>.
     /// </summary>
+    /// <param name="lda">A's row length as stored (0: op(A)'s, k, or m when transposed), so op(A) may be a block of
+    /// rows of a larger matrix.</param>
     public static void RunPackedB(ReadOnlySpan<float> a, bool transA, ReadOnlySpan<float> packedB, Span<float> c,
-        int m, int n, int k, float alpha, float beta, int maxThreads = 0)
+        int m, int n, int k, float alpha, float beta, int maxThreads = 0, int lda = 0)
     {
         var layout = new PackedB(k, n);
         if (packedB.Length < layout.Length) throw new ArgumentException("packed B is shorter than K×N padded");
@@ -85,7 +87,7 @@ internal static unsafe class Sgemm
         {
             Run(new Job
             {
-                A = pa, RowStrideA = transA ? 1 : k, ColStrideA = transA ? m : 1,
+                A = pa, RowStrideA = transA ? 1 : lda > 0 ? lda : k, ColStrideA = transA ? lda > 0 ? lda : m : 1,
                 Packed = pb, PaddedN = layout.PaddedN,
                 C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
                 Kernel = Best, NR = PackedB.Nr, MR = Mr(Best),
