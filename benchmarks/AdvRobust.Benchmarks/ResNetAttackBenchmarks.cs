@@ -3,7 +3,10 @@ using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Optim;
 using AdvRobust.Core.Tensors;
+using AdvRobust.Core.Data;
 using AdvRobust.Cuda;
+using AdvRobust.Research.Training;
+using AdvRobust.Research.Training.Objectives;
 using BenchmarkDotNet.Attributes;
 
 namespace AdvRobust.Benchmarks;
@@ -18,12 +21,16 @@ namespace AdvRobust.Benchmarks;
 /// keep their FP32 default). Graphs = true runs each PGD run's steps as a replayed CUDA graph (StepGraph: the first
 /// step eager, the second captured, the rest replayed), Graphs = false launches every kernel from the host
 /// (as ADVROBUST_CUDA_GRAPHS=0 does); both rows are reported, set around each call like Tf32. Work: images per call
-/// (img/s).
+/// (img/s). TrainerAdversarialStep is the trainer's own PGD-AT step (TrainStepGraph: the batch and per-step keys
+/// uploaded, then the step and the SGD update, each one replayed CUDA graph with Graphs = true), with the same attack
+/// settings; unlike AdversarialTrainStep its whole step (attack, forward, backward, update) replays, not only the PGD.
 /// GPU only: on the CPU reference one ResNet-18 forward plus input-gradient backward at batch 8 took 0.9–1.2 s on the
 /// shared 2-core machine of RESULTS.md, so one PGD-10 call at batch 128 (10 such passes at 16× the batch) would take
 /// about 2.5 minutes, far too slow for BenchmarkDotNet's repeated iterations; SmallCnnBenchmarks is the CPU case.
-/// The peer's TLA step (batch-hard triplet loss on the embeddings) is not here: the autograd API has no
-/// differentiable row gather (F has no Gather), so the mined positives and negatives cannot carry gradients yet.
+/// TrainerTlaStep is the trainer's TLA step (Mao et al. 2019, the engine's TLA objective: PGD-10 toward the false class,
+/// cross-entropy + 0.5 · triplet on the penultimate embeddings with mined hardest negatives from a pool the size of the
+/// batch, + 1e-4 · embedding norm) through the same TrainStepGraph; the peer's TLA step is a simpler batch-hard form,
+/// so that row compares like-sized work, not identical math.
 /// </summary>
 public class ResNetAttackBenchmarks : OpBenchmark
 {
@@ -36,6 +43,9 @@ public class ResNetAttackBenchmarks : OpBenchmark
     private Sgd _sgd = null!;
     private Tensor _x = null!, _labels = null!;
     private uint[] _ids = [];
+    private TrainStepGraph _trainerStep = null!, _trainerTla = null!;
+    private ImageBatch _batch = null!;
+    private long _step;
 
     [ParamsSource(nameof(Batches))]
     public CifarBatch Batch { get; set; } = new(128);
@@ -54,6 +64,12 @@ public class ResNetAttackBenchmarks : OpBenchmark
     [Benchmark]
     public void AdversarialTrainStep() => LaunchAndWait(AdversarialTrain);
 
+    [Benchmark]
+    public void TrainerAdversarialStep() => LaunchAndWait(TrainerAdversarial);
+
+    [Benchmark]
+    public void TrainerTlaStep() => LaunchAndWait(TrainerTla);
+
     protected override void Allocate()
     {
         _model = Own(ModelZoo.Create("resnet18", Backend, Classes, [3, 32, 32], _cifarMean, _cifarStd, seed: 1));
@@ -61,18 +77,49 @@ public class ResNetAttackBenchmarks : OpBenchmark
         _x = Uniform(5, 0f, 1f, Batch.N, 3, 32, 32);
         _labels = Labels(6, Classes, Batch.N);
         _ids = ModelSteps.Ids(Batch.N);
+        (_trainerStep, _trainerTla, _batch) = TrainerSteps(Batch.N);
+    }
+
+    /// <summary>The trainer's PGD-AT and TLA steps on N random CIFAR-shaped images (no augmentation), eps 8/255,
+    /// alpha 2/255, 10 steps, random start: the attack of PgdAttack.</summary>
+    private (TrainStepGraph, TrainStepGraph, ImageBatch) TrainerSteps(int n)
+    {
+        var random = new Random(7);
+        float[] pixels = new float[n * 3 * 32 * 32];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = random.NextSingle();
+        int[] labels = Enumerable.Range(0, n).Select(i => i % Classes).ToArray();
+        var train = new LabeledImages(n, 3, 32, 32, pixels, labels, Classes, "benchmark");
+        var config = new TrainConfig { Seed = 1, BatchSize = n };
+        var objective = new PgdAtObjective(new PgdAtSettings { Eps = 8f / 255, StepSize = 2f / 255, Steps = 10 });
+        var tla = Own(new TlaObjective(new TlaSettings { Eps = 8f / 255, StepSize = 2f / 255, Steps = 10 },
+            new ObjectiveContext(train, config.Seed)));
+        return (Own(new TrainStepGraph(_model, _sgd, objective, config, train, report: null)),
+            Own(new TrainStepGraph(_model, _sgd, tla, config, train, report: null)),
+            new ImageBatch(pixels, labels, Enumerable.Range(0, n).ToArray()));
     }
 
     protected override IEnumerable<BenchOp> Launches()
     {
         var images = Work.Images(Batch.N);
-        return [new(nameof(PgdAttack), images, Attack), new(nameof(AdversarialTrainStep), images, AdversarialTrain)];
+        return [new(nameof(PgdAttack), images, Attack), new(nameof(AdversarialTrainStep), images, AdversarialTrain),
+            new(nameof(TrainerAdversarialStep), images, TrainerAdversarial), new(nameof(TrainerTlaStep), images, TrainerTla)];
     }
 
     private void Attack() => WithSettings(() => ModelSteps.Attack(_pgd, _model, _x, _labels, _ids));
 
     private void AdversarialTrain() =>
         WithSettings(() => ModelSteps.AdversarialTrainStep(_pgd, _model, _sgd, _x, _labels, _ids));
+
+    private void TrainerAdversarial() => TrainerStep(_trainerStep);
+
+    private void TrainerTla() => TrainerStep(_trainerTla);
+
+    private void TrainerStep(TrainStepGraph graphed) => WithSettings(() =>
+    {
+        _model.Train();
+        graphed.Step(_batch, null, epoch: 0, index: 0, _step++, slot: 0);
+        graphed.Update();
+    });
 
     private void WithSettings(Action run)
     {

@@ -54,6 +54,15 @@ public sealed class CudaContext : IDisposable
         return new CudaContext(info, CudaContextHandle.Retain(info.Ordinal));
     }
 
+    /// <summary>The devices the driver sees (initializing it).</summary>
+    public static int DeviceCount()
+    {
+        NativeLibraries.Load(NativeLibraries.Cuda);
+        CudaException.Check(CudaDriver.cuInit(0));
+        CudaException.Check(CudaDriver.cuDeviceGetCount(out int count));
+        return count;
+    }
+
     public static int DriverVersion()
     {
         CudaException.Check(CudaDriver.cuDriverGetVersion(out int v));

@@ -23,6 +23,7 @@ public sealed class GradientAllReduce
     private readonly ICommunicator _world;
     private readonly List<Parameter[]> _buckets = [];
     private readonly float[] _buffer;
+    private float[]? _gathered; // rank 0 in fixed-order mode: every rank's buffer, in rank order
 
     public GradientAllReduce(ICommunicator world, IEnumerable<Parameter> parameters, int bucketBytes = 4 << 20)
     {
@@ -54,44 +55,97 @@ public sealed class GradientAllReduce
     /// <summary>Gradient values per step (4 bytes each).</summary>
     public long GradientValues { get; }
 
+    /// <summary>
+    /// Fixed-order mode (<c>fixedOrder</c>): every rank's scaled gradient goes whole to rank 0 (MPI_Gatherv), which sums
+    /// them in rank order, ((g_0 + g_1) + g_2) + …, and broadcasts the sum, so the bits depend neither on Open MPI's
+    /// choice of reduction algorithm nor on the arrival order, and every rank holds the same bits by construction. It
+    /// costs rank 0 (K − 1) receives and sends of the whole gradient, against the ring all-reduce's 2(K − 1)/K per rank,
+    /// and nothing overlaps.
+    /// </summary>
+    public bool FixedOrder { get; init; }
+
     /// <summary>Replaces every gradient by Σ over the ranks of <paramref name="share"/>·gradient, where share is this
     /// rank's rows over the global batch's.</summary>
     public void Run(float share)
     {
         if (_world.Size == 1) return;
+        if (FixedOrder)
+        {
+            RunInRankOrder(share);
+            return;
+        }
         var requests = new ReduceRequest[_buckets.Count];
         int offset = 0;
         for (int b = 0; b < _buckets.Count; b++)
         {
             int start = offset;
-            foreach (var p in _buckets[b])
-            {
-                var span = _buffer.AsSpan(offset, (int)p.Value.Length);
-                if (p.Grad is null) span.Clear();
-                else
-                {
-                    p.Grad.Backend.CopyOut(p.Grad.Storage, span);
-                    if (share != 1f) foreach (ref float v in span) v *= share;
-                }
-                offset += span.Length;
-            }
+            offset = Pack(b, offset, share);
             requests[b] = _world.BeginAllReduceSum(_buffer, start, offset - start);
         }
         offset = 0;
         for (int b = 0; b < _buckets.Count; b++)
         {
             requests[b].Wait();
-            foreach (var p in _buckets[b])
-            {
-                var span = _buffer.AsSpan(offset, (int)p.Value.Length);
-                if (p.Grad is null)
-                {
-                    using var g = Tensor.FromArray<float>(p.Value.Backend, span, p.Value.Shape.Dims.ToArray());
-                    p.AccumulateGrad(g);
-                }
-                else p.Grad.Backend.CopyIn<float>(p.Grad.Storage, span);
-                offset += span.Length;
-            }
+            offset = Unpack(b, offset);
         }
+    }
+
+    private void RunInRankOrder(float share)
+    {
+        int offset = 0;
+        for (int b = 0; b < _buckets.Count; b++) offset = Pack(b, offset, share);
+        if (_world.IsRoot) _gathered ??= new float[(long)_world.Size * _buffer.Length];
+        _world.GatherEqual<float>(_buffer, _gathered);
+        if (_world.IsRoot) SumInOrder(_gathered, _world.Size, _buffer);
+        _world.Broadcast<float>(_buffer);
+        offset = 0;
+        for (int b = 0; b < _buckets.Count; b++) offset = Unpack(b, offset);
+    }
+
+    /// <summary><paramref name="sum"/>[i] = ((g_0[i] + g_1[i]) + g_2[i]) + …, left to right, rank r's values g_r
+    /// being <paramref name="gathered"/>[r·L, (r + 1)·L) with L the length of <paramref name="sum"/>.</summary>
+    public static void SumInOrder(ReadOnlySpan<float> gathered, int ranks, Span<float> sum)
+    {
+        int n = sum.Length;
+        gathered[..n].CopyTo(sum);
+        for (int r = 1; r < ranks; r++)
+        {
+            var add = gathered.Slice(r * n, n);
+            for (int i = 0; i < n; i++) sum[i] += add[i];
+        }
+    }
+
+    /// <summary>Bucket <paramref name="b"/>'s gradients, scaled, into the buffer from <paramref name="offset"/>.</summary>
+    private int Pack(int b, int offset, float share)
+    {
+        foreach (var p in _buckets[b])
+        {
+            var span = _buffer.AsSpan(offset, (int)p.Value.Length);
+            if (p.Grad is null) span.Clear();
+            else
+            {
+                p.Grad.Backend.CopyOut(p.Grad.Storage, span);
+                if (share != 1f) foreach (ref float v in span) v *= share;
+            }
+            offset += span.Length;
+        }
+        return offset;
+    }
+
+    /// <summary>The buffer's sums from <paramref name="offset"/> back into bucket <paramref name="b"/>'s gradients.</summary>
+    private int Unpack(int b, int offset)
+    {
+        foreach (var p in _buckets[b])
+        {
+            var span = _buffer.AsSpan(offset, (int)p.Value.Length);
+            if (p.Grad is null)
+            {
+                using var g = Tensor.FromArray<float>(p.Value.Backend, span, p.Value.Shape.Dims.ToArray());
+                p.AccumulateGrad(g);
+            }
+            else p.Grad.Backend.CopyIn<float>(p.Grad.Storage, span);
+            offset += span.Length;
+        }
+        return offset;
     }
 }

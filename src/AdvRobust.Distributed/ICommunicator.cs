@@ -33,6 +33,15 @@ public interface ICommunicator
     /// <summary>Each rank's values (any length) to <paramref name="root"/>, in rank order; null on the other ranks.</summary>
     T[][]? Gather<T>(ReadOnlySpan<T> mine, int root = 0) where T : unmanaged;
 
+    /// <summary>Every rank's <paramref name="mine"/>, all of one length L, into <paramref name="all"/> on
+    /// <paramref name="root"/> (rank r's at r·L; K·L long there, ignored elsewhere), without allocating.</summary>
+    void GatherEqual<T>(ReadOnlySpan<T> mine, Span<T> all, int root = 0) where T : unmanaged
+    {
+        var parts = Gather(mine, root);
+        if (parts is null) return;
+        for (int r = 0; r < parts.Length; r++) parts[r].CopyTo(all[(r * mine.Length)..]);
+    }
+
     void Barrier();
 
     /// <summary>Ends every rank of the job with <paramref name="exitCode"/> (one rank failed; the others would wait

@@ -122,6 +122,18 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         return result;
     }
 
+    public void GatherEqual<T>(ReadOnlySpan<T> mine, Span<T> all, int root = 0) where T : unmanaged
+    {
+        var bytes = MemoryMarshal.AsBytes(mine);
+        var into = MemoryMarshal.AsBytes(all);
+        if (Rank == root && (long)into.Length < (long)bytes.Length * Size)
+            throw new ArgumentException($"{into.Length} bytes cannot hold {Size} × {bytes.Length}");
+        fixed (byte* s = bytes)
+        fixed (byte* a = into)
+            Check(Mpi.MPI_Gather(s, bytes.Length, MpiHandles.Byte, a, bytes.Length, MpiHandles.Byte, root,
+                MpiHandles.CommWorld));
+    }
+
     public void Barrier() => Check(Mpi.MPI_Barrier(MpiHandles.CommWorld));
 
     public void Abort(int exitCode)

@@ -20,6 +20,19 @@ public static class World
     public static int LaunchedRank => LaunchedSize <= 1 ? 0
         : Read("OMPI_COMM_WORLD_RANK") ?? Read("SLURM_PROCID") ?? 0;
 
+    /// <summary>This process's rank among those on its node (OMPI_COMM_WORLD_LOCAL_RANK, Slurm's SLURM_LOCALID; 0 when
+    /// there is no launcher): a GPU rank takes device <see cref="DeviceFor"/>(local rank, device count).</summary>
+    public static int LaunchedLocalRank => LaunchedSize <= 1 ? 0
+        : Read("OMPI_COMM_WORLD_LOCAL_RANK") ?? Read("SLURM_LOCALID") ?? 0;
+
+    /// <summary>The device of local rank <paramref name="localRank"/> among <paramref name="devices"/>: round robin.</summary>
+    public static int DeviceFor(int localRank, int devices)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(localRank);
+        ArgumentOutOfRangeException.ThrowIfLessThan(devices, 1);
+        return localRank % devices;
+    }
+
     public static ICommunicator Current
     {
         get

@@ -2,6 +2,7 @@ using System.CommandLine;
 using AdvRobust.Core;
 using AdvRobust.Cpu;
 using AdvRobust.Cuda;
+using AdvRobust.Distributed;
 
 namespace AdvRobust.Cli.Commands;
 
@@ -19,7 +20,9 @@ internal static class BackendOption
     public static IBackend Create(string device, bool tf32) => device switch
     {
         "cpu" => CpuBackend.Instance,
-        "cuda" => CudaBackend.Create(allowTf32: tf32),
+        // one rank per GPU of its node: local rank modulo the devices (device 0 for a single process)
+        "cuda" => CudaBackend.Create(World.LaunchedSize > 1
+            ? World.DeviceFor(World.LaunchedLocalRank, CudaContext.DeviceCount()) : 0, allowTf32: tf32),
         _ => throw new ArgumentException($"--device must be cpu or cuda, got '{device}'"),
     };
 }

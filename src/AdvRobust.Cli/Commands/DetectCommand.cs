@@ -73,9 +73,7 @@ public static class DetectCommand
     private static int Run(DetectOptions o, string commandLine)
     {
         OutputPaths.InputFile("--model", o.Model, "checkpoint");
-        if (World.LaunchedSize > 1)
-            throw new ArgumentException("detect does not split its work over MPI ranks (eval, certify and train do); " +
-                                        "run it as one process, without mpirun");
+        var world = World.Current;
         Requests.Positive("--k", o.K);
         Requests.Positive("--batch-size", o.BatchSize);
         if (o.Json is { } jsonPath) OutputPaths.File("--json", jsonPath);
@@ -112,8 +110,11 @@ public static class DetectCommand
                     if (!tasks.TryGetValue(e.Stage, out var task))
                         tasks[e.Stage] = task = ctx.AddTask(Markup.Escape(e.Stage), maxValue: Math.Max(e.Total, 1));
                     task.Value = e.Done;
-                }));
+                }), world);
             });
+        if (!world.IsRoot) return 0; // rank 0 alone reports and writes
+        if (world.Size > 1)
+            AnsiConsole.MarkupLine($"{test.N} test points split over {world.Size} MPI ranks, merged on rank 0");
         AnsiConsole.Write(Table(result));
         string text = Provenance.Attach(result.ToJson(), Provenance.Capture(commandLine, backend, o.Tf32, o.Model,
             $"reference: {reference.Source} ({reference.N} images)", $"test: {test.Source} ({test.N} images)"));

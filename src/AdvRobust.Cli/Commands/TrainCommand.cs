@@ -114,6 +114,7 @@ public static class TrainCommand
             ? (m, s)
             : DataNormalization.Default(trainingData.Train);
         var train = trainingData.Train;
+        TrainRanks.CheckShards(config.BatchSize, train.N, config.Data.DropLast, world);
         using var model = ModelZoo.Create(config.Model.Arch, backend, train.Classes, [train.C, train.H, train.W], mean,
             std, config.Seed);
         if (resumed is null) TrainingMemory.Check(model, config);
@@ -125,11 +126,15 @@ public static class TrainCommand
         using var trainer = NewTrainer(config, model, trainingData, run, removeIfEmpty: resumed is null && !existed);
         if (world.Size > 1)
         {
-            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck);
+            // --deterministic also fixes the order in which the ranks' gradients are summed (rank 0, then 1, …)
+            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic);
+            var gradients = trainer.Parallel.Gradients;
             AnsiConsole.MarkupLine($"data-parallel over {world.Size} MPI ranks: {config.BatchSize} images per step, " +
-                $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients all-reduced in " +
-                $"{trainer.Parallel.Gradients.Buckets} bucket(s) of ≤ {trainer.Parallel.Gradients.BucketBytes >> 20} MiB " +
-                $"({4 * trainer.Parallel.Gradients.GradientValues / 1e6:F2} MB per step)");
+                $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients " + (gradients.FixedOrder
+                    ? "gathered on rank 0, summed in rank order and broadcast (--deterministic)"
+                    : $"all-reduced in {gradients.Buckets} bucket(s) of ≤ {gradients.BucketBytes >> 20} MiB") +
+                $" ({4 * gradients.GradientValues / 1e6:F2} MB per step)");
+            if (backend is CudaBackend) AnsiConsole.MarkupLine(Markup.Escape(TrainRanks.DeviceReduceNote()));
         }
 
         AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +

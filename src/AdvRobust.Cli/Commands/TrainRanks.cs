@@ -1,5 +1,6 @@
 using System.Text;
 using AdvRobust.Core;
+using AdvRobust.Cuda;
 using AdvRobust.Distributed;
 using AdvRobust.Research.Training;
 
@@ -15,6 +16,14 @@ namespace AdvRobust.Cli.Commands;
 /// </summary>
 internal static class TrainRanks
 {
+    /// <summary>What a GPU rank says about its gradient reduction: without libnccl, NCCL's one message and the host
+    /// fallback; with it, that this build still reduces through the host (the NCCL device path is not wired into the
+    /// trainer yet, README "Scale-out").</summary>
+    public static string DeviceReduceNote() => NcclCommunicator.Unavailable() is { } why
+        ? $"{why} Gradients are all-reduced over MPI through the host."
+        : $"{NcclCommunicator.Version()} found, but this build all-reduces gradients over MPI through the host " +
+          "(the NCCL device path is not wired into the trainer yet)";
+
     /// <summary>Rank 0: the run folder itself; another rank: its shadow copy (see the class summary).</summary>
     public static RunDirectory OpenForResume(string folder, ICommunicator world)
     {
@@ -48,6 +57,23 @@ internal static class TrainRanks
             throw new ArgumentException($"{run.Path} was trained with {size} rank{(size == 1 ? "" : "s")} and is being " +
                 $"resumed with {world.Size}: each step's batch is split by the world size, so resume it with " +
                 $"{(size == 1 ? "one process (no mpirun)" : $"mpirun -n {size}")}");
+    }
+
+    /// <summary>
+    /// Refuses a split that would leave a rank a step with no rows (a global batch of fewer images than ranks, or,
+    /// with data.dropLast off, a short last batch of fewer than K): its objective would average over nothing. Every
+    /// rank checks the same numbers, so every rank stops with the same message (no rank waits in a collective).
+    /// </summary>
+    public static void CheckShards(int batchSize, int trainImages, bool dropLast, ICommunicator world)
+    {
+        if (world.Size == 1) return;
+        int last = trainImages % batchSize;
+        int smallest = dropLast || last == 0 ? batchSize : Math.Min(batchSize, last);
+        if (smallest < world.Size)
+            throw new ArgumentException($"a step of {smallest} image{(smallest == 1 ? "" : "s")} " +
+                $"({(smallest == batchSize ? "batchSize" : "the last, short batch: data.dropLast is off")}) cannot be " +
+                $"split over {world.Size} ranks: every rank needs at least one image per step; use fewer ranks, a " +
+                "larger batch" + (smallest == batchSize ? "" : ", or data.dropLast"));
     }
 
     /// <summary>The environment with the world size and every rank's "rank r: host, backend device" (a collective).</summary>

@@ -15,6 +15,7 @@ public static class NativeLibraries
     public const string Nvrtc = "nvrtc";
     public const string Cublas = "cublas";
     public const string Cudnn = "cudnn";
+    public const string Nccl = "nccl";
 
     private static readonly Dictionary<string, string[]> LinuxNames = new()
     {
@@ -22,6 +23,7 @@ public static class NativeLibraries
         [Nvrtc] = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"],
         [Cublas] = ["libcublas.so.13", "libcublas.so.12"],
         [Cudnn] = ["libcudnn.so.9"],
+        [Nccl] = ["libnccl.so.2"],
     };
 
     private static readonly Dictionary<string, string[]> WindowsNames = new()
@@ -30,6 +32,7 @@ public static class NativeLibraries
         [Nvrtc] = ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll"],
         [Cublas] = ["cublas64_13.dll", "cublas64_12.dll"],
         [Cudnn] = ["cudnn64_9.dll"],
+        [Nccl] = [], // NCCL is built for Linux only
     };
 
     private static readonly Dictionary<string, string> HowToGet = new()
@@ -39,6 +42,7 @@ public static class NativeLibraries
             "libnvrtc11.2 and libnvrtc-builtins11.8, NVRTC 11.8, which compiles up to sm_90), or build kernels with nvcc",
         [Cublas] = "install cuBLAS 12 or 13 (package libcublas-13-0)",
         [Cudnn] = "install cuDNN 9 (package libcudnn9-cuda-13)",
+        [Nccl] = "install NCCL 2 (package libnccl2; Linux only); multi-rank GPU runs all-reduce over MPI through the host without it",
     };
 
     // ADVROBUST_CUDA=emulator: the CUDA emulator's stand-ins (src/AdvRobust.Emulator) replace the driver, cuBLAS and

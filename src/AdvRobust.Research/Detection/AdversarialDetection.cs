@@ -3,6 +3,7 @@ using AdvRobust.Core.Attacks;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Tensors;
+using AdvRobust.Distributed;
 
 namespace AdvRobust.Research.Detection;
 
@@ -19,6 +20,14 @@ public sealed record DetectionSettings(int K = 10, int BatchSize = 256, int Bloc
 /// (<see cref="KnnDetector"/>), and measure how well the score separates them (<see cref="Roc"/>). Each attack runs on
 /// every test sample, sample i of the test set being global sample i for the attack's random draws, so results do
 /// not depend on the batch size. The model runs in eval mode throughout.
+/// <para>
+/// Over MPI ranks (the world given to <see cref="Run"/>), every rank embeds the whole reference set (a
+/// forward pass per reference image; the k-NN needs all of it) and takes its contiguous block of the test points
+/// (<see cref="Shards"/>) under their global sample ids: it embeds, attacks and scores only those. The per-sample
+/// scores and predictions are then summed over the ranks into whole-test-set arrays (each entry is non-zero on one
+/// rank only, so the sum is exact) and every rank measures the same ROC curves as one process would. A rank whose
+/// block is empty (fewer test points than ranks) contributes zeros.
+/// </para>
 /// </summary>
 public sealed class AdversarialDetection
 {
@@ -42,7 +51,7 @@ public sealed class AdversarialDetection
     public DetectionSettings Settings { get; }
 
     public DetectionResult Run(Classifier model, LabeledImages reference, LabeledImages test,
-        IProgress<DetectionProgress>? progress = null)
+        IProgress<DetectionProgress>? progress = null, ICommunicator? world = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(reference);
@@ -57,23 +66,44 @@ public sealed class AdversarialDetection
         using var knn = new KnnDetector(backend, refEmbedded.Values, refEmbedded.Dim, reference.Labels, Settings.K,
             Settings.BlockRows);
 
-        var clean = Embedder.Embed(model, backend, test, batch, Report(progress, "clean", test.N));
-        double[] cleanScores = knn.Score(clean.Values, clean.Predictions);
-        bool[] cleanCorrect = Correct(clean.Predictions, test.Labels);
+        world ??= SingleProcess.Instance;
+        var (first, count) = Shards.Of(test.N, world);
+        var shard = world.Size == 1 ? test : test.Slice(first, count);
+        var clean = Embedder.Embed(model, backend, shard, batch, Report(progress, "clean", shard.N));
+        var (cleanScores, cleanPredictions) = Merge(knn.Score(clean.Values, clean.Predictions), clean.Predictions,
+            first, test.N, world);
+        bool[] cleanCorrect = Correct(cleanPredictions, test.Labels);
 
         var reports = new List<AttackDetection>();
         foreach (var attack in Attacks)
         {
             var watch = Stopwatch.StartNew();
-            var adversarial = AttackAll(model, backend, test, attack, progress);
-            double[] advScores = knn.Score(adversarial.Values, adversarial.Predictions);
-            bool[] advCorrect = Correct(adversarial.Predictions, test.Labels);
-            reports.Add(Measure(attack, test.N, cleanScores, cleanCorrect, advScores, advCorrect,
-                watch.Elapsed.TotalSeconds));
+            var adversarial = AttackAll(model, backend, shard, first, attack, progress);
+            var (advScores, advPredictions) = Merge(knn.Score(adversarial.Values, adversarial.Predictions),
+                adversarial.Predictions, first, test.N, world);
+            bool[] advCorrect = Correct(advPredictions, test.Labels);
+            Span<double> seconds = [watch.Elapsed.TotalSeconds];
+            world.AllReduceMax(seconds); // the slowest rank's
+            reports.Add(Measure(attack, test.N, cleanScores, cleanCorrect, advScores, advCorrect, seconds[0]));
         }
         int correct = cleanCorrect.Count(c => c);
         return new DetectionResult(model.GetType().Name, backend.DeviceName, Settings.K, reference.N, test.N, correct,
             (double)correct / test.N, reports, total.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>One rank's block of scores and predictions (test points [first, first + block)) into whole-test-set
+    /// arrays on every rank: zeros elsewhere, summed over the ranks (exact: one non-zero term per entry).</summary>
+    private static (double[] Scores, int[] Predictions) Merge(double[] scores, int[] predictions, int first, int n,
+        ICommunicator world)
+    {
+        if (world.Size == 1) return (scores, predictions);
+        var allScores = new double[n];
+        var allPredictions = new int[n];
+        scores.CopyTo(allScores, first);
+        predictions.CopyTo(allPredictions, first);
+        world.AllReduceSum<double>(allScores);
+        world.AllReduceSum<int>(allPredictions);
+        return (allScores, allPredictions);
     }
 
     /// <summary>
@@ -113,17 +143,19 @@ public sealed class AdversarialDetection
             (double)(n - wrong) / n, cleanVsAdv, wrongVsRight, seconds);
     }
 
-    /// <summary>Attacks every test sample in batches and embeds the adversarial examples.</summary>
-    private Embedded AttackAll(Classifier model, IBackend backend, LabeledImages test, DetectionAttack attack,
-        IProgress<DetectionProgress>? progress)
+    /// <summary>Attacks every sample of <paramref name="test"/> (global ids from <paramref name="first"/>) in batches
+    /// and embeds the adversarial examples.</summary>
+    private Embedded AttackAll(Classifier model, IBackend backend, LabeledImages test, int first,
+        DetectionAttack attack, IProgress<DetectionProgress>? progress)
     {
+        if (test.N == 0) return new Embedded([], model.EmbeddingDim, []);
         var parts = new List<Embedded>();
         for (int start = 0; start < test.N; start += Settings.BatchSize)
         {
             int rows = Math.Min(Settings.BatchSize, test.N - start);
             using var x = Embedder.Batch(backend, test, start, rows);
             using var labels = Tensor.FromArray(backend, test.Labels.AsSpan(start, rows).ToArray(), rows);
-            using var result = attack.Attack.Run(model, x, labels, SampleIds.Range((uint)start, rows));
+            using var result = attack.Attack.Run(model, x, labels, SampleIds.Range((uint)(first + start), rows));
             parts.Add(Embedder.Embed(model, result.Adversarial));
             progress?.Report(new DetectionProgress(attack.Name, start + rows, test.N));
         }

@@ -33,12 +33,14 @@ public sealed class DataParallel
     private readonly ReplicaState _replicas;
     private readonly GradientAllReduce _gradients;
 
-    public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20)
+    /// <param name="fixedOrder">Sum the gradients in rank order on rank 0 (<see cref="GradientAllReduce.FixedOrder"/>).</param>
+    public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20,
+        bool fixedOrder = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checkEvery, 1);
         (World, CheckEvery) = (world, checkEvery);
         _replicas = new ReplicaState(world, model);
-        _gradients = new GradientAllReduce(world, model.Parameters(), bucketBytes);
+        _gradients = new GradientAllReduce(world, model.Parameters(), bucketBytes) { FixedOrder = fixedOrder };
     }
 
     public ICommunicator World { get; }

@@ -60,11 +60,6 @@ internal sealed class PendingStats : IDisposable
 /// them in batches of steps instead of synchronizing after each.</summary>
 internal interface IDeviceStatsObjective : ITrainingObjective
 {
-    /// <summary>Whether the step does device work only, reading its per-step values from
-    /// <see cref="TrainingBatch.Device"/>, so the trainer may capture it once per shape and replay it
-    /// (<see cref="TrainStepGraph"/>); false for a step that draws or uploads on the host.</summary>
-    bool Replayable => true;
-
     /// <summary>The host half of a graphed step, run before the step (captured or replayed): draws that need the host,
     /// uploaded into <see cref="DeviceStepValues.Uploads"/> for the device step to read. Called only with
     /// <see cref="TrainingBatch.Device"/> set.</summary>

@@ -20,8 +20,10 @@ namespace AdvRobust.Research.Training;
 /// every StatsEvery steps), so there is one step graph per (shape, slot). The update is its own graph because the
 /// trainer checks a step's statistics (divergence) before applying it when it reads them.
 /// </para>
-/// An objective that draws on the host inside its step (TRADES' start noise, TLA's pool and positives) is not
-/// captured: its step runs eagerly here, on the same buffers and keys (<see cref="IDeviceStatsObjective.Replayable"/>).
+/// An objective that draws on the host (TRADES' start noise, TLA's pool, pool labels and positives) does so in its
+/// <see cref="IDeviceStatsObjective.Prepare"/>, before the launch, uploading what it drew into <see cref="StepUploads"/>;
+/// what else its captured work depends on (TLA: how many rows have a negative) keys its graph
+/// (<see cref="IDeviceStatsObjective.GraphKey"/>).
 /// After a replay the model's state was written by the graph: <see cref="Module.MarkStateWritten"/> keeps version-keyed
 /// caches (eval-mode batch norm) correct.
 /// </summary>
@@ -91,8 +93,7 @@ internal sealed class TrainStepGraph : IDisposable
             Augment(inputs);
             _objective.StepOnDevice(_model, input);
         }
-        if (_objective.Replayable) Replaying(_step, (n, real, slot, _objective.GraphKey(input)), Run);
-        else Run();
+        Replaying(_step, (n, real, slot, _objective.GraphKey(input)), Run);
         return stats.Pending(labelsHost);
     }
 

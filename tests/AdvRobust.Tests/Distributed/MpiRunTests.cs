@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AdvRobust.Core.Checkpoints;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Cpu;
+using AdvRobust.Research.Training;
 using AdvRobust.Tests.Cli;
 using AdvRobust.Tests.Data;
 
@@ -14,7 +15,7 @@ namespace AdvRobust.Tests.Distributed;
 /// (no batch norm, so a 2-rank run computes the same samples, draws and per-sample losses as one process) for one
 /// epoch of 4 PGD-AT steps of 16 images on a synthetic Fashion-MNIST-layout folder. One process vs two ranks: the
 /// weights and metrics equal within float tolerance (the gradient is summed in another order); two 2-rank runs: bit
-/// for bit the same files; sharded eval and certify: the same per-sample results as one process. Needs Open MPI's mpirun
+/// for bit the same files; sharded eval, certify and detect: the same per-sample results as one process. Needs Open MPI's mpirun
 /// (.ci/run installs openmpi-bin); each launch is bounded by <see cref="Limit"/>. The runs are made once, in
 /// <see cref="Launch"/>, and each test checks one thing about them.
 /// </summary>
@@ -38,6 +39,8 @@ public class MpiRunTests
         _runs["one"] = Run(1, [.. train, Path.Combine(_dir, "one")]);
         _runs["two-a"] = Run(2, [.. train, Path.Combine(_dir, "two-a")]);
         _runs["two-b"] = Run(2, [.. train, Path.Combine(_dir, "two-b")]);
+        _runs["two-fixed"] = Run(2, [.. train, Path.Combine(_dir, "two-fixed"), "--deterministic"]);
+        if (_runs["two-a"].Code == 0) _runs["two-resumed"] = Run(2, ["train", "--resume", KilledCopy("two-a")]);
         string model = Path.Combine(_dir, "one", "last.safetensors");
         // batch 5: the ranks' batches (16 points each) are cut differently from the single process's (32 points)
         string[] eval = ["eval", "--model", model, "--arch", "small-cnn", "--data", _data, "--samples", "32",
@@ -48,6 +51,14 @@ public class MpiRunTests
             "--n0", "10", "--n", "60", "--batch", "32", "--samples", "5", "--skip", "3", "--out"];
         _runs["certify-one"] = Run(1, [.. certify, Path.Combine(_dir, "certify-one.jsonl")]);
         _runs["certify-two"] = Run(2, [.. certify, Path.Combine(_dir, "certify-two.jsonl")]);
+        // 11 points (6 + 5 on two ranks), cut into batches of 4 differently from the single process's
+        string[] detect = ["detect", "--model", model, "--arch", "small-cnn", "--data", _data, "--k", "3",
+            "--attacks", "fgsm,pgd-linf", "--eps", "0.1", "--steps", "2", "--batch-size", "4", "--json"];
+        _runs["detect-one"] = Run(1, [.. detect, Path.Combine(_dir, "detect-one.json"), "--samples", "11"]);
+        _runs["detect-two"] = Run(2, [.. detect, Path.Combine(_dir, "detect-two.json"), "--samples", "11"]);
+        // one test point over two ranks: rank 1's block is empty
+        _runs["detect-one-1"] = Run(1, [.. detect, Path.Combine(_dir, "detect-one-1.json"), "--samples", "1"]);
+        _runs["detect-two-1"] = Run(2, [.. detect, Path.Combine(_dir, "detect-two-1.json"), "--samples", "1"]);
     }
 
     [OneTimeTearDown]
@@ -98,6 +109,59 @@ public class MpiRunTests
             b.Remove(timing);
         }
         Assert.That(b.ToJsonString(), Is.EqualTo(a.ToJsonString()));
+    }
+
+    /// <summary>--deterministic sums the ranks' gradients in rank order on rank 0 (gather, sum, broadcast); with two
+    /// ranks that is g_0 + g_1, the sum MPI_Allreduce makes too (a two-term float sum is commutative), so the weights
+    /// are the same bits: the gather path packs, scales, sums and unpacks every bucket as the all-reduce does.</summary>
+    [Test]
+    public void FixedOrderReductionOfTwoRanksIsTheAllReduceBitForBit()
+    {
+        RequireSuccess("two-a", "two-fixed");
+        Assert.That(_runs["two-fixed"].Output, Does.Contain("summed in rank order"));
+        using var a = Load(Path.Combine(_dir, "two-a", "last.safetensors"));
+        using var b = Load(Path.Combine(_dir, "two-fixed", "last.safetensors"));
+        var pb = b.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value.ToArray());
+        foreach (var (name, p) in a.NamedParameters())
+            Assert.That(pb[name].Select(BitConverter.SingleToInt32Bits),
+                Is.EqualTo(p.Value.ToArray().Select(BitConverter.SingleToInt32Bits)), name);
+    }
+
+    /// <summary>`mpirun -n 2 train --resume` of a 2-rank run killed before its first checkpoint: same world size,
+    /// accepted; rank 1's shadow starts from the manifest; the run restarts from step 0 and ends with the uninterrupted
+    /// run's weights and metrics, bit for bit.</summary>
+    [Test]
+    public void ResumeWithTheSameWorldSizeContinuesTheRun()
+    {
+        RequireSuccess("two-a", "two-resumed");
+        string copy = Path.Combine(_dir, "two-a-killed");
+        foreach (string file in new[] { "last.safetensors", "best.safetensors", "resume.safetensors" })
+            Assert.That(File.ReadAllBytes(Path.Combine(copy, file)),
+                Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "two-a", file))), file);
+        var a = Metrics("two-a");
+        var b = Metrics("two-a-killed");
+        foreach (string timing in new[] { "epochSeconds", "trainSeconds", "evalSeconds", "imagesPerSecond" })
+        {
+            a.Remove(timing);
+            b.Remove(timing);
+        }
+        Assert.That(b.ToJsonString(), Is.EqualTo(a.ToJsonString()));
+        var manifest = RunDirectory.Open(copy).ReadManifest();
+        Assert.That(manifest.Status, Is.EqualTo("completed"));
+        Assert.That(manifest.Resumptions.Select(r => r.Environment.WorldSize), Is.EqualTo(new int?[] { 2 }));
+    }
+
+    /// <summary>A copy of a run as if killed before its first checkpoint: manifest "running", no checkpoints, no
+    /// metrics (as in TrainCommandTests).</summary>
+    private string KilledCopy(string run)
+    {
+        string copy = Path.Combine(_dir, run + "-killed");
+        Directory.CreateDirectory(copy);
+        foreach (string f in Directory.GetFiles(Path.Combine(_dir, run)))
+            if (Path.GetFileName(f) is "manifest.json") File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var dir = RunDirectory.Open(copy);
+        dir.WriteManifest(dir.ReadManifest() with { Status = "running", EndTime = null });
+        return copy;
     }
 
     [Test]
@@ -152,6 +216,28 @@ public class MpiRunTests
         Assert.That(CertifiedPoints(Path.Combine(_dir, "certify-two.jsonl")),
             Is.EqualTo(CertifiedPoints(Path.Combine(_dir, "certify-one.jsonl"))));
         Assert.That(_runs["certify-two"].Output, Does.Contain("5 points split over 2 MPI ranks"));
+    }
+
+    [Test]
+    public void ShardedDetectionEqualsOneProcess()
+    {
+        RequireSuccess("detect-one", "detect-two", "detect-one-1", "detect-two-1");
+        Assert.That(Detection("detect-two.json"), Is.EqualTo(Detection("detect-one.json")));
+        Assert.That(Detection("detect-two-1.json"), Is.EqualTo(Detection("detect-one-1.json")), "an empty block");
+        Assert.That(_runs["detect-two"].Output, Does.Contain("11 test points split over 2 MPI ranks"));
+        Assert.That(Detection("detect-two.json"), Does.Contain("\"Auc\"").And.Contain("\"TestSamples\": 11"));
+    }
+
+    /// <summary>A detect result without its provenance, device line (mpirun binds each rank to one core) and wall
+    /// times: the counts, ROC points and AUCs.</summary>
+    private string Detection(string file)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, file)))!.AsObject();
+        json.Remove("Provenance");
+        json.Remove("Device");
+        json.Remove("TotalSeconds");
+        foreach (var a in json["Attacks"]!.AsArray()) a!.AsObject().Remove("Seconds");
+        return json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>The log's point lines by index, without their wall times.</summary>
