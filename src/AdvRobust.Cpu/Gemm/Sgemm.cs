@@ -206,9 +206,7 @@ internal static unsafe class Sgemm
         {
             mc = Math.Min(mc, M - i0);
             nc = Math.Min(nc, N - j0);
-            // beta = 0: the first K block's kernels write C (as fma(alpha, sum, +0)) instead of clearing it first.
-            bool fresh = Beta == 0f && K > 0 && Alpha != 0f;
-            if (!fresh) ScaleTile(i0, mc, j0, nc);
+            ScaleTile(i0, mc, j0, nc);
             if (K == 0 || Alpha == 0f) return;
             int kcMax = KBlock(K);
             float[] bufA = ArrayPool<float>.Shared.Rent(RoundUp(mc, MR) * kcMax);
@@ -229,8 +227,7 @@ internal static unsafe class Sgemm
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cTile = C + (long)(i0 + ir) * N + j0 + jr;
-                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, panels + jr * kc, cTile, N, Alpha, mr, nr,
-                                fresh && p0 == 0);
+                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, panels + jr * kc, cTile, N, Alpha, mr, nr);
                         }
                     }
                 }

@@ -55,21 +55,18 @@ internal static unsafe class SgemmKernels
     /// <summary>NR, the width of a packed B micro-panel and of the tile of C.</summary>
     public static int Nr(SgemmKernel kernel) => kernel == SgemmKernel.Avx512 ? 32 : 16;
 
-    /// <param name="overwrite">C's tile is taken as +0 instead of read (C = fma(alpha, sum, +0)): the first K block
-    /// of a product with beta = 0, whose C would otherwise be cleared first; the same bits without that pass.</param>
     public static void Run(SgemmKernel kernel, int kc, float* a, float* b, float* c, int ldc, float alpha,
-        int mr, int nr, bool overwrite = false)
+        int mr, int nr)
     {
         switch (kernel)
         {
-            case SgemmKernel.Avx512: Avx512x12x32(kc, a, b, c, ldc, alpha, mr, nr, overwrite); break;
-            case SgemmKernel.Avx2: Avx2x6x16(kc, a, b, c, ldc, alpha, mr, nr, overwrite); break;
-            default: Scalar6x16(kc, a, b, c, ldc, alpha, mr, nr, overwrite); break;
+            case SgemmKernel.Avx512: Avx512x12x32(kc, a, b, c, ldc, alpha, mr, nr); break;
+            case SgemmKernel.Avx2: Avx2x6x16(kc, a, b, c, ldc, alpha, mr, nr); break;
+            default: Scalar6x16(kc, a, b, c, ldc, alpha, mr, nr); break;
         }
     }
 
-    private static void Avx2x6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr,
-        bool overwrite)
+    private static void Avx2x6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -100,24 +97,23 @@ internal static unsafe class SgemmKernels
         if (mr == MR && nr == 16)
         {
             var va = Vector256.Create(alpha);
-            Update(c, va, c00, c01, overwrite);
-            Update(c + ldc, va, c10, c11, overwrite);
-            Update(c + 2 * ldc, va, c20, c21, overwrite);
-            Update(c + 3 * ldc, va, c30, c31, overwrite);
-            Update(c + 4 * ldc, va, c40, c41, overwrite);
-            Update(c + 5 * ldc, va, c50, c51, overwrite);
+            Update(c, va, c00, c01);
+            Update(c + ldc, va, c10, c11);
+            Update(c + 2 * ldc, va, c20, c21);
+            Update(c + 3 * ldc, va, c30, c31);
+            Update(c + 4 * ldc, va, c40, c41);
+            Update(c + 5 * ldc, va, c50, c51);
             return;
         }
         float* t = stackalloc float[MR * 16];
         c00.Store(t); c01.Store(t + 8); c10.Store(t + 16); c11.Store(t + 24);
         c20.Store(t + 32); c21.Store(t + 40); c30.Store(t + 48); c31.Store(t + 56);
         c40.Store(t + 64); c41.Store(t + 72); c50.Store(t + 80); c51.Store(t + 88);
-        AddEdgeTile(t, 16, c, ldc, alpha, mr, nr, overwrite);
+        AddEdgeTile(t, 16, c, ldc, alpha, mr, nr);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx512x12x32(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr,
-        bool overwrite)
+    private static void Avx512x12x32(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr)
     {
         Vector512<float> c0a = default, c0b = default;
         Vector512<float> c1a = default, c1b = default;
@@ -177,18 +173,18 @@ internal static unsafe class SgemmKernels
         if (mr == MR512 && nr == 32)
         {
             var va = Vector512.Create(alpha);
-            Update(c + 0 * ldc, va, c0a, c0b, overwrite);
-            Update(c + 1 * ldc, va, c1a, c1b, overwrite);
-            Update(c + 2 * ldc, va, c2a, c2b, overwrite);
-            Update(c + 3 * ldc, va, c3a, c3b, overwrite);
-            Update(c + 4 * ldc, va, c4a, c4b, overwrite);
-            Update(c + 5 * ldc, va, c5a, c5b, overwrite);
-            Update(c + 6 * ldc, va, c6a, c6b, overwrite);
-            Update(c + 7 * ldc, va, c7a, c7b, overwrite);
-            Update(c + 8 * ldc, va, c8a, c8b, overwrite);
-            Update(c + 9 * ldc, va, c9a, c9b, overwrite);
-            Update(c + 10 * ldc, va, c10a, c10b, overwrite);
-            Update(c + 11 * ldc, va, c11a, c11b, overwrite);
+            Update(c + 0 * ldc, va, c0a, c0b);
+            Update(c + 1 * ldc, va, c1a, c1b);
+            Update(c + 2 * ldc, va, c2a, c2b);
+            Update(c + 3 * ldc, va, c3a, c3b);
+            Update(c + 4 * ldc, va, c4a, c4b);
+            Update(c + 5 * ldc, va, c5a, c5b);
+            Update(c + 6 * ldc, va, c6a, c6b);
+            Update(c + 7 * ldc, va, c7a, c7b);
+            Update(c + 8 * ldc, va, c8a, c8b);
+            Update(c + 9 * ldc, va, c9a, c9b);
+            Update(c + 10 * ldc, va, c10a, c10b);
+            Update(c + 11 * ldc, va, c11a, c11b);
             return;
         }
         float* t = stackalloc float[MR512 * 32];
@@ -204,12 +200,11 @@ internal static unsafe class SgemmKernels
         c9a.Store(t + 288); c9b.Store(t + 304);
         c10a.Store(t + 320); c10b.Store(t + 336);
         c11a.Store(t + 352); c11b.Store(t + 368);
-        AddEdgeTile(t, 32, c, ldc, alpha, mr, nr, overwrite);
+        AddEdgeTile(t, 32, c, ldc, alpha, mr, nr);
     }
 
     /// <summary>The same contract in plain C#, for CPUs without AVX2+FMA (and as a readable statement of it).</summary>
-    private static void Scalar6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr,
-        bool overwrite)
+    private static void Scalar6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr, int nr)
     {
         float* t = stackalloc float[MR * 16];
         new Span<float>(t, MR * 16).Clear();
@@ -222,37 +217,32 @@ internal static unsafe class SgemmKernels
                 for (int j = 0; j < 16; j++) row[j] += ar * b[j];
             }
         }
-        AddEdgeTile(t, 16, c, ldc, alpha, mr, nr, overwrite);
+        AddEdgeTile(t, 16, c, ldc, alpha, mr, nr);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update(float* c, Vector256<float> alpha, Vector256<float> lo, Vector256<float> hi,
-        bool overwrite)
+    private static void Update(float* c, Vector256<float> alpha, Vector256<float> lo, Vector256<float> hi)
     {
-        Avx.Store(c, Fma.MultiplyAdd(alpha, lo, overwrite ? Vector256<float>.Zero : Avx.LoadVector256(c)));
-        Avx.Store(c + 8, Fma.MultiplyAdd(alpha, hi, overwrite ? Vector256<float>.Zero : Avx.LoadVector256(c + 8)));
+        Avx.Store(c, Fma.MultiplyAdd(alpha, lo, Avx.LoadVector256(c)));
+        Avx.Store(c + 8, Fma.MultiplyAdd(alpha, hi, Avx.LoadVector256(c + 8)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update(float* c, Vector512<float> alpha, Vector512<float> lo, Vector512<float> hi,
-        bool overwrite)
+    private static void Update(float* c, Vector512<float> alpha, Vector512<float> lo, Vector512<float> hi)
     {
-        Avx512F.Store(c, Avx512F.FusedMultiplyAdd(alpha, lo,
-            overwrite ? Vector512<float>.Zero : Avx512F.LoadVector512(c)));
-        Avx512F.Store(c + 16, Avx512F.FusedMultiplyAdd(alpha, hi,
-            overwrite ? Vector512<float>.Zero : Avx512F.LoadVector512(c + 16)));
+        Avx512F.Store(c, Avx512F.FusedMultiplyAdd(alpha, lo, Avx512F.LoadVector512(c)));
+        Avx512F.Store(c + 16, Avx512F.FusedMultiplyAdd(alpha, hi, Avx512F.LoadVector512(c + 16)));
     }
 
     /// <summary>
     /// C[r, j] = fma(alpha, t[r*nrT + j], C[r, j]) over the valid mr×nr part: the same fused rounding as the
     /// full-tile vector update, so an element gets the same bits whether it falls in a full or an edge tile (and
-    /// the tiling, which follows the thread count, does not change results). overwrite: C taken as +0.
+    /// the tiling, which follows the thread count, does not change results).
     /// </summary>
-    private static void AddEdgeTile(float* t, int nrT, float* c, int ldc, float alpha, int mr, int nr,
-        bool overwrite)
+    private static void AddEdgeTile(float* t, int nrT, float* c, int ldc, float alpha, int mr, int nr)
     {
         for (int r = 0; r < mr; r++)
             for (int j = 0; j < nr; j++)
-                c[r * ldc + j] = MathF.FusedMultiplyAdd(alpha, t[r * nrT + j], overwrite ? 0f : c[r * ldc + j]);
+                c[r * ldc + j] = MathF.FusedMultiplyAdd(alpha, t[r * nrT + j], c[r * ldc + j]);
     }
 }
