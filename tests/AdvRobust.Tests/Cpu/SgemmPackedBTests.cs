@@ -34,4 +34,26 @@ public class SgemmPackedBTests
             Assert.That(BitConverter.SingleToInt32Bits(got[e]), Is.EqualTo(BitConverter.SingleToInt32Bits(want[e])),
                 $"element {e}: {got[e]} vs {want[e]}, {m}×{k}×{n} transA {transA}, seed {rng.Seed}");
     }
+
+    /// <summary>beta = 0 ignores what C held (NaN included): the
+    /// bits must be those of beta = 1 on a C of +0 (fma(alpha, sum, +0), then the later blocks), NaN in C ignored.
+    /// Products whose sum is −0 (a zero column of B) check the sign rule: fma(alpha, −0, +0) is +0.</summary>
+    [Test]
+    public void Run_BetaZero_SameBitsAsBetaOneOnZeros([Values(1, 2, 3, 4)] int size, [Values] bool transA,
+        [Values] bool transB, [Values("Avx512", "Avx2", "Scalar")] string name)
+    {
+        var kernel = Enum.Parse<SgemmKernel>(name);
+        if (!SgemmKernels.IsSupported(kernel)) Assert.Ignore($"this CPU cannot run the {kernel} SGEMM kernel");
+        int m = Sizes[size][0], k = Sizes[size][1], n = Sizes[size][2];
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
+        float[] a = rng.Uniform(m * k), b = rng.Uniform(k * n);
+        for (int p = 0; p < k; p++) b[transB ? p : p * n] = -0f;  // column 0 of op(B) is −0: sums of −0
+        float[] want = new float[m * n], got = new float[m * n];
+        Array.Fill(got, float.NaN);
+        Sgemm.Run(a, transA, b, transB, want, m, n, k, 0.75f, 1f, kernel);
+        Sgemm.Run(a, transA, b, transB, got, m, n, k, 0.75f, 0f, kernel);
+        for (int e = 0; e < want.Length; e++)
+            Assert.That(BitConverter.SingleToInt32Bits(got[e]), Is.EqualTo(BitConverter.SingleToInt32Bits(want[e])),
+                $"element {e}: {got[e]} vs {want[e]}, {kernel} {m}×{k}×{n} transA {transA} transB {transB}, seed {rng.Seed}");
+    }
 }
