@@ -64,6 +64,14 @@ public sealed class GradientAllReduce
     /// </summary>
     public bool FixedOrder { get; init; }
 
+    /// <summary>
+    /// Device mode: when set (NCCL on a CUDA rank) and not <see cref="FixedOrder"/>, each bucket's gradients are
+    /// scaled in place on the device (y = share·y) and all-reduced tensor by tensor inside one group per bucket, with
+    /// no host copies. It runs after backward, like the host path (not overlapped with it: the tape has no per-parameter
+    /// hook), on the backend's stream.
+    /// </summary>
+    public IDeviceCollectives? Device { get; init; }
+
     /// <summary>Replaces every gradient by Σ over the ranks of <paramref name="share"/>·gradient, where share is this
     /// rank's rows over the global batch's.</summary>
     public void Run(float share)
@@ -72,6 +80,11 @@ public sealed class GradientAllReduce
         if (FixedOrder)
         {
             RunInRankOrder(share);
+            return;
+        }
+        if (Device is { } device)
+        {
+            foreach (var bucket in _buckets) device.Group(() => { foreach (var p in bucket) ReduceOnDevice(device, p, share); });
             return;
         }
         var requests = new ReduceRequest[_buckets.Count];
@@ -113,6 +126,18 @@ public sealed class GradientAllReduce
             var add = gathered.Slice(r * n, n);
             for (int i = 0; i < n; i++) sum[i] += add[i];
         }
+    }
+
+    private static void ReduceOnDevice(IDeviceCollectives device, Parameter p, float share)
+    {
+        if (p.Grad is null)
+        {
+            using var zero = Tensor.Zeros(p.Value.Backend, p.Value.Shape.Dims.ToArray());
+            p.AccumulateGrad(zero);
+        }
+        var g = p.Grad!;
+        if (share != 1f) g.Backend.Axpby(share, g, 0f, g); // share·g + 0·g: the host path's g·share, one rounding
+        device.AllReduceSum(g);
     }
 
     /// <summary>Bucket <paramref name="b"/>'s gradients, scaled, into the buffer from <paramref name="offset"/>.</summary>

@@ -14,6 +14,10 @@ public sealed class ReplicaState(ICommunicator world, Module model)
 {
     private readonly List<(string Name, Func<Tensor?> Get, Action<Tensor>? Create)> _tensors = Collect(model);
 
+    /// <summary>When set (NCCL on a CUDA rank), float tensors are broadcast on the device; int tensors and the
+    /// presence flags still go over MPI.</summary>
+    public IDeviceCollectives? Device { get; set; }
+
     private static List<(string, Func<Tensor?>, Action<Tensor>?)> Collect(Module model)
     {
         var list = new List<(string, Func<Tensor?>, Action<Tensor>?)>();
@@ -50,6 +54,11 @@ public sealed class ReplicaState(ICommunicator world, Module model)
 
     private void Broadcast(Tensor t)
     {
+        if (Device is { } device && t.DType == DType.Float32)
+        {
+            device.Broadcast(t, 0);
+            return;
+        }
         switch (t.DType)
         {
             case DType.Float32:

@@ -123,18 +123,24 @@ public static class TrainCommand
         bool existed = Directory.Exists(output);
         var run = resumed ?? TrainRanks.Create(output!, world);
         if (resumed is null && run.OpenNotice is { } removed) AnsiConsole.MarkupLine(Markup.Escape(removed));
+        string? deviceNote = null;
+        using var nccl = world.Size > 1 && backend is CudaBackend cudaRank
+            ? TrainRanks.DeviceCollectives(cudaRank, world, out deviceNote)
+            : null;
         using var trainer = NewTrainer(config, model, trainingData, run, removeIfEmpty: resumed is null && !existed);
         if (world.Size > 1)
         {
             // --deterministic also fixes the order in which the ranks' gradients are summed (rank 0, then 1, …)
-            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic);
+            trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic, device: nccl);
             var gradients = trainer.Parallel.Gradients;
             AnsiConsole.MarkupLine($"data-parallel over {world.Size} MPI ranks: {config.BatchSize} images per step, " +
                 $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients " + (gradients.FixedOrder
                     ? "gathered on rank 0, summed in rank order and broadcast (--deterministic)"
                     : $"all-reduced in {gradients.Buckets} bucket(s) of ≤ {gradients.BucketBytes >> 20} MiB") +
                 $" ({4 * gradients.GradientValues / 1e6:F2} MB per step)");
-            if (backend is CudaBackend) AnsiConsole.MarkupLine(Markup.Escape(TrainRanks.DeviceReduceNote()));
+            if (deviceNote is not null) AnsiConsole.MarkupLine(Markup.Escape(deterministic && nccl is not null
+                ? "--deterministic: gradients summed in rank order through the host; NCCL broadcasts the state only"
+                : deviceNote));
         }
 
         AnsiConsole.MarkupLine($"{(run.Resuming ? "resuming" : "training")} [blue]{Markup.Escape(run.Path)}[/]: " +

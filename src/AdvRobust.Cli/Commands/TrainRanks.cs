@@ -1,5 +1,6 @@
 using System.Text;
 using AdvRobust.Core;
+using AdvRobust.Core.Tensors;
 using AdvRobust.Cuda;
 using AdvRobust.Distributed;
 using AdvRobust.Research.Training;
@@ -16,13 +17,44 @@ namespace AdvRobust.Cli.Commands;
 /// </summary>
 internal static class TrainRanks
 {
-    /// <summary>What a GPU rank says about its gradient reduction: without libnccl, NCCL's one message and the host
-    /// fallback; with it, that this build still reduces through the host (the NCCL device path is not wired into the
-    /// trainer yet, README "Scale-out").</summary>
-    public static string DeviceReduceNote() => NcclCommunicator.Unavailable() is { } why
-        ? $"{why} Gradients are all-reduced over MPI through the host."
-        : $"{NcclCommunicator.Version()} found, but this build all-reduces gradients over MPI through the host " +
-          "(the NCCL device path is not wired into the trainer yet)";
+    /// <summary>
+    /// A CUDA rank's device collectives: NCCL (real, or the emulator's stand-in under ADVROBUST_CUDA=emulator) joined
+    /// with the unique id broadcast over MPI, or null with the reason (libnccl missing, or ADVROBUST_NCCL=0, which
+    /// forces the host MPI path). Every rank decides alike (the same environment), so all join or none do.
+    /// </summary>
+    public static NcclCollectives? DeviceCollectives(CudaBackend backend, ICommunicator world, out string note)
+    {
+        note = "ADVROBUST_NCCL=0: gradients are all-reduced over MPI through the host";
+        if (Environment.GetEnvironmentVariable("ADVROBUST_NCCL") == "0") return null;
+        if (NcclCommunicator.Unavailable() is { } why)
+        {
+            note = $"{why} Gradients are all-reduced over MPI through the host.";
+            return null;
+        }
+        var comm = NcclCommunicator.Create(world.Rank, world.Size, id => world.Broadcast(id));
+        var device = new NcclCollectives(comm, backend);
+        note = $"gradients all-reduced on the device with {device.Name} (per tensor, one group per bucket, " +
+            "after backward: not overlapped with it); parameters broadcast with ncclBroadcast";
+        return device;
+    }
+
+    /// <summary><see cref="IDeviceCollectives"/> over an <see cref="NcclCommunicator"/> on the backend's stream.</summary>
+    public sealed class NcclCollectives(NcclCommunicator comm, CudaBackend backend) : IDeviceCollectives, IDisposable
+    {
+        public string Name { get; } = NcclCommunicator.Version();
+
+        private nint Stream => backend.Context.Stream.DangerousGetHandle();
+
+        private static ulong Pointer(Tensor t) => ((CudaStorage)t.Storage).Pointer;
+
+        public void AllReduceSum(Tensor t) => comm.AllReduceSum(Pointer(t), t.Length, Stream);
+
+        public void Broadcast(Tensor t, int root) => comm.Broadcast(Pointer(t), t.Length, root, Stream);
+
+        public void Group(Action collectives) => comm.Group(collectives);
+
+        public void Dispose() => comm.Dispose();
+    }
 
     /// <summary>Rank 0: the run folder itself; another rank: its shadow copy (see the class summary).</summary>
     public static RunDirectory OpenForResume(string folder, ICommunicator world)

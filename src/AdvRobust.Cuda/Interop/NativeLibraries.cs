@@ -45,16 +45,17 @@ public static class NativeLibraries
         [Nccl] = "install NCCL 2 (package libnccl2; Linux only); multi-rank GPU runs all-reduce over MPI through the host without it",
     };
 
-    // ADVROBUST_CUDA=emulator: the CUDA emulator's stand-ins (src/AdvRobust.Emulator) replace the driver, cuBLAS and
-    // cuDNN; NVRTC stays NVIDIA's, so kernels are still compiled by the real compiler.
+    // ADVROBUST_CUDA=emulator: the CUDA emulator's stand-ins (src/AdvRobust.Emulator) replace the driver, cuBLAS, cuDNN
+    // and NCCL (ranks meet in shared memory); NVRTC stays NVIDIA's, so kernels are still compiled by the real compiler.
     private static readonly Dictionary<string, string> EmulatorFiles = new()
     {
         [Cuda] = "libadvrobust-emu-cuda.so",
         [Cublas] = "libadvrobust-emu-cublas.so",
         [Cudnn] = "libadvrobust-emu-cudnn.so",
+        [Nccl] = "libadvrobust-emu-nccl.so",
     };
 
-    /// <summary>True when ADVROBUST_CUDA=emulator selects the CUDA emulator for the driver, cuBLAS and cuDNN.</summary>
+    /// <summary>True when ADVROBUST_CUDA=emulator selects the CUDA emulator for the driver, cuBLAS, cuDNN and NCCL.</summary>
     public static bool EmulatorSelected =>
         string.Equals(Environment.GetEnvironmentVariable("ADVROBUST_CUDA"), "emulator", StringComparison.OrdinalIgnoreCase);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the emulator's cuBLAS and cuDNN stand-ins into OUTDIR:
-#   libs/build.sh OUTDIR          libadvrobust-emu-cublas.so, libadvrobust-emu-cudnn.so
+#   libs/build.sh OUTDIR          libadvrobust-emu-cublas.so, libadvrobust-emu-cudnn.so, libadvrobust-emu-nccl.so
 #   libs/build.sh --test [OUTDIR] the same, then builds and runs the self-tests (tests/*.cpp) against them, and
 #                                 checks the exported signatures against NVIDIA's headers when they are present.
 # Compiler: $CXX, else clang++-14, else g++. Only exported symbols are visible (-fvisibility=hidden).
@@ -22,7 +22,9 @@ link=(-shared -Wl,--version-script="$here/exports.map" -Wl,--no-undefined -ldl -
   "$here/cublas_emu.cpp" "$here/emu_lib.cpp" "${link[@]}"
 "$cxx" "${flags[@]}" -o "$out/libadvrobust-emu-cudnn.so" -Wl,-soname,libadvrobust-emu-cudnn.so \
   "$here"/cudnn_*.cpp "$here/emu_lib.cpp" "${link[@]}"
-echo "built $out/libadvrobust-emu-cublas.so and $out/libadvrobust-emu-cudnn.so ($cxx)"
+"$cxx" "${flags[@]}" -o "$out/libadvrobust-emu-nccl.so" -Wl,-soname,libadvrobust-emu-nccl.so \
+  "$here/nccl_emu.cpp" "$here/emu_lib.cpp" "${link[@]}" -lrt
+echo "built $out/libadvrobust-emu-cublas.so, $out/libadvrobust-emu-cudnn.so and $out/libadvrobust-emu-nccl.so ($cxx)"
 
 if [[ $test == 1 ]]; then
   "$here/tests/run.sh" "$out" "$cxx"

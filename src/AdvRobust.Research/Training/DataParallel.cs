@@ -34,13 +34,19 @@ public sealed class DataParallel
     private readonly GradientAllReduce _gradients;
 
     /// <param name="fixedOrder">Sum the gradients in rank order on rank 0 (<see cref="GradientAllReduce.FixedOrder"/>).</param>
+    /// <param name="device">Device collectives (NCCL on CUDA ranks): gradients are reduced and the state broadcast on
+    /// the device; null reduces through the host over MPI.</param>
     public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20,
-        bool fixedOrder = false)
+        bool fixedOrder = false, IDeviceCollectives? device = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checkEvery, 1);
         (World, CheckEvery) = (world, checkEvery);
-        _replicas = new ReplicaState(world, model);
-        _gradients = new GradientAllReduce(world, model.Parameters(), bucketBytes) { FixedOrder = fixedOrder };
+        _replicas = new ReplicaState(world, model) { Device = device };
+        _gradients = new GradientAllReduce(world, model.Parameters(), bucketBytes)
+        {
+            FixedOrder = fixedOrder,
+            Device = fixedOrder ? null : device,
+        };
     }
 
     public ICommunicator World { get; }

@@ -284,7 +284,7 @@ public class MpiRunTests
     }
 
     /// <summary>64 training and 32 test images in the Fashion-MNIST layout: label k brightens row band k.</summary>
-    private static string WriteData(string data)
+    internal static string WriteData(string data)
     {
         Directory.CreateDirectory(data);
         foreach (var (split, n) in new[] { ("train", 64), ("t10k", 32) })
@@ -319,7 +319,10 @@ public class MpiRunTests
     /// <summary>The apphost beside this assembly, alone or under mpirun -n <paramref name="ranks"/> on this machine's
     /// loopback (shared memory between the ranks, no network), killed with its children after <see cref="Limit"/>;
     /// TMPDIR is this fixture's own.</summary>
-    private (int Code, string Output) Run(int ranks, string[] args)
+    private (int Code, string Output) Run(int ranks, string[] args) => Run(ranks, args, _dir, null);
+
+    internal static (int Code, string Output) Run(int ranks, string[] args, string dir,
+        IReadOnlyDictionary<string, string>? environment)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "advrobust");
         var start = ranks == 1 ? new ProcessStartInfo(cli) : new ProcessStartInfo("mpirun");
@@ -329,7 +332,8 @@ public class MpiRunTests
         (start.UseShellExecute, start.RedirectStandardOutput, start.RedirectStandardError) = (false, true, true);
         start.Environment["NO_COLOR"] = "1";
         // the ranks' temporary folders (a non-root rank's shadow run folder) go here, apart from other processes'
-        start.Environment["TMPDIR"] = Directory.CreateDirectory(Path.Combine(_dir, "tmp")).FullName;
+        start.Environment["TMPDIR"] = Directory.CreateDirectory(Path.Combine(dir, "tmp")).FullName;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
@@ -357,7 +361,7 @@ public class MpiRunTests
         "--mca", "oob_tcp_if_include", "lo",
     ];
 
-    private static string? Which(string program) =>
+    internal static string? Which(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
 }

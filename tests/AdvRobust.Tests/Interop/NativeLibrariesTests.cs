@@ -28,6 +28,7 @@ public class NativeLibrariesTests
     [TestCase(NativeLibraries.Cuda, "libadvrobust-emu-cuda.so")]
     [TestCase(NativeLibraries.Cublas, "libadvrobust-emu-cublas.so")]
     [TestCase(NativeLibraries.Cudnn, "libadvrobust-emu-cudnn.so")]
+    [TestCase(NativeLibraries.Nccl, "libadvrobust-emu-nccl.so")]
     public void CandidatesFor_EmulatorSelected_IsTheEmulatorsLibraryOnly(string logical, string file)
     {
         var names = NativeLibraries.CandidatesFor(logical, emulator: true);

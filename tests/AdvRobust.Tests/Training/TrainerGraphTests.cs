@@ -22,21 +22,9 @@ namespace AdvRobust.Tests.Training;
 /// </summary>
 [Category("Gpu")]
 [Category("Emulator")]
-public class TrainerGraphTests
+public class TrainerGraphTests : EmulatorGraphFixture
 {
-    private CudaBackend _gpu = null!;
     private string _root = null!;
-
-    [OneTimeSetUp]
-    public void OpenBackend()
-    {
-        if (!NativeLibraries.EmulatorSelected) Assert.Ignore("needs the CUDA emulator: ADVROBUST_CUDA=emulator");
-        Backends.CudaOrIgnore();
-        _gpu = CudaBackend.Create(deterministic: true);
-    }
-
-    [OneTimeTearDown]
-    public void CloseBackend() => _gpu?.Dispose();
 
     [SetUp]
     public void SetUp() => _root = Directory.CreateTempSubdirectory("advrobust-traingraph-").FullName;
@@ -75,12 +63,12 @@ public class TrainerGraphTests
     {
         var config = RunTestData.Config("batchSize=8");
         var (train, _) = RunTestData.Splits();
-        using var model = new RunTestModel(_gpu, config.Seed, RunTestData.Classes, RunTestData.Size);
+        using var model = new RunTestModel(Gpu, config.Seed, RunTestData.Classes, RunTestData.Size);
         var sgd = new Sgd(model, 0.1f, momentum: 0.9f, weightDecay: 5e-4f);
         using var objective = (IDeviceStatsObjective)TrainingObjectives.Create(kind,
             JsonDocument.Parse(settings).RootElement, new ObjectiveContext(train, config.Seed));
-        bool before = _gpu.Graphs.Enabled;
-        _gpu.Graphs.Enabled = true;
+        bool before = Gpu.Graphs.Enabled;
+        Gpu.Graphs.Enabled = true;
         try
         {
             using var graphed = new TrainStepGraph(model, sgd, objective, config, train, report: null);
@@ -115,7 +103,7 @@ public class TrainerGraphTests
         }
         finally
         {
-            _gpu.Graphs.Enabled = before;
+            Gpu.Graphs.Enabled = before;
         }
     }
 
@@ -138,9 +126,9 @@ public class TrainerGraphTests
         var data = TrainingData.From(config.Data, train, test);
         if (synthetic)
             data = data with { Synthetic = RunTestData.Images(12, 9, "proxy"), SyntheticDescription = "12 test proxies" };
-        using var model = new RunTestModel(_gpu, config.Seed, RunTestData.Classes, RunTestData.Size);
-        bool before = _gpu.Graphs.Enabled;
-        _gpu.Graphs.Enabled = graphs;
+        using var model = new RunTestModel(Gpu, config.Seed, RunTestData.Classes, RunTestData.Size);
+        bool before = Gpu.Graphs.Enabled;
+        Gpu.Graphs.Enabled = graphs;
         try
         {
             using var trainer = new Trainer(config, model, data,
@@ -152,7 +140,7 @@ public class TrainerGraphTests
                 if (p.Evaluation is null) reports.Add((p.Step, p.Loss, p.Accuracy));
             });
             long launches = EmulatorCounters.Total.GraphLaunches;
-            trainer.Run(RunEnvironment.Capture("test", _gpu, deterministic: true, tf32: false), progress);
+            trainer.Run(RunEnvironment.Capture("test", Gpu, deterministic: true, tf32: false), progress);
             launches = EmulatorCounters.Total.GraphLaunches - launches;
             var state = Checkpoint.State(model).ToDictionary(s => s.Name, s => s.Tensor.ToArray());
             foreach (var p in model.Parameters()) state["momentum:" + p.Name] = p.Momentum!.ToArray();
@@ -160,7 +148,7 @@ public class TrainerGraphTests
         }
         finally
         {
-            _gpu.Graphs.Enabled = before;
+            Gpu.Graphs.Enabled = before;
         }
     }
 }

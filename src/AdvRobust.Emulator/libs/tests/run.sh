@@ -15,6 +15,9 @@ for suite in cublas cudnn_conv cudnn_bn; do
     -L"$out" -ladvrobust-emu-$lib -Wl,-rpath,"$out"
   "$out/test_$suite" || status=1
 done
+# NCCL: ranks are forked processes meeting in shared memory; no fake runtime (host buffers, nothing range-checked).
+"$cxx" "${flags[@]}" -o "$out/test_nccl" "$here/test_nccl.cpp" -L"$out" -ladvrobust-emu-nccl -Wl,-rpath,"$out"
+"$out/test_nccl" || status=1
 if [[ -f "$out/libadvrobust-emu-cuda.so" ]]; then
   "$cxx" "${flags[@]}" -o "$out/test_runtime_hooks" "$here/runtime_hooks.cpp" -ldl
   "$out/test_runtime_hooks" "$out" || status=1
