@@ -13,8 +13,9 @@ namespace AdvRobust.Cpu;
 // covers it and small planes (PQ = 16 deep in a ResNet) still give the GEMM a wide N:
 //   im2col:  col[(c·R + r)·S + s, b·PQ + p·Q + q] = x[n0+b, c, p·stride − pad + r, q·stride − pad + s]   (0 outside)
 //   Forward:         Y (K × B·PQ) = W (K×L) · col;          y[n0+b, k, :] = Y[k, b·PQ ..]
+//                    (col is written straight into the SGEMM's packed-B layout, Sgemm.PackedB, so it is never packed)
 //                    (with a bias, fused into that unpack: y = relu(Y + bias[k]) in float, as the separate ops round)
-//   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq];  then col2im:
+//   Backward data:   dcol (L × B·PQ) = Wᵀ · dY, dY[k, b·PQ + pq] = dy[n0+b, k, pq] (packed-B layout);  then col2im:
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
 //                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
 //                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
@@ -56,10 +57,13 @@ public sealed partial class CpuBackend
         ForChunks(g, g.L, (n0, nb, col, buf, parallel) =>
         {
             int cols = nb * g.PQ;
-            ForSamples(nb, parallel, s => Im2Col(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, cols, s * g.PQ));
+            var packed = new Sgemm.PackedB(g.L, cols);
+            ForSamples(nb, parallel, s => Im2ColPacked(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, packed,
+                s * g.PQ));
+            ClearPadding(col, packed);
             // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
             Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            Sgemm.Run(w.F(), false, col.AsSpan(0, g.L * cols), false, yc, g.K, cols, g.L, 1f, 0f,
+            Sgemm.RunPackedB(w.F(), false, col.AsSpan(0, (int)packed.Length), yc, g.K, cols, g.L, 1f, 0f,
                 maxThreads: parallel ? 0 : 1);
             ForSamples(nb, parallel && nb > 1, s => UnpackChunk(g, buf, cols, s, nb == 1,
                 y.F().Slice((n0 + s) * g.YSample, g.YSample), bias));
@@ -72,13 +76,40 @@ public sealed partial class CpuBackend
         ForChunks(g, g.L, (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
-            ReadOnlySpan<float> dyc = nb == 1 ? dy.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            if (nb > 1)
-                ForSamples(nb, parallel, s => PackChunk(g, dy.F().Slice((n0 + s) * g.YSample, g.YSample), buf, cols, s));
-            Sgemm.Run(w.F(), true, dyc, false, dcol.AsSpan(0, g.L * cols), g.L, cols, g.K, 1f, 0f,
-                maxThreads: parallel ? 0 : 1);
-            ForSamples(nb, parallel, s => Col2Im(g, dcol, cols, s * g.PQ, dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+            var packed = new Sgemm.PackedB(g.K, cols);
+            ForSamples(nb, parallel, s => PackRows(dy.F().Slice((n0 + s) * g.YSample, g.YSample), g.K, g.PQ, buf,
+                packed, s * g.PQ));
+            ClearPadding(buf, packed);
+            if (parallel)
+            {
+                Sgemm.RunPackedB(w.F(), true, buf.AsSpan(0, (int)packed.Length), dcol.AsSpan(0, g.L * cols), g.L,
+                    cols, g.K, 1f, 0f);
+                ForSamples(nb, true, s => Col2Im(g, dcol, cols, s * g.PQ, 0, g.C,
+                    dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
+                return;
+            }
+            // One core's chunk: dcol a few channels at a time, each block turned into those channels of dx while it
+            // is still in L2 (a whole chunk's dcol is often several MiB). Rows of dcol do not depend on the others.
+            int rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+            for (int c0 = 0; c0 < g.C; c0 += group)
+            {
+                int c1 = Math.Min(g.C, c0 + group);
+                Sgemm.RunPackedB(w.F()[(c0 * rs)..], true, buf.AsSpan(0, (int)packed.Length),
+                    dcol.AsSpan(0, (c1 - c0) * rs * cols), (c1 - c0) * rs, cols, g.K, 1f, 0f, maxThreads: 1, lda: g.L);
+                for (int s = 0; s < nb; s++)
+                    Col2Im(g, dcol, cols, s * g.PQ, c0, c1, dx.F().Slice((n0 + s) * g.XSample, g.XSample));
+            }
         });
+    }
+
+    /// <summary>Channels per dcol block of a one-core data gradient: at most half of ChunkL2Floats in the block,
+    /// and when possible a whole number of the kernel's MR-row micro-tiles (no zero-padded rows).</summary>
+    private static int Col2ImChannels(int rs, int cols)
+    {
+        int group = Math.Max(1, ChunkL2Floats / 2 / Math.Max(1, rs * cols)), mr = SgemmKernels.Mr(SgemmKernels.Best);
+        for (int g = group; g * rs >= mr; g--)
+            if (g * rs % mr == 0) return g;
+        return group;
     }
 
     /// <summary>One chunk of samples n0 .. n0+nb−1 with its col (rows × nb·PQ) and buf (K × nb·PQ) scratch;
@@ -103,7 +134,8 @@ public sealed partial class CpuBackend
             chunks = (g.N + b - 1) / b;
             var geometry = g;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                () => (Col: ConvScratch.Rent(colRows * b * geometry.PQ), Buf: ConvScratch.Rent(geometry.K * b * geometry.PQ)),
+                () => (Col: ConvScratch.Rent(ColFloats(colRows, b * geometry.PQ)),
+                    Buf: ConvScratch.Rent(ColFloats(geometry.K, b * geometry.PQ))),
                 (chunk, _, scratch) =>
                 {
                     int n0 = chunk * b;
@@ -118,7 +150,7 @@ public sealed partial class CpuBackend
             return;
         }
         b = g.ChunkSamples;
-        float[] col = ConvScratch.Rent(colRows * b * g.PQ), buf = ConvScratch.Rent(g.K * b * g.PQ);
+        float[] col = ConvScratch.Rent(ColFloats(colRows, b * g.PQ)), buf = ConvScratch.Rent(ColFloats(g.K, b * g.PQ));
         for (int n0 = 0; n0 < g.N; n0 += b) body(n0, Math.Min(b, g.N - n0), col, buf, true);
         ConvScratch.Return(col);
         ConvScratch.Return(buf);
@@ -184,38 +216,97 @@ public sealed partial class CpuBackend
         for (int c = 0; c < g.C; c++)
         for (int r = 0; r < g.R; r++)
         for (int s = 0; s < g.S; s++)
+            Im2ColRow(g, x, c, r, s, col.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ));
+    }
+
+    /// <summary>
+    /// <see cref="Im2Col"/> written straight into the SGEMM's packed-B layout (<see cref="Sgemm.PackedB"/>): the
+    /// forward GEMM then packs nothing, so col is written once and read once by the kernel instead of being written,
+    /// read, packed and read again. Each row of one sample's columns is built in a PQ-float scratch (in L1) and
+    /// copied out in runs that end at a micro-panel's edge. The values are the same, so is the product.
+    /// </summary>
+    private static void Im2ColPacked(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, Sgemm.PackedB packed,
+        int colOffset)
+    {
+        float[] scratch = ArrayPool<float>.Shared.Rent(g.PQ);
+        var row = scratch.AsSpan(0, g.PQ);
+        for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
         {
-            var dst = col.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
-            var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
-            for (int p = 0; p < g.P; p++)
-            {
-                var d = dst.Slice(p * g.Q, g.Q);
-                int h = p * g.Stride - g.Pad + r;
-                if ((uint)h >= (uint)g.H)
-                {
-                    d.Clear();
-                    continue;
-                }
-                var src = x.Slice((c * g.H + h) * g.W, g.W);
-                d[..q0].Clear();
-                d[q1..].Clear();
-                if (g.Stride == 1) src.Slice(q0 - g.Pad + s, q1 - q0).CopyTo(d[q0..]);
-                else for (int q = q0; q < q1; q++) d[q] = src[q * g.Stride - g.Pad + s];
-            }
+            int l = (c * g.R + r) * g.S + s;
+            Im2ColRow(g, x, c, r, s, row);
+            ScatterRow(row, col, packed, l, colOffset);
+        }
+        ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>Rows 0 .. rows−1 of src (each `width` long) into columns colOffset .. of packed B's rows.</summary>
+    private static void PackRows(ReadOnlySpan<float> src, int rows, int width, float[] dst, Sgemm.PackedB packed,
+        int colOffset)
+    {
+        for (int p = 0; p < rows; p++) ScatterRow(src.Slice(p * width, width), dst, packed, p, colOffset);
+    }
+
+    /// <summary>dst (packed-B layout): row p, columns colOffset .. colOffset+row.Length = row, copied in runs that end
+    /// at a micro-panel's edge.</summary>
+    private static void ScatterRow(ReadOnlySpan<float> row, float[] dst, Sgemm.PackedB packed, int p, int colOffset)
+    {
+        int nr = Sgemm.PackedB.Nr;
+        for (int j = 0; j < row.Length;)
+        {
+            int run = Math.Min(nr - (colOffset + j) % nr, row.Length - j);
+            row.Slice(j, run).CopyTo(dst.AsSpan((int)packed.Offset(p, colOffset + j), run));
+            j += run;
         }
     }
 
-    /// <summary>dx for one sample (C×H×W) from columns colOffset .. of dcol; sums in float, (r, s) in order.</summary>
-    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, Span<float> dx)
+    /// <summary>Zeros the lanes of packed B past its last column (see <see cref="Sgemm.PackedB"/>).</summary>
+    private static void ClearPadding(float[] col, Sgemm.PackedB packed)
     {
-        for (int c = 0; c < g.C; c++)
+        if (packed.N == packed.PaddedN) return;
+        for (int l = 0; l < packed.K; l++)
+            col.AsSpan((int)packed.Offset(l, packed.N), packed.PaddedN - packed.N).Clear();
+    }
+
+    /// <summary>The floats of a col of rows × cols, room enough for its packed-B layout too.</summary>
+    private static int ColFloats(int rows, int cols) =>
+        rows * ((cols + Sgemm.PackedB.Nr - 1) / Sgemm.PackedB.Nr * Sgemm.PackedB.Nr);
+
+    /// <summary>Row (c, r, s) of one sample's im2col, dst[p·Q + q] = x[c, p·stride − pad + r, q·stride − pad + s]
+    /// (0 outside the image).</summary>
+    private static void Im2ColRow(in ConvGeometry g, ReadOnlySpan<float> x, int c, int r, int s, Span<float> dst)
+    {
+        var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
+        for (int p = 0; p < g.P; p++)
+        {
+            var d = dst.Slice(p * g.Q, g.Q);
+            int h = p * g.Stride - g.Pad + r;
+            if ((uint)h >= (uint)g.H)
+            {
+                d.Clear();
+                continue;
+            }
+            var src = x.Slice((c * g.H + h) * g.W, g.W);
+            d[..q0].Clear();
+            d[q1..].Clear();
+            if (g.Stride == 1) src.Slice(q0 - g.Pad + s, q1 - q0).CopyTo(d[q0..]);
+            else for (int q = q0; q < q1; q++) d[q] = src[q * g.Stride - g.Pad + s];
+        }
+    }
+
+    /// <summary>Channels c0 .. c1−1 of dx for one sample (C×H×W) from columns colOffset .. of dcol, whose first row
+    /// is channel c0's; sums in float, (r, s) in order.</summary>
+    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, int c0, int c1, Span<float> dx)
+    {
+        for (int c = c0; c < c1; c++)
         {
             var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
             plane.Clear();
             for (int r = 0; r < g.R; r++)
             for (int s = 0; s < g.S; s++)
             {
-                var src = dcol.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
+                var src = dcol.AsSpan((((c - c0) * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
                 var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
                 for (int p = 0; p < g.P; p++)
                 {

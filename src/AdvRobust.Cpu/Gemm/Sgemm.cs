@@ -16,6 +16,9 @@ namespace AdvRobust.Cpu;
 /// 192 KiB) sits in L2.
 /// Each element of C adds its K blocks in a fixed order whatever the tiling, and edge tiles round like full
 /// ones, so results do not depend on the thread count. Below about 100³ multiply-adds one thread does it all.
+/// When C has more than one row of tiles, op(B) is packed once up front (in parallel, same micro-panels) and shared
+/// by them instead of each tile packing the same columns again; a caller that builds B itself can hand it over
+/// packed (<see cref="RunPackedB"/>, the convolutions' im2col).
 ///
 /// Measured on the 2-core CI machine (AMD EPYC Zen 5, 2 vCPUs, AVX-512; .NET 10 Release; GFLOP/s = 2MNK/time,
 /// best of 60 trials, A and B uniform in [-0.5, 0.5], beta = 0) while other builds shared the two cores (CPU
@@ -54,31 +57,92 @@ internal static unsafe class Sgemm
     {
         var use = kernel ?? Best;
         if (!IsSupported(use)) throw new PlatformNotSupportedException($"SGEMM kernel {use} needs CPU support");
-        int nr = Nr(use), mr = Mr(use);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var job = new Job
+            Run(new Job
             {
                 A = pa, RowStrideA = transA ? 1 : k, ColStrideA = transA ? m : 1,
                 B = pb, RowStrideB = transB ? 1 : n, ColStrideB = transB ? k : 1,
                 C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-                Kernel = use, NR = nr, MR = mr,
-            };
-            int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
-            if ((long)m * n * k < SerialBelow) threads = 1;
-            var (tilesM, tilesN) = Tiles(m, n, mr, nr, threads);
-            int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
-            tilesM = CeilDiv(m, mc);
-            tilesN = CeilDiv(n, nc);
-            if (threads == 1 || tilesM * tilesN == 1)
-            {
-                for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
-                return;
-            }
-            var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-            Parallel.For(0, tilesM * tilesN, options, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
+                Kernel = use, NR = Nr(use), MR = Mr(use),
+            }, maxThreads);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> with op(B) already packed by the caller in <see cref="PackedB"/>'s layout (the whole K×N,
+    /// for the <see cref="Best"/> kernel), so no tile packs B: the tiles share one copy, and a caller that builds B
+    /// anyway (im2col) writes it there directly. Same kernel, same K blocks: the same bits as <see cref="Run"/>.
+    /// </summary>
+    /// <param name="lda">A's row length as stored (0: op(A)'s, k, or m when transposed), so op(A) may be a block of
+    /// rows of a larger matrix.</param>
+    public static void RunPackedB(ReadOnlySpan<float> a, bool transA, ReadOnlySpan<float> packedB, Span<float> c,
+        int m, int n, int k, float alpha, float beta, int maxThreads = 0, int lda = 0)
+    {
+        var layout = new PackedB(k, n);
+        if (packedB.Length < layout.Length) throw new ArgumentException("packed B is shorter than K×N padded");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = packedB, pc = c)
+        {
+            Run(new Job
+            {
+                A = pa, RowStrideA = transA ? 1 : lda > 0 ? lda : k, ColStrideA = transA ? lda > 0 ? lda : m : 1,
+                Packed = pb, PaddedN = layout.PaddedN,
+                C = pc, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                Kernel = Best, NR = PackedB.Nr, MR = Mr(Best),
+            }, maxThreads);
+        }
+    }
+
+    private static void Run(Job job, int maxThreads)
+    {
+        int m = job.M, n = job.N, k = job.K, mr = job.MR, nr = job.NR;
+        int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
+        if ((long)m * n * k < SerialBelow) threads = 1;
+        var (tilesM, tilesN) = Tiles(m, n, mr, nr, threads);
+        int mc = RoundUp(CeilDiv(m, tilesM), mr), nc = RoundUp(CeilDiv(n, tilesN), nr);
+        tilesM = CeilDiv(m, mc);
+        tilesN = CeilDiv(n, nc);
+        long sharedFloats = (long)k * RoundUp(n, nr);
+        if (job.Packed != null || tilesM == 1 || k == 0 || job.Alpha == 0f || sharedFloats > MaxSharedB)
+        {
+            RunTiles(job, threads, tilesM, mc, tilesN, nc);
+            return;
+        }
+        // Several rows of tiles would each pack the same columns of op(B): pack it once, all of it, and share it.
+        float[] shared = SharedB.Rent((int)sharedFloats);
+        fixed (float* packed = shared)
+        {
+            var packer = job;
+            packer.Packed = packed;
+            packer.PaddedN = RoundUp(n, nr);
+            int kcMax = KBlock(k), blocks = CeilDiv(k, kcMax);
+            if (threads == 1)
+                for (int t = 0; t < blocks * tilesN; t++) packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc);
+            else
+                Parallel.For(0, blocks * tilesN, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    t => packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc));
+            RunTiles(packer, threads, tilesM, mc, tilesN, nc);
+        }
+        SharedB.Return(shared);
+    }
+
+    /// <summary>The largest op(B) packed once for all tiles (128 MiB); a larger one is packed per tile.</summary>
+    private const int MaxSharedB = 1 << 25;
+
+    /// <summary>Not ArrayPool.Shared: a shared op(B) is often above the largest array it keeps (2^20 floats).</summary>
+    private static readonly ArrayPool<float> SharedB = ArrayPool<float>.Create(MaxSharedB, 4);
+
+    private static void RunTiles(Job job, int threads, int tilesM, int mc, int tilesN, int nc)
+    {
+        if (threads == 1 || tilesM * tilesN == 1)
+        {
+            for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
+            return;
+        }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        Parallel.For(0, tilesM * tilesN, options, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
     }
 
     /// <summary>
@@ -102,11 +166,38 @@ internal static unsafe class Sgemm
     private static int CeilDiv(int x, int y) => (x + y - 1) / y;
     private static int RoundUp(int x, int y) => CeilDiv(x, y) * y;
 
-    /// <summary>One product: op(A)[i,p] = A[i*RowStrideA + p*ColStrideA], op(B)[p,j] likewise.</summary>
+    /// <summary>The K block length: K cut into equal blocks of at most KC (a function of K alone).</summary>
+    private static int KBlock(int k) => CeilDiv(k, CeilDiv(k, KC));
+
+    /// <summary>
+    /// The layout of a pre-packed op(B) (K×N) for <see cref="RunPackedB"/>: K cut into the blocks every product uses
+    /// (<see cref="KBlock"/>); the block starting at row p0 (kc rows) holds N's NR-column micro-panels one after
+    /// another from offset p0·PaddedN, panel j0/NR at + j0·kc, element (p, j) at + (p − p0)·NR + j mod NR. Lanes past
+    /// N must be zero (the kernel multiplies them; their products land in columns it never stores, but a NaN there
+    /// would stay harmless only by that accident).
+    /// </summary>
+    public readonly struct PackedB(int k, int n)
+    {
+        public static int Nr => SgemmKernels.Nr(Best);
+
+        public readonly int K = k, N = n, PaddedN = RoundUp(n, SgemmKernels.Nr(Best)), KcMax = KBlock(Math.Max(k, 1));
+
+        public long Length => (long)K * PaddedN;
+
+        /// <summary>Where row p's element of column j lies (j any column below PaddedN).</summary>
+        public long Offset(int p, int j)
+        {
+            int p0 = p / KcMax * KcMax, kc = Math.Min(KcMax, K - p0), nr = Nr;
+            return (long)p0 * PaddedN + (long)(j / nr * nr) * kc + (p - p0) * nr + j % nr;
+        }
+    }
+
+    /// <summary>One product: op(A)[i,p] = A[i*RowStrideA + p*ColStrideA], op(B)[p,j] likewise; or op(B) pre-packed
+    /// at Packed (<see cref="PackedB"/> layout, rows PaddedN wide).</summary>
     private struct Job
     {
-        public float* A, B, C;
-        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, MR, NR;
+        public float* A, B, C, Packed;
+        public int RowStrideA, ColStrideA, RowStrideB, ColStrideB, M, N, K, MR, NR, PaddedN;
         public float Alpha, Beta;
         public SgemmKernel Kernel;
 
@@ -117,16 +208,18 @@ internal static unsafe class Sgemm
             nc = Math.Min(nc, N - j0);
             ScaleTile(i0, mc, j0, nc);
             if (K == 0 || Alpha == 0f) return;
-            int kcMax = CeilDiv(K, CeilDiv(K, KC));
+            int kcMax = KBlock(K);
             float[] bufA = ArrayPool<float>.Shared.Rent(RoundUp(mc, MR) * kcMax);
-            float[] bufB = ArrayPool<float>.Shared.Rent(RoundUp(nc, NR) * kcMax);
+            float[]? bufB = Packed == null ? ArrayPool<float>.Shared.Rent(RoundUp(nc, NR) * kcMax) : null;
             fixed (float* packA = bufA, packB = bufB)
             {
                 for (int p0 = 0; p0 < K; p0 += kcMax)
                 {
                     int kc = Math.Min(kcMax, K - p0);
                     PackA(packA, i0, mc, p0, kc);
-                    PackB(packB, p0, kc, j0, nc);
+                    float* panels = packB;
+                    if (Packed == null) PackB(packB, p0, kc, j0, nc);
+                    else panels = Packed + (long)p0 * PaddedN + (long)j0 * kc;
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
@@ -134,13 +227,21 @@ internal static unsafe class Sgemm
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cTile = C + (long)(i0 + ir) * N + j0 + jr;
-                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, packB + jr * kc, cTile, N, Alpha, mr, nr);
+                            SgemmKernels.Run(Kernel, kc, packA + ir * kc, panels + jr * kc, cTile, N, Alpha, mr, nr);
                         }
                     }
                 }
             }
             ArrayPool<float>.Shared.Return(bufA);
-            ArrayPool<float>.Shared.Return(bufB);
+            if (bufB is not null) ArrayPool<float>.Shared.Return(bufB);
+        }
+
+        /// <summary>Packs op(B)'s K block from p0 and columns j0 .. j0+nc into Packed (<see cref="PackedB"/> layout):
+        /// the micro-panels RunTile would pack for itself, at the place it reads them from.</summary>
+        public readonly void PackShared(int p0, int j0, int nc)
+        {
+            int kc = Math.Min(KBlock(K), K - p0);
+            PackB(Packed + (long)p0 * PaddedN + (long)j0 * kc, p0, kc, j0, Math.Min(nc, N - j0));
         }
 
         private readonly void ScaleTile(int i0, int mc, int j0, int nc)
