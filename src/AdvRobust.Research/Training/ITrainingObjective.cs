@@ -16,6 +16,11 @@ public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, in
 {
     public int[]? HostLabels { get; init; }
 
+    /// <summary>The rows of the whole step's batch when this is one rank's shard of it (data-parallel training);
+    /// null: this batch is the whole step. An objective that draws per step for the batch as a whole (TLA's negative
+    /// pool) sizes its draw by it, so every rank draws what one process would.</summary>
+    public int? GlobalRows { get; init; }
+
     /// <summary>Set by the trainer's graphed step (<see cref="TrainStepGraph"/>): the step's per-call values on the
     /// device and where its statistics go, so the objective's device work reads them instead of host arguments.</summary>
     internal DeviceStepValues? Device { get; init; }

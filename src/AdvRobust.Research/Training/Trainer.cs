@@ -309,7 +309,10 @@ public sealed partial class Trainer : IDisposable
             ? batch.Indices.Select(i => (uint)i).ToArray()
             : [.. batch.Indices.Select(i => (uint)i), .. synthetic.Indices.Select(i => (uint)(train.N + i))];
         _sgd.ZeroGrad();
-        var input = new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed) { HostLabels = labelsHost };
+        var input = new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed)
+        {
+            HostLabels = labelsHost, GlobalRows = Parallel is null ? null : globalRows,
+        };
         var result = Objective is IDeviceStatsObjective device
             ? new StepResult(null, device.StepOnDevice(_model, input))
             : new StepResult(Objective.Step(_model, input), null);

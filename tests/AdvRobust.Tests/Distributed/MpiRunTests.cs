@@ -40,6 +40,10 @@ public class MpiRunTests
         _runs["two-a"] = Run(2, [.. train, Path.Combine(_dir, "two-a")]);
         _runs["two-b"] = Run(2, [.. train, Path.Combine(_dir, "two-b")]);
         _runs["two-fixed"] = Run(2, [.. train, Path.Combine(_dir, "two-fixed"), "--deterministic"]);
+        // TLA: its negative pool is drawn per step for the whole batch, so each rank mines the single process's pool
+        string[] trainTla = ["train", "--config", WriteConfig("tla"), "--device", "cpu", "--out"];
+        _runs["tla-one"] = Run(1, [.. trainTla, Path.Combine(_dir, "tla-one")]);
+        _runs["tla-two"] = Run(2, [.. trainTla, Path.Combine(_dir, "tla-two")]);
         // ResNet-18 (batch norm) at 28×28, one step of 16 images, PGD in train mode: synchronized BN vs one process
         string bn = WriteBatchNormConfig();
         string[] trainBn = ["train", "--config", bn, "--device", "cpu", "--replica-check", "1", "--out"];
@@ -78,17 +82,18 @@ public class MpiRunTests
         foreach (var (name, (code, output)) in _runs) Assert.That(code, Is.Zero, $"{name}:\n{output}");
     }
 
-    [Test]
-    public void TwoRanksTrainLikeOneProcessWithinFloatTolerance()
+    [TestCase("one", "two-a")]
+    [TestCase("tla-one", "tla-two")]
+    public void TwoRanksTrainLikeOneProcessWithinFloatTolerance(string single, string ranks)
     {
-        RequireSuccess("one", "two-a");
-        var one = Metrics("one");
-        var two = Metrics("two-a");
+        RequireSuccess(single, ranks);
+        var one = Metrics(single);
+        var two = Metrics(ranks);
         Assert.That((double)two["trainLoss"]!, Is.EqualTo((double)one["trainLoss"]!).Within(1e-5).Percent);
         foreach (string key in new[] { "step", "trainImages", "trainAccuracy", "cleanAccuracy", "pgdAccuracy", "evalImages" })
             Assert.That(two[key]!.ToJsonString(), Is.EqualTo(one[key]!.ToJsonString()), key);
-        using var a = Load(Path.Combine(_dir, "one", "last.safetensors"));
-        using var b = Load(Path.Combine(_dir, "two-a", "last.safetensors"));
+        using var a = Load(Path.Combine(_dir, single, "last.safetensors"));
+        using var b = Load(Path.Combine(_dir, ranks, "last.safetensors"));
         var pb = b.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value.ToArray());
         double largest = 0;
         foreach (var (name, p) in a.NamedParameters())
@@ -340,17 +345,17 @@ public class MpiRunTests
         return data;
     }
 
-    /// <summary>PGD-AT with crops and flips, 4 steps of 16: every random draw of the step is exercised.</summary>
-    private string WriteConfig()
+    /// <summary>PGD-AT (or TLA) with crops and flips, 4 steps of 16: every random draw of the step is exercised.</summary>
+    private string WriteConfig(string objective = "pgd-at")
     {
-        string path = Path.Combine(_dir, "tiny-mpi.json");
+        string path = Path.Combine(_dir, $"tiny-mpi-{objective}.json");
         File.WriteAllText(path, $$"""
         {
           "epochs": 1,
           "batchSize": 16,
           "data": { "name": "{{_data}}", "evalSize": 16, "evalSplit": "test" },
           "model": { "arch": "small-cnn" },
-          "objective": { "kind": "pgd-at", "settings": { "eps": 0.1, "steps": 2, "stepSize": 0.05 } },
+          "objective": { "kind": "{{objective}}", "settings": { "eps": 0.1, "steps": 2, "stepSize": 0.05 } },
           "optimizer": { "lr": 0.05, "momentum": 0.9, "weightDecay": 0.0005 },
           "augmentation": { "cropPad": 2, "flip": true },
           "evaluation": { "eps": 0.1, "steps": 2, "stepSize": 0.05, "batchSize": 5 }

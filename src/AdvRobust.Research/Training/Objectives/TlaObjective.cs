@@ -109,7 +109,8 @@ public sealed class TlaObjective : IDeviceStatsObjective
     private (int[] Pool, int[] Positives, int[] Rows) Draw(TrainingBatch batch, int[] labels)
     {
         ulong key = StepRandom.StepKey(batch.Seed, batch.Step);
-        int[] pool = _sampler.Pool(Config.PoolMultiplier * labels.Length, key);
+        // the whole step's pool, also on a data-parallel rank (keyed by the step: every rank draws the same one)
+        int[] pool = _sampler.Pool(Config.PoolMultiplier * (batch.GlobalRows ?? labels.Length), key);
         int[] poolLabels = pool.Select(i => _sampler.Data.Labels[i]).ToArray();
         return (pool, _sampler.Positives(labels, batch.SampleIds, key), RowsWithNegative(labels, poolLabels));
     }
