@@ -54,8 +54,17 @@ public sealed partial class CpuBackend
     private static void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
-        ForChunks(g, g.L, (n0, nb, col, buf, parallel) =>
+        var plan = ChunkPlan.For(g, g.L);
+        var wl = new Sgemm.PackedA(g.K, g.L);
+        float[]? packedW = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;
+        if (packedW is not null) wl.Pack(w.F(), false, packedW);
+        ForChunks(g, g.L, plan, (n0, nb, col, buf, parallel) =>
         {
+            if (!parallel)
+            {
+                ForwardChunk(g, x.F(), packedW!, wl, n0, nb, col, buf, y.F(), bias);
+                return;
+            }
             int cols = nb * g.PQ;
             var packed = new Sgemm.PackedB(g.L, cols);
             ForSamples(nb, parallel, s => Im2ColPacked(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, packed,
@@ -63,17 +72,130 @@ public sealed partial class CpuBackend
             ClearPadding(col, packed);
             // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
             Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            Sgemm.RunPackedB(w.F(), false, col.AsSpan(0, (int)packed.Length), yc, g.K, cols, g.L, 1f, 0f,
-                maxThreads: parallel ? 0 : 1);
-            ForSamples(nb, parallel && nb > 1, s => UnpackChunk(g, buf, cols, s, nb == 1,
+            Sgemm.RunPackedB(w.F(), false, col.AsSpan(0, (int)packed.Length), yc, g.K, cols, g.L, 1f, 0f);
+            ForSamples(nb, nb > 1, s => UnpackChunk(g, buf, cols, s, nb == 1,
                 y.F().Slice((n0 + s) * g.YSample, g.YSample), bias));
         });
+        if (packedW is not null) ConvScratch.Return(packedW);
+    }
+
+    /// <summary>
+    /// One core's chunk of the forward, im2col fused into the GEMM: the chunk's columns in blocks (<see
+    /// cref="ColumnBlock"/>), each block's col built one K block at a time (kc rows, straight into packed-B panels,
+    /// from a zero-padded copy of the chunk's input so no tap needs a bounds test) and multiplied at once by the
+    /// pre-packed W (<see cref="Sgemm.RunBlock"/>), so col never leaves L2 (a whole sample's is 2.3 MiB in a ResNet's
+    /// first stage). Each output still sums its K blocks from a cleared C in order, with the same kernel: the bits of
+    /// the unfused path.
+    /// </summary>
+    private static unsafe void ForwardChunk(in ConvGeometry g, ReadOnlySpan<float> x, float[] packedW,
+        in Sgemm.PackedA wl, int n0, int nb, float[] col, float[] buf, Span<float> y, Tensor? bias)
+    {
+        int cols = nb * g.PQ, kc = wl.KcMax;
+        bool direct = nb == 1;
+        Span<float> c = direct ? y.Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
+        int ldc = direct ? g.PQ : cols, width = ColumnBlock(kc, g.K, cols);
+        var chunk = x.Slice(n0 * g.XSample, nb * g.XSample);
+        float[]? padded = g.Pad > 0 ? ConvScratch.Rent(nb * g.PaddedSample) : null;
+        if (padded is not null) PadChunk(g, chunk, padded);
+        fixed (float* xp = padded is null ? chunk : padded, block = col)
+        {
+            for (int j0 = 0; j0 < cols; j0 += width)
+            {
+                int nw = Math.Min(width, cols - j0);
+                for (int k = 0; k < g.K; k++) c.Slice(k * ldc + j0, nw).Clear();
+                for (int p0 = 0; p0 < g.L; p0 += kc)
+                {
+                    int kb = Math.Min(kc, g.L - p0);
+                    Im2ColBlock(g, xp, j0, nw, p0, kb, block);
+                    Sgemm.RunBlock(packedW, wl, p0, col, nw, c[j0..], ldc);
+                }
+            }
+        }
+        if (padded is not null) ConvScratch.Return(padded);
+        for (int s = 0; s < nb; s++) UnpackChunk(g, buf, cols, s, direct, y.Slice((n0 + s) * g.YSample, g.YSample), bias);
+    }
+
+    /// <summary>The chunk's samples with pad zeros around every plane: dst[b, c, pad + h, pad + w] = x[b, c, h, w].
+    /// </summary>
+    private static void PadChunk(in ConvGeometry g, ReadOnlySpan<float> x, float[] dst)
+    {
+        int hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad, planes = x.Length / (g.H * g.W);
+        dst.AsSpan(0, planes * hp * wp).Clear();
+        for (int plane = 0; plane < planes; plane++)
+        for (int h = 0; h < g.H; h++)
+            x.Slice((plane * g.H + h) * g.W, g.W).CopyTo(dst.AsSpan((plane * hp + g.Pad + h) * wp + g.Pad, g.W));
+    }
+
+    /// <summary>Columns per block of a fused chunk: a multiple of the micro-panel width with the block of col (kc
+    /// rows) at most 64 Ki floats and the block of C (m rows) at most 128 Ki (both in L2 with W's block), cut into
+    /// blocks of equal width.</summary>
+    private static int ColumnBlock(int kc, int m, int cols)
+    {
+        int nr = Sgemm.PackedB.Nr;
+        int width = Math.Max(nr, Math.Min((1 << 16) / Math.Max(1, kc), (1 << 17) / Math.Max(1, m)) / nr * nr);
+        int blocks = (cols + width - 1) / width;
+        return Math.Min(cols, ((cols + blocks - 1) / blocks + nr - 1) / nr * nr);
+    }
+
+    /// <summary>
+    /// Rows p0 .. p0+kb−1 of the chunk's col, columns j0 .. j0+nw−1, written into packed-B micro-panels at block
+    /// (column j's lane at panel j/NR, block + (j/NR)·NR·kb + (l − p0)·NR + j mod NR; lanes past nw zero). xp is
+    /// the chunk's input padded (<see cref="PadChunk"/>; x itself when pad is 0), so col[(c·R + r)·S + s, column of
+    /// (sample, p, q)] = xp[sample, c, p·stride + r, q·stride + s], and an output row's taps are one strided run.
+    /// </summary>
+    private static unsafe void Im2ColBlock(in ConvGeometry g, float* xp, int j0, int nw, int p0, int kb, float* block)
+    {
+        int nr = Sgemm.PackedB.Nr, rs = g.R * g.S, hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad, st = g.Stride;
+        if (nw % nr != 0)
+            new Span<float>(block + (long)(nw - nw % nr) * kb, nr * kb).Clear();
+        for (int l = p0; l < p0 + kb; l++)
+        {
+            int c = l / rs, r = l % rs / g.S, s = l % g.S;
+            float* rowOut = block + (l - p0) * nr;
+            for (int j = j0; j < j0 + nw;)
+            {
+                int sample = j / g.PQ, pixel = j % g.PQ, p = pixel / g.Q, q = pixel % g.Q;
+                int run = Math.Min(g.Q - q, j0 + nw - j), jj = j - j0;
+                float* src = xp + (long)sample * g.C * hp * wp + (c * hp + p * st + r) * wp + q * st + s;
+                j += run;
+                while (run > 0)
+                {
+                    int lane = jj % nr, piece = Math.Min(run, nr - lane);
+                    CopyTaps(src, st, rowOut + (long)(jj - lane) * kb + lane, piece);
+                    src += piece * st;
+                    jj += piece;
+                    run -= piece;
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[i] = src[i·stride] for i &lt; count (count ≤ 32); the widths of a ResNet's rows in one vector.
+    /// </summary>
+    private static unsafe void CopyTaps(float* src, int stride, float* dst, int count)
+    {
+        if (stride != 1)
+        {
+            for (int i = 0; i < count; i++) dst[i] = src[i * stride];
+            return;
+        }
+        switch (count)
+        {
+            case 32:
+                Vector512.Store(Vector512.Load(src), dst);
+                Vector512.Store(Vector512.Load(src + 16), dst + 16);
+                return;
+            case 16: Vector512.Store(Vector512.Load(src), dst); return;
+            case 8: Vector256.Store(Vector256.Load(src), dst); return;
+            case 4: Vector128.Store(Vector128.Load(src), dst); return;
+            default: new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst, count)); return;
+        }
     }
 
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
-        ForChunks(g, g.L, (n0, nb, dcol, buf, parallel) =>
+        ForChunks(g, g.L, ChunkPlan.For(g, g.L), (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
             var packed = new Sgemm.PackedB(g.K, cols);
@@ -116,24 +238,37 @@ public sealed partial class CpuBackend
     /// parallel: whether the chunk may use every core (else it runs on the calling thread alone).</summary>
     private delegate void ChunkBody(int n0, int nb, float[] col, float[] buf, bool parallel);
 
-    /// <summary>
-    /// Runs body over the batch in chunks, for the forward and the data gradient (whose outputs do not depend on the
-    /// chunking, see the header). When the batch gives every core a few chunks of at least ChunkMinColumns columns,
-    /// each core takes whole chunks (its col built, multiplied and consumed while it is in that core's L2, no
-    /// hand-off between passes); otherwise the chunks run one after another, each spread over all cores.
+    /// <summary>How a batch is cut into chunks for the forward and the data gradient: when the batch gives every core
+    /// a few chunks of at least ChunkMinColumns columns, each core takes whole chunks of B samples (PerCore);
+    /// otherwise chunks of <see cref="ConvGeometry.ChunkSamples"/> run one after another, each spread over all cores.
     /// </summary>
-    private static void ForChunks(in ConvGeometry g, int colRows, ChunkBody body)
+    private readonly record struct ChunkPlan(bool PerCore, int B, int Chunks, int Threads)
     {
-        int threads = Environment.ProcessorCount;
-        int b = Math.Max(Math.Max(1, ChunkL2Floats / Math.Max(1, colRows * g.PQ)), (ChunkMinColumns + g.PQ - 1) / g.PQ);
-        int chunks = (g.N + b - 1) / Math.Max(1, b);
-        if (threads > 1 && chunks >= threads)
+        public static ChunkPlan For(in ConvGeometry g, int colRows)
         {
+            int threads = Environment.ProcessorCount;
+            int b = Math.Max(Math.Max(1, ChunkL2Floats / Math.Max(1, colRows * g.PQ)),
+                (ChunkMinColumns + g.PQ - 1) / g.PQ);
+            int chunks = (g.N + b - 1) / Math.Max(1, b);
+            if (chunks < threads) return new ChunkPlan(false, g.ChunkSamples, 0, threads);
             chunks = (chunks + threads - 1) / threads * threads;  // equal shares: a multiple of the thread count
             b = (g.N + chunks - 1) / chunks;
-            chunks = (g.N + b - 1) / b;
+            return new ChunkPlan(true, b, (g.N + b - 1) / b, threads);
+        }
+    }
+
+    /// <summary>
+    /// Runs body over the batch in chunks (<see cref="ChunkPlan"/>), for the forward and the data gradient (whose
+    /// outputs do not depend on the chunking, see the header). Per core, each core takes whole chunks (its col built,
+    /// multiplied and consumed while it is in that core's L2, no hand-off between passes).
+    /// </summary>
+    private static void ForChunks(in ConvGeometry g, int colRows, ChunkPlan plan, ChunkBody body)
+    {
+        int b = plan.B;
+        if (plan.PerCore)
+        {
             var geometry = g;
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            Parallel.For(0, plan.Chunks, new ParallelOptions { MaxDegreeOfParallelism = plan.Threads },
                 () => (Col: ConvScratch.Rent(ColFloats(colRows, b * geometry.PQ)),
                     Buf: ConvScratch.Rent(ColFloats(geometry.K, b * geometry.PQ))),
                 (chunk, _, scratch) =>
@@ -149,7 +284,6 @@ public sealed partial class CpuBackend
                 });
             return;
         }
-        b = g.ChunkSamples;
         float[] col = ConvScratch.Rent(ColFloats(colRows, b * g.PQ)), buf = ConvScratch.Rent(ColFloats(g.K, b * g.PQ));
         for (int n0 = 0; n0 < g.N; n0 += b) body(n0, Math.Min(b, g.N - n0), col, buf, true);
         ConvScratch.Return(col);
@@ -189,6 +323,7 @@ public sealed partial class CpuBackend
         public int L => C * R * S;
         public int XSample => C * H * W;
         public int YSample => K * P * Q;
+        public int PaddedSample => C * (H + 2 * Pad) * (W + 2 * Pad);
 
         /// <summary>B: about ConvTargetColumns columns per chunk, at most ConvMaxColFloats in col, 1 ≤ B ≤ N.</summary>
         public int ChunkSamples

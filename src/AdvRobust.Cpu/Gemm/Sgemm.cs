@@ -95,6 +95,56 @@ internal static unsafe class Sgemm
         }
     }
 
+    /// <summary>
+    /// The layout of a pre-packed op(A) (M×K) for <see cref="RunBlock"/>: K cut into the blocks every product uses
+    /// (<see cref="KBlock"/>); the block starting at column p0 (kc columns) holds M's MR-row micro-panels one after
+    /// another from offset p0·PaddedM, the panel of row i0 at + i0·kc, element (i, p) at + (p − p0)·MR + i mod MR;
+    /// rows past M are zero. These are the micro-panels a tile of <see cref="Run"/> packs for itself.
+    /// </summary>
+    public readonly struct PackedA(int m, int k)
+    {
+        public readonly int M = m, K = k, PaddedM = RoundUp(m, Mr(Best)), KcMax = KBlock(Math.Max(k, 1));
+
+        public long Length => (long)K * PaddedM;
+
+        /// <summary>Packs op(A) (row length lda as stored; 0: op(A)'s own) into dst in this layout.</summary>
+        public void Pack(ReadOnlySpan<float> a, bool transA, Span<float> dst, int lda = 0)
+        {
+            if (dst.Length < Length) throw new ArgumentException("packed A is shorter than M×K padded");
+            long rowStride = transA ? 1 : lda > 0 ? lda : K, colStride = transA ? lda > 0 ? lda : M : 1;
+            fixed (float* pa = a, pd = dst)
+                for (int p0 = 0; p0 < K; p0 += KcMax)
+                    Sgemm.Pack(pd + (long)p0 * PaddedM, pa + p0 * colStride, M, Mr(Best), Math.Min(KcMax, K - p0),
+                        rowStride, colStride);
+        }
+    }
+
+    /// <summary>
+    /// C[0..M, 0..n) (row stride ldc) += op(A)[:, p0 .. p0+kc) · op(B)[p0 .. p0+kc, 0..n) for ONE block of K (the
+    /// one starting at p0, of <see cref="PackedA"/>'s length), on the calling thread: op(A) pre-packed whole, op(B)'s
+    /// block packed as the NR-column micro-panels of that block (panel j0/NR at j0·kc, lanes past n zero). A caller
+    /// that clears C, then runs every block in order of p0, gets the bits of <see cref="Run"/> with alpha = 1,
+    /// beta = 0 (same kernel, same blocks, same order), while building each block of op(B) just before it is used
+    /// (the convolutions' im2col, which then never leaves L2).
+    /// </summary>
+    public static void RunBlock(ReadOnlySpan<float> packedA, in PackedA layout, int p0, ReadOnlySpan<float> packedB,
+        int n, Span<float> c, int ldc)
+    {
+        int m = layout.M, kc = Math.Min(layout.KcMax, layout.K - p0), mr = Mr(Best), nr = PackedB.Nr;
+        if (packedA.Length < layout.Length || packedB.Length < (long)RoundUp(n, nr) * kc
+            || c.Length < (long)(m - 1) * ldc + n)
+            throw new ArgumentException("a block operand is shorter than its shape");
+        fixed (float* pa = packedA, pb = packedB, pc = c)
+        {
+            float* a = pa + (long)p0 * layout.PaddedM;
+            for (int i0 = 0; i0 < m; i0 += MC)
+            for (int jr = 0; jr < n; jr += nr)
+            for (int ir = i0; ir < Math.Min(m, i0 + MC); ir += mr)
+                SgemmKernels.Run(Best, kc, a + ir * kc, pb + (long)jr * kc, pc + (long)ir * ldc + jr, ldc, 1f,
+                    Math.Min(mr, m - ir), Math.Min(nr, n - jr));
+        }
+    }
+
     private static void Run(Job job, int maxThreads)
     {
         int m = job.M, n = job.N, k = job.K, mr = job.MR, nr = job.NR;
