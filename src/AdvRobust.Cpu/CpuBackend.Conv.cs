@@ -141,33 +141,55 @@ public sealed partial class CpuBackend
     /// Rows p0 .. p0+kb−1 of the chunk's col, columns j0 .. j0+nw−1, written into packed-B micro-panels at block
     /// (column j's lane at panel j/NR, block + (j/NR)·NR·kb + (l − p0)·NR + j mod NR; lanes past nw zero). xp is
     /// the chunk's input padded (<see cref="PadChunk"/>; x itself when pad is 0), so col[(c·R + r)·S + s, column of
-    /// (sample, p, q)] = xp[sample, c, p·stride + r, q·stride + s], and an output row's taps are one strided run.
+    /// (sample, p, q)] = xp[sample, c, p·stride + r, q·stride + s]: the columns fall into runs (one output row's
+    /// pixels within one micro-panel) that read one strided stretch of xp from an offset that is the run's plus
+    /// the row's (c·Hp + r)·Wp + s, so the runs are found once per block and each row only copies.
     /// </summary>
     private static unsafe void Im2ColBlock(in ConvGeometry g, float* xp, int j0, int nw, int p0, int kb, float* block)
     {
         int nr = Sgemm.PackedB.Nr, rs = g.R * g.S, hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad, st = g.Stride;
         if (nw % nr != 0)
             new Span<float>(block + (long)(nw - nw % nr) * kb, nr * kb).Clear();
-        for (int l = p0; l < p0 + kb; l++)
+        // Runs: (offset in xp, first column in the block, length); at most one per column.
+        int[] runs = ArrayPool<int>.Shared.Rent(3 * nw);
+        int count = 0;
+        for (int j = j0; j < j0 + nw;)
         {
-            int c = l / rs, r = l % rs / g.S, s = l % g.S;
-            float* rowOut = block + (l - p0) * nr;
-            for (int j = j0; j < j0 + nw;)
+            int sample = j / g.PQ, pixel = j % g.PQ, p = pixel / g.Q, q = pixel % g.Q;
+            int run = Math.Min(g.Q - q, j0 + nw - j);
+            long src = (long)sample * g.C * hp * wp + p * st * wp + q * st;
+            while (run > 0)
             {
-                int sample = j / g.PQ, pixel = j % g.PQ, p = pixel / g.Q, q = pixel % g.Q;
-                int run = Math.Min(g.Q - q, j0 + nw - j), jj = j - j0;
-                float* src = xp + (long)sample * g.C * hp * wp + (c * hp + p * st + r) * wp + q * st + s;
-                j += run;
-                while (run > 0)
-                {
-                    int lane = jj % nr, piece = Math.Min(run, nr - lane);
-                    CopyTaps(src, st, rowOut + (long)(jj - lane) * kb + lane, piece);
-                    src += piece * st;
-                    jj += piece;
-                    run -= piece;
-                }
+                int jj = j - j0, piece = Math.Min(run, nr - jj % nr);
+                (runs[3 * count], runs[3 * count + 1], runs[3 * count + 2]) = ((int)src, jj, piece);
+                count++;
+                src += piece * st;
+                j += piece;
+                run -= piece;
             }
         }
+        // Row l's offset in xp, then each run's rows one after another (its micro-panel written in order).
+        int[] rows = ArrayPool<int>.Shared.Rent(kb);
+        for (int l = 0, c = p0 / rs, r = p0 % rs / g.S, s = p0 % g.S; l < kb; l++)
+        {
+            rows[l] = (c * hp + r) * wp + s;
+            if (++s == g.S && (s = 0) == 0 && ++r == g.R && (r = 0) == 0) c++;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            int jj = runs[3 * i + 1], lane = jj % nr, length = runs[3 * i + 2];
+            float* src = xp + runs[3 * i], dst = block + (long)(jj - lane) * kb + lane;
+            if (st == 1 && length == 32)
+                for (int l = 0; l < kb; l++, dst += nr)
+                {
+                    Vector512.Store(Vector512.Load(src + rows[l]), dst);
+                    Vector512.Store(Vector512.Load(src + rows[l] + 16), dst + 16);
+                }
+            else
+                for (int l = 0; l < kb; l++, dst += nr) CopyTaps(src + rows[l], st, dst, length);
+        }
+        ArrayPool<int>.Shared.Return(rows);
+        ArrayPool<int>.Shared.Return(runs);
     }
 
     /// <summary>dst[i] = src[i·stride] for i &lt; count (count ≤ 32); the widths of a ResNet's rows in one vector.
@@ -210,18 +232,72 @@ public sealed partial class CpuBackend
                     dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
                 return;
             }
-            // One core's chunk: dcol a few channels at a time, each block turned into those channels of dx while it
-            // is still in L2 (a whole chunk's dcol is often several MiB). Rows of dcol do not depend on the others.
-            int rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+            DataGradChunk(g, w.F(), buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F());
+        });
+    }
+
+    /// <summary>
+    /// One core's chunk of the data gradient: dcol a few channels at a time (<see cref="Col2ImChannels"/>), each
+    /// block turned into those channels of dx while it is still in L2 (a whole chunk's dcol is often several MiB;
+    /// rows of dcol do not depend on the others). col2im adds into a zero-padded copy of the chunk's dx, where every
+    /// output row's taps are one strided run with no bounds test (the padding collects sums nobody reads), then copies
+    /// the interior out: each element of dx still adds the same terms in the same (r, s) order from +0.
+    /// </summary>
+    private static unsafe void DataGradChunk(in ConvGeometry g, ReadOnlySpan<float> w, ReadOnlySpan<float> packedDy,
+        int n0, int nb, float[] dcol, Span<float> dx)
+    {
+        int cols = nb * g.PQ, rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+        var chunk = dx.Slice(n0 * g.XSample, nb * g.XSample);
+        float[]? padded = g.Pad > 0 ? ConvScratch.Rent(nb * g.PaddedSample) : null;
+        var acc = padded is null ? chunk : padded.AsSpan(0, nb * g.PaddedSample);
+        acc.Clear();
+        fixed (float* pd = dcol, pacc = acc)
+        {
             for (int c0 = 0; c0 < g.C; c0 += group)
             {
                 int c1 = Math.Min(g.C, c0 + group);
-                Sgemm.RunPackedB(w.F()[(c0 * rs)..], true, buf.AsSpan(0, (int)packed.Length),
-                    dcol.AsSpan(0, (c1 - c0) * rs * cols), (c1 - c0) * rs, cols, g.K, 1f, 0f, maxThreads: 1, lda: g.L);
-                for (int s = 0; s < nb; s++)
-                    Col2Im(g, dcol, cols, s * g.PQ, c0, c1, dx.F().Slice((n0 + s) * g.XSample, g.XSample));
+                Sgemm.RunPackedB(w[(c0 * rs)..], true, packedDy, dcol.AsSpan(0, (c1 - c0) * rs * cols), (c1 - c0) * rs,
+                    cols, g.K, 1f, 0f, maxThreads: 1, lda: g.L);
+                for (int s = 0; s < nb; s++) Col2ImPadded(g, pd, cols, s * g.PQ, c0, c1, pacc + (long)s * g.PaddedSample);
             }
-        });
+        }
+        if (padded is null) return;
+        int hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad;
+        for (int plane = 0; plane < nb * g.C; plane++)
+        for (int h = 0; h < g.H; h++)
+            padded.AsSpan((plane * hp + g.Pad + h) * wp + g.Pad, g.W).CopyTo(chunk.Slice((plane * g.H + h) * g.W, g.W));
+        ConvScratch.Return(padded);
+    }
+
+    /// <summary>Channels c0 .. c1−1 of one sample's padded dx (dxp[c, p·stride + r, q·stride + s] += dcol[(c·R + r)·S
+    /// + s, colOffset + p·Q + q]; dcol's first row is channel c0's), (r, s) in order as <see cref="Col2Im"/>.</summary>
+    private static unsafe void Col2ImPadded(in ConvGeometry g, float* dcol, int ld, int colOffset, int c0, int c1,
+        float* dxp)
+    {
+        int hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad;
+        for (int c = c0; c < c1; c++)
+        for (int r = 0; r < g.R; r++)
+        for (int s = 0; s < g.S; s++)
+        {
+            float* src = dcol + (long)(((c - c0) * g.R + r) * g.S + s) * ld + colOffset;
+            float* dst = dxp + (long)c * hp * wp + r * wp + s;
+            for (int p = 0; p < g.P; p++) AddTaps(src + p * g.Q, dst + p * g.Stride * wp, g.Stride, g.Q);
+        }
+    }
+
+    /// <summary>dst[i·stride] += src[i] for i &lt; count, one float add each (the vector width changes no bits).
+    /// </summary>
+    private static unsafe void AddTaps(float* src, float* dst, int stride, int count)
+    {
+        int i = 0;
+        if (stride == 1)
+        {
+            for (; i <= count - 16; i += 16) Vector512.Store(Vector512.Load(dst + i) + Vector512.Load(src + i), dst + i);
+            for (; i <= count - 4; i += 4) Vector128.Store(Vector128.Load(dst + i) + Vector128.Load(src + i), dst + i);
+            for (; i < count; i++) dst[i] += src[i];
+            return;
+        }
+        for (; i < count; i++) dst[i * stride] += src[i];
     }
 
     /// <summary>Channels per dcol block of a one-core data gradient: at most half of ChunkL2Floats in the block,
