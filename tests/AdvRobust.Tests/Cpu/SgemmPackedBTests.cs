@@ -56,4 +56,42 @@ public class SgemmPackedBTests
             Assert.That(BitConverter.SingleToInt32Bits(got[e]), Is.EqualTo(BitConverter.SingleToInt32Bits(want[e])),
                 $"element {e}: {got[e]} vs {want[e]}, {kernel} {m}×{k}×{n} transA {transA} transB {transB}, seed {rng.Seed}");
     }
+
+    /// <summary><see cref="Sgemm.RunBlock"/> over every K block in order, on a cleared C with a row stride wider than
+    /// N (a block of columns of a larger matrix), op(A) packed once by <see cref="Sgemm.PackedA"/> and each block of
+    /// op(B) packed just before it: the bits of <see cref="Sgemm.Run"/> with alpha = 1, beta = 0; the columns past N
+    /// are left alone.</summary>
+    [Test]
+    public void RunBlock_EveryKBlockInOrder_SameBitsAsRun([Values(0, 1, 2, 3, 4)] int size, [Values] bool transA)
+    {
+        int m = Sizes[size][0], k = Sizes[size][1], n = Sizes[size][2], ldc = n + 5;
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
+        float[] a = rng.Uniform(m * k), b = rng.Uniform(k * n);
+        float[] want = new float[m * n], got = new float[m * ldc];
+        Sgemm.Run(a, transA, b, false, want, m, n, k, 1f, 0f, maxThreads: 1);
+
+        var layout = new Sgemm.PackedA(m, k);
+        var packedA = new float[layout.Length];
+        layout.Pack(a, transA, packedA);
+        var bLayout = new Sgemm.PackedB(k, n);
+        Array.Fill(got, float.NaN);
+        for (int i = 0; i < m; i++) got.AsSpan(i * ldc, n).Clear();
+        for (int p0 = 0; p0 < k; p0 += layout.KcMax)
+        {
+            int kc = Math.Min(layout.KcMax, k - p0);
+            var block = new float[kc * bLayout.PaddedN];
+            for (int p = p0; p < p0 + kc; p++)
+            for (int j = 0; j < bLayout.PaddedN; j++)
+                block[bLayout.Offset(p, j) - (long)p0 * bLayout.PaddedN] = j < n ? b[p * n + j] : 0f;
+            Sgemm.RunBlock(packedA, layout, p0, block, n, got, ldc);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+                Assert.That(BitConverter.SingleToInt32Bits(got[i * ldc + j]),
+                    Is.EqualTo(BitConverter.SingleToInt32Bits(want[i * n + j])),
+                    $"element ({i}, {j}): {got[i * ldc + j]} vs {want[i * n + j]}, {m}×{k}×{n} transA {transA}, seed {rng.Seed}");
+            Assert.That(got.AsSpan(i * ldc + n, 5).ToArray(), Has.All.NaN, $"row {i} past N");
+        }
+    }
 }
