@@ -217,7 +217,11 @@ public sealed partial class CpuBackend
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
-        ForChunks(g, g.L, ChunkPlan.For(g, g.L), (n0, nb, dcol, buf, parallel) =>
+        var plan = ChunkPlan.For(g, g.L);
+        var wl = new Sgemm.PackedA(g.L, g.K);
+        float[]? packedWt = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;
+        if (packedWt is not null) wl.Pack(w.F(), true, packedWt);
+        ForChunks(g, g.L, plan, (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
             var packed = new Sgemm.PackedB(g.K, cols);
@@ -232,8 +236,9 @@ public sealed partial class CpuBackend
                     dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
                 return;
             }
-            DataGradChunk(g, w.F(), buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F());
+            DataGradChunk(g, w.F(), packedWt!, wl, buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F());
         });
+        if (packedWt is not null) ConvScratch.Return(packedWt);
     }
 
     /// <summary>
@@ -243,10 +248,12 @@ public sealed partial class CpuBackend
     /// output row's taps are one strided run with no bounds test (the padding collects sums nobody reads), then copies
     /// the interior out: each element of dx still adds the same terms in the same (r, s) order from +0.
     /// </summary>
-    private static unsafe void DataGradChunk(in ConvGeometry g, ReadOnlySpan<float> w, ReadOnlySpan<float> packedDy,
-        int n0, int nb, float[] dcol, Span<float> dx)
+    private static unsafe void DataGradChunk(in ConvGeometry g, ReadOnlySpan<float> w, float[] packedWt,
+        in Sgemm.PackedA wl, ReadOnlySpan<float> packedDy, int n0, int nb, float[] dcol, Span<float> dx)
     {
         int cols = nb * g.PQ, rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+        int ldb = new Sgemm.PackedB(g.K, cols).PaddedN;
+        bool aligned = group >= g.C || group * rs % SgemmKernels.Mr(SgemmKernels.Best) == 0;
         var chunk = dx.Slice(n0 * g.XSample, nb * g.XSample);
         float[]? padded = g.Pad > 0 ? ConvScratch.Rent(nb * g.PaddedSample) : null;
         var acc = padded is null ? chunk : padded.AsSpan(0, nb * g.PaddedSample);
@@ -256,8 +263,16 @@ public sealed partial class CpuBackend
             for (int c0 = 0; c0 < g.C; c0 += group)
             {
                 int c1 = Math.Min(g.C, c0 + group);
-                Sgemm.RunPackedB(w[(c0 * rs)..], true, packedDy, dcol.AsSpan(0, (c1 - c0) * rs * cols), (c1 - c0) * rs,
-                    cols, g.K, 1f, 0f, maxThreads: 1, lda: g.L);
+                int rows = (c1 - c0) * rs;
+                var block = dcol.AsSpan(0, rows * cols);
+                if (aligned)
+                {
+                    // Wᵀ packed once per call; dY's K blocks as packed (its whole PackedB): Run's bits (Sgemm.RunBlock).
+                    block.Clear();
+                    for (int p0 = 0; p0 < g.K; p0 += wl.KcMax)
+                        Sgemm.RunBlock(packedWt, wl, p0, packedDy[(p0 * ldb)..], cols, block, cols, c0 * rs, rows);
+                }
+                else Sgemm.RunPackedB(w[(c0 * rs)..], true, packedDy, block, rows, cols, g.K, 1f, 0f, 1, g.L);
                 for (int s = 0; s < nb; s++) Col2ImPadded(g, pd, cols, s * g.PQ, c0, c1, pacc + (long)s * g.PaddedSample);
             }
         }

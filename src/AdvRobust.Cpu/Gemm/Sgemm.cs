@@ -107,36 +107,48 @@ internal static unsafe class Sgemm
 
         public long Length => (long)K * PaddedM;
 
-        /// <summary>Packs op(A) (row length lda as stored; 0: op(A)'s own) into dst in this layout.</summary>
+        /// <summary>Packs op(A) (row length lda as stored; 0: op(A)'s own) into dst in this layout, the K blocks spread
+        /// over the cores.</summary>
         public void Pack(ReadOnlySpan<float> a, bool transA, Span<float> dst, int lda = 0)
         {
-            if (dst.Length < Length) throw new ArgumentException("packed A is shorter than M×K padded");
+            if (dst.Length < Length || a.Length < (long)M * K) throw new ArgumentException("A or packed A is too short");
             long rowStride = transA ? 1 : lda > 0 ? lda : K, colStride = transA ? lda > 0 ? lda : M : 1;
             fixed (float* pa = a, pd = dst)
-                for (int p0 = 0; p0 < K; p0 += KcMax)
-                    Sgemm.Pack(pd + (long)p0 * PaddedM, pa + p0 * colStride, M, Mr(Best), Math.Min(KcMax, K - p0),
-                        rowStride, colStride);
+            {
+                var (src, to, layout) = ((nint)pa, (nint)pd, this);
+                int blocks = CeilDiv(K, KcMax);
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(blocks, Environment.ProcessorCount) },
+                    block =>
+                    {
+                        int p0 = block * layout.KcMax;
+                        Sgemm.Pack((float*)to + (long)p0 * layout.PaddedM, (float*)src + p0 * colStride, layout.M,
+                            Mr(Best), Math.Min(layout.KcMax, layout.K - p0), rowStride, colStride);
+                    });
+            }
         }
     }
 
     /// <summary>
     /// C[0..M, 0..n) (row stride ldc) += op(A)[:, p0 .. p0+kc) · op(B)[p0 .. p0+kc, 0..n) for ONE block of K (the
-    /// one starting at p0, of <see cref="PackedA"/>'s length), on the calling thread: op(A) pre-packed whole, op(B)'s
+    /// one starting at p0, of <see cref="PackedA"/>'s length), on the calling thread (rows row0 .. row0+rows−1 of
+    /// the product only, c starting at row0's row, when rows is given; row0 a multiple of MR): op(A) pre-packed whole, op(B)'s
     /// block packed as the NR-column micro-panels of that block (panel j0/NR at j0·kc, lanes past n zero). A caller
     /// that clears C, then runs every block in order of p0, gets the bits of <see cref="Run"/> with alpha = 1,
     /// beta = 0 (same kernel, same blocks, same order), while building each block of op(B) just before it is used
     /// (the convolutions' im2col, which then never leaves L2).
     /// </summary>
     public static void RunBlock(ReadOnlySpan<float> packedA, in PackedA layout, int p0, ReadOnlySpan<float> packedB,
-        int n, Span<float> c, int ldc)
+        int n, Span<float> c, int ldc, int row0 = 0, int rows = -1)
     {
-        int m = layout.M, kc = Math.Min(layout.KcMax, layout.K - p0), mr = Mr(Best), nr = PackedB.Nr;
+        int kc = Math.Min(layout.KcMax, layout.K - p0), mr = Mr(Best), nr = PackedB.Nr;
+        int m = rows < 0 ? layout.M - row0 : rows;
+        if (row0 % mr != 0 || row0 + m > layout.M) throw new ArgumentException("rows must start a micro-panel of A");
         if (packedA.Length < layout.Length || packedB.Length < (long)RoundUp(n, nr) * kc
             || c.Length < (long)(m - 1) * ldc + n)
             throw new ArgumentException("a block operand is shorter than its shape");
         fixed (float* pa = packedA, pb = packedB, pc = c)
         {
-            float* a = pa + (long)p0 * layout.PaddedM;
+            float* a = pa + (long)p0 * layout.PaddedM + (long)row0 * kc;
             for (int i0 = 0; i0 < m; i0 += MC)
             for (int jr = 0; jr < n; jr += nr)
             for (int ir = i0; ir < Math.Min(m, i0 + MC); ir += mr)
