@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using AdvRobust.Core;
 using AdvRobust.Core.Tensors;
 
@@ -95,7 +96,8 @@ public sealed partial class CpuBackend
         Span<float> c = direct ? y.Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
         int ldc = direct ? g.PQ : cols, width = ColumnBlock(kc, g.K, cols);
         var chunk = x.Slice(n0 * g.XSample, nb * g.XSample);
-        float[]? padded = g.Pad > 0 ? ConvScratch.Rent(nb * g.PaddedSample) : null;
+        // A strided conv reads its taps with vector loads up to TapSlack floats past a run: always from a copy.
+        float[]? padded = g.Pad > 0 || g.Stride > 1 ? ConvScratch.Rent(nb * g.PaddedSample + TapSlack) : null;
         if (padded is not null) PadChunk(g, chunk, padded);
         fixed (float* xp = padded is null ? chunk : padded, block = col)
         {
@@ -115,24 +117,25 @@ public sealed partial class CpuBackend
         for (int s = 0; s < nb; s++) UnpackChunk(g, buf, cols, s, direct, y.Slice((n0 + s) * g.YSample, g.YSample), bias);
     }
 
-    /// <summary>The chunk's samples with pad zeros around every plane: dst[b, c, pad + h, pad + w] = x[b, c, h, w].
-    /// </summary>
+    /// <summary>The chunk's samples with pad zeros around every plane: dst[b, c, pad + h, pad + w] = x[b, c, h, w]
+    /// (a plain copy when pad is 0).</summary>
     private static void PadChunk(in ConvGeometry g, ReadOnlySpan<float> x, float[] dst)
     {
         int hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad, planes = x.Length / (g.H * g.W);
-        dst.AsSpan(0, planes * hp * wp).Clear();
+        if (g.Pad > 0) dst.AsSpan(0, planes * hp * wp).Clear();
         for (int plane = 0; plane < planes; plane++)
         for (int h = 0; h < g.H; h++)
             x.Slice((plane * g.H + h) * g.W, g.W).CopyTo(dst.AsSpan((plane * hp + g.Pad + h) * wp + g.Pad, g.W));
     }
 
     /// <summary>Columns per block of a fused chunk: a multiple of the micro-panel width with the block of col (kc
-    /// rows) at most 64 Ki floats and the block of C (m rows) at most 128 Ki (both in L2 with W's block), cut into
+    /// rows) at most 64 Ki floats and the block of C (m rows) too (both in L2 with W's block: C is read and written
+    /// once per K block), cut into
     /// blocks of equal width.</summary>
     private static int ColumnBlock(int kc, int m, int cols)
     {
         int nr = Sgemm.PackedB.Nr;
-        int width = Math.Max(nr, Math.Min((1 << 16) / Math.Max(1, kc), (1 << 17) / Math.Max(1, m)) / nr * nr);
+        int width = Math.Max(nr, Math.Min((1 << 16) / Math.Max(1, kc), (1 << 16) / Math.Max(1, m)) / nr * nr);
         int blocks = (cols + width - 1) / width;
         return Math.Min(cols, ((cols + blocks - 1) / blocks + nr - 1) / nr * nr);
     }
@@ -192,10 +195,25 @@ public sealed partial class CpuBackend
         ArrayPool<int>.Shared.Return(runs);
     }
 
-    /// <summary>dst[i] = src[i·stride] for i &lt; count (count ≤ 32); the widths of a ResNet's rows in one vector.
-    /// </summary>
+    /// <summary>Floats past its last tap that <see cref="CopyTaps"/> may read (and ignore) on a strided run.</summary>
+    private const int TapSlack = 32;
+
+    /// <summary>The even lanes of two vectors: a stride-2 row's taps.</summary>
+    private static readonly Vector512<int> EvenLanes =
+        Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>dst[i] = src[i·stride] for i &lt; count (count ≤ 32); the widths of a ResNet's rows in one vector
+    /// (a stride-2 run of 16, 8 or 4 reads up to <see cref="TapSlack"/> floats past its last tap).</summary>
     private static unsafe void CopyTaps(float* src, int stride, float* dst, int count)
     {
+        if (stride == 2 && Avx512F.IsSupported && (count == 16 || count == 8 || count == 4))
+        {
+            var even = Avx512F.PermuteVar16x32x2(Vector512.Load(src), EvenLanes, Vector512.Load(src + 16));
+            if (count == 16) Vector512.Store(even, dst);
+            else if (count == 8) Vector256.Store(even.GetLower(), dst);
+            else Vector128.Store(even.GetLower().GetLower(), dst);
+            return;
+        }
         if (stride != 1)
         {
             for (int i = 0; i < count; i++) dst[i] = src[i * stride];

@@ -10,8 +10,9 @@ namespace AdvRobust.Tests.Cpu;
 /// zero-padded input; col2im into a zero-padded dx) gives bit for bit what the plain definition gives with the same
 /// SGEMM: y[n] = Sgemm.Run(W, im2col(x[n])) and dx[n] = col2im(Sgemm.Run(Wᵀ, dy[n])), col2im summing in float from
 /// +0 in (r, s) order. Shapes: a ResNet first stage, K below and above a kernel's rows, output rows that straddle
-/// micro-panels and samples, several K blocks, several column blocks with a part-full last panel, stride 2,
-/// 5×5, 1×1 without padding, an odd batch, and a batch of one (the chunk spread over every core).
+/// micro-panels and samples, several K blocks, several column blocks with a part-full last panel, stride 2 (rows
+/// of 16, 8, 4 and odd widths), 5×5, 1×1 without padding, an odd batch, and a batch of one (the chunk spread over
+/// every core).
 /// </summary>
 public class ConvFusedTests
 {
@@ -29,6 +30,10 @@ public class ConvFusedTests
         yield return new TestCaseData(40, 64, 6, 6, 20, 3, 1, 1).SetArgDisplayNames("10 samples a chunk, 2 column blocks");
         yield return new TestCaseData(7, 16, 15, 11, 25, 3, 1, 1).SetArgDisplayNames("odd batch");
         yield return new TestCaseData(1, 32, 10, 14, 9, 3, 1, 1).SetArgDisplayNames("batch of one");
+        // Stride 2 with output rows of 16, 8 and 4 (the vector gathers), each batch large enough for per-core chunks.
+        yield return new TestCaseData(4, 64, 32, 32, 20, 3, 2, 1).SetArgDisplayNames("stride 2, Q 16");
+        yield return new TestCaseData(8, 256, 16, 16, 12, 3, 2, 1).SetArgDisplayNames("stride 2, Q 8");
+        yield return new TestCaseData(32, 256, 8, 8, 8, 3, 2, 1).SetArgDisplayNames("stride 2, Q 4");
     }
 
     [TestCaseSource(nameof(Shapes))]
