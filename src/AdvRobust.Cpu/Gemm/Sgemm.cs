@@ -18,7 +18,8 @@ namespace AdvRobust.Cpu;
 /// ones, so results do not depend on the thread count. Below about 100³ multiply-adds one thread does it all.
 /// When C has more than one row of tiles, op(B) is packed once up front (in parallel, same micro-panels) and shared
 /// by them instead of each tile packing the same columns again; a caller that builds B itself can hand it over
-/// packed (<see cref="RunPackedB"/>, the convolutions' im2col).
+/// packed (<see cref="RunPackedB"/>), or pack op(A) once (<see cref="PackedA"/>) and hand over op(B) one K block at a
+/// time as it builds it (<see cref="RunBlock"/>, the convolutions' fused im2col on one core).
 ///
 /// Measured on the 2-core CI machine (AMD EPYC Zen 5, 2 vCPUs, AVX-512; .NET 10 Release; GFLOP/s = 2MNK/time,
 /// best of 60 trials, A and B uniform in [-0.5, 0.5], beta = 0) while other builds shared the two cores (CPU
