@@ -177,21 +177,31 @@ public sealed partial class CpuBackend
         }
         int b = g.ChunkSamples, mr = SgemmKernels.Mr(SgemmKernels.Best);
         int microRows = (g.L + mr - 1) / mr, bands = Math.Min(microRows, 2 * Environment.ProcessorCount);
-        var dyLayout = new Sgemm.PackedB(b * g.PQ, g.K);
-        float[] packedDy = ConvScratch.Rent((int)dyLayout.Length), dwt = ConvScratch.Rent(g.L * g.K);
+        // Chunks whose packed dYᵀ fills about a core's L2 go through the two phases together (fewer hand-offs).
+        int stride = (int)new Sgemm.PackedB(b * g.PQ, g.K).Length, group = Math.Max(1, ChunkL2Floats / stride);
+        float[] packedDy = ConvScratch.Rent(group * stride), dwt = ConvScratch.Rent(g.L * g.K);
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
-        for (int n0 = 0; n0 < g.N; n0 += b)
+        var geometry = g;
+        for (int first = 0; first < g.N; first += group * b)
         {
-            int nb = Math.Min(b, g.N - n0), cols = nb * g.PQ, chunk = n0;
-            var geometry = g;
-            var layout = new Sgemm.PackedB(cols, g.K);
-            int blocks = (cols + layout.KcMax - 1) / layout.KcMax;
-            Parallel.For(0, blocks, options, k => PackDyT(geometry, dy, chunk, cols, layout, k * layout.KcMax, packedDy));
+            int start = first, chunks = Math.Min(group, (g.N - first + b - 1) / b);
+            int blocks = (b * g.PQ + Sgemm.KC - 1) / Sgemm.KC;  // at least any chunk's K blocks
+            Parallel.For(0, chunks * blocks, options, t =>
+            {
+                int n0 = start + t / blocks * b, cols = Math.Min(b, geometry.N - n0) * geometry.PQ;
+                var layout = new Sgemm.PackedB(cols, geometry.K);
+                int p0 = t % blocks * layout.KcMax;
+                if (p0 < cols) PackDyT(geometry, dy, n0, cols, layout, p0, packedDy.AsSpan(t / blocks * stride));
+            });
             Parallel.For(0, bands, options, t =>
             {
                 int l0 = Math.Min(geometry.L, microRows * t / bands * mr);
                 int l1 = Math.Min(geometry.L, microRows * (t + 1) / bands * mr);
-                FilterBand(geometry, x, chunk, cols, layout, packedDy, l0, l1, dwt);
+                for (int i = 0; i < chunks; i++)
+                {
+                    int n0 = start + i * b, cols = Math.Min(b, geometry.N - n0) * geometry.PQ;
+                    FilterBand(geometry, x, n0, cols, packedDy.AsSpan(i * stride), l0, l1, dwt);
+                }
             });
         }
         var dwf = dw.F();
@@ -206,10 +216,11 @@ public sealed partial class CpuBackend
     /// (see <see cref="Conv2dBackwardFilter"/>): the block of col for these taps packed straight into the SGEMM's
     /// MR-row A micro-panels, then the SGEMM's own micro-kernel over (A panel, dYᵀ panel) pairs, as Sgemm's tile loop
     /// runs it (a dYᵀ panel stays in L1 while the band's A panels stream from L2).</summary>
-    private static unsafe void FilterBand(in ConvGeometry g, Tensor x, int n0, int cols, Sgemm.PackedB layout,
-        float[] packedDy, int l0, int l1, float[] dwt)
+    private static unsafe void FilterBand(in ConvGeometry g, Tensor x, int n0, int cols, Span<float> packedDy, int l0,
+        int l1, float[] dwt)
     {
         if (l1 <= l0) return;
+        var layout = new Sgemm.PackedB(cols, g.K);
         var kernel = SgemmKernels.Best;
         int width = l1 - l0, mr = SgemmKernels.Mr(kernel), nr = Sgemm.PackedB.Nr, rows = (width + mr - 1) / mr * mr;
         float[] a = ConvScratch.Rent(rows * layout.KcMax);
@@ -289,7 +300,7 @@ public sealed partial class CpuBackend
     /// layout (<see cref="Sgemm.PackedB"/>), lanes past K zero.
     /// </summary>
     private static unsafe void PackDyT(in ConvGeometry g, Tensor dy, int n0, int cols, Sgemm.PackedB layout, int p0,
-        float[] packed)
+        Span<float> packed)
     {
         int kc = Math.Min(layout.KcMax, cols - p0), nr = Sgemm.PackedB.Nr;
         fixed (float* src = dy.F(), dst = packed)
@@ -302,7 +313,9 @@ public sealed partial class CpuBackend
                 for (int k0 = 0; k0 < layout.PaddedN; k0 += nr)
                 {
                     float* d = block + (long)k0 * kc + (long)p * nr;
-                    for (int k = k0; k < k0 + nr; k++) d[k - k0] = k < g.K ? ys[(long)k * g.PQ] : 0f;
+                    int k = k0, real = Math.Min(g.K, k0 + nr);
+                    for (; k < real; k++) d[k - k0] = ys[(long)k * g.PQ];
+                    for (; k < k0 + nr; k++) d[k - k0] = 0f;
                 }
             }
         }
