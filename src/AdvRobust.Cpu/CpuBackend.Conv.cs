@@ -272,10 +272,12 @@ public sealed partial class CpuBackend
             int column = p0 + p, within = column % g.PQ, oh = within / g.Q, ow0 = within % g.Q;
             int run = Math.Min(g.Q - ow0, kc - p), hb = oh * g.Stride - g.Pad;
             float* xs = x + (long)(column / g.PQ) * g.XSample;
-            for (int j = 0; j < rows; j++)
+            // Panel by panel and lane by lane: no division per tap and run (it would cost as much as the run's copy).
+            for (int j0 = 0; j0 < rows; j0 += mr)
+            for (int lane = 0; lane < mr; lane++)
             {
-                float* d = dst + (long)(j - j % mr) * kc + (long)p * mr + j % mr;
-                int* t = taps + TapInts * j;
+                float* d = dst + (long)j0 * kc + (long)p * mr + lane;
+                int* t = taps + TapInts * (j0 + lane);
                 int h = hb + t[1], lo = 0, hi = 0;
                 if ((uint)h < (uint)g.H)
                 {
