@@ -19,15 +19,17 @@ namespace AdvRobust.Cpu;
 //                    dx[n, c, h, w] = Σ over (r, s) with h = p·stride − pad + r, w = q·stride − pad + s of
 //                                     dcol[(c·R + r)·S + s, b·PQ + p·Q + q], summed in float in (r, s) order
 //                    (float, like cuDNN: at most R·S terms per output, so double bought no accuracy worth its cost)
-//   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1)
+//   Backward filter: dW (K×L) = Σ over chunks, in batch order, of dY · colᵀ (the GEMM adds into dW: beta = 1),
+//                    computed as dWᵀ = col · dYᵀ one K block of the chunk GEMM at a time, never materializing a
+//                    chunk's col (see Conv2dBackwardFilter: same sums, same order, same bits)
 // Parallelism (forward, data gradient): a batch with enough chunks gives each core whole chunks (im2col, a one-thread
 // GEMM, the unpack or col2im, all while its col is in that core's L2); a small batch runs its chunks one after another,
-// im2col/col2im one sample per task and the GEMM over tiles of C (the filter gradient always runs this way: its chunks
-// add into dW in turn). Each output of the SGEMM sums its K-blocks in an order fixed by K alone (not by how M or N are
-// cut), so y and dx are bit-identical whatever the thread count or the batch split (sample n gets the same y in a
-// batch of 3 or of 256); dW depends only on the chunk partition, a function of (N, B) with B a function of the
-// layer's shape, never of the thread count. (Bands of L per core for dW, each walking every chunk with a one-thread
-// GEMM, measured no better and left a core idle whenever the other was descheduled.)
+// im2col/col2im one sample per task and the GEMM over tiles of C. The filter gradient walks its chunks in turn (they
+// add into dW in order): dYᵀ packed in parallel over K blocks, then bands of L (rows of dWᵀ, about two per core) each
+// building and multiplying its own taps' col block by block in L2. Each output of the SGEMM sums its K-blocks in an
+// order fixed by K alone (not by how M or N are cut), so y and dx are bit-identical whatever the thread count or the
+// batch split (sample n gets the same y in a batch of 3 or of 256); dW depends only on the chunk partition, a
+// function of (N, B) with B a function of the layer's shape, never of the thread count or the bands.
 public sealed partial class CpuBackend
 {
     /// <summary>Columns per chunk GEMM aimed at (B·PQ ≈ this), and the most floats one chunk's col may hold.</summary>
