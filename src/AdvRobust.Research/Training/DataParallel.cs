@@ -1,4 +1,5 @@
 using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
@@ -40,8 +41,10 @@ public sealed class DataParallel
     /// <param name="device">Device collectives (NCCL on CUDA ranks): gradients are reduced and the state broadcast on
     /// the device; null reduces through the host over MPI.</param>
     /// <param name="syncBatchNorm">Normalize with the global batch's statistics (<see cref="BatchNormSync"/>).</param>
+    /// <param name="overlap">All-reduce gradient buckets while backward runs (<see cref="GradientAllReduce.Overlap"/>);
+    /// false: after backward.</param>
     public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20,
-        bool fixedOrder = false, IDeviceCollectives? device = null, bool syncBatchNorm = false)
+        bool fixedOrder = false, IDeviceCollectives? device = null, bool syncBatchNorm = false, bool overlap = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checkEvery, 1);
         (World, CheckEvery) = (world, checkEvery);
@@ -51,6 +54,7 @@ public sealed class DataParallel
         {
             FixedOrder = fixedOrder,
             Device = fixedOrder ? null : device,
+            Overlap = overlap,
         };
     }
 
@@ -84,8 +88,15 @@ public sealed class DataParallel
             batch.Indices[start..(start + count)]);
     }
 
+    /// <summary>Opens the reduction of a step whose global batch has <paramref name="globalRows"/> rows of which this
+    /// rank computes <paramref name="rows"/>: the hook for its backward pass (<see cref="TrainingBatch.GradientReady"/>),
+    /// which starts each gradient bucket's all-reduce as soon as backward has finished it; null when the reduction
+    /// runs after backward (fixed order, overlap off, one rank). <see cref="ReduceGradients"/> completes it.</summary>
+    public Action<Parameter>? BeginGradients(int rows, int globalRows) =>
+        _gradients.BeginStep((float)rows / globalRows);
+
     /// <summary>Averages the gradients of a step whose global batch had <paramref name="globalRows"/> rows of which this
-    /// rank computed <paramref name="rows"/>.</summary>
+    /// rank computed <paramref name="rows"/> (after <see cref="BeginGradients"/>: waits for what backward started).</summary>
     public void ReduceGradients(int rows, int globalRows) => _gradients.Run((float)rows / globalRows);
 
     /// <summary>True on every rank when <paramref name="mine"/> is true on any.</summary>
