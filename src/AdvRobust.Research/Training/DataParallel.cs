@@ -14,7 +14,8 @@ namespace AdvRobust.Research.Training;
 /// Every rank loads the same data and draws the same global batch of B samples (the shuffle is a function of the
 /// seed and epoch); rank r keeps rows [start_r, start_r + b_r) of it (<see cref="Shards"/>), under their global
 /// sample ids and batch positions, so its crops, flips, random starts and noise are the ones a single process draws
-/// for those rows. Each rank attacks and back-propagates its shard; <see cref="GradientAllReduce"/> then makes every
+/// for those rows. Each rank attacks and back-propagates its shard; <see cref="GradientAllReduce"/>, its buckets started
+/// from backward as their gradients become final (<see cref="BeginGradients"/>) and completed after it, makes every
 /// gradient Σ_r (b_r/B)·g_r, the global batch's mean gradient (every objective's loss is a mean over its rows), and
 /// every rank takes the same SGD step. The step's statistics are combined the same way (loss and its parts weighted by
 /// rows, correct and row counts summed), so the metrics are the global batch's.
