@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using AdvRobust.Core;
 using AdvRobust.Core.Random;
 using AdvRobust.Core.Tensors;
@@ -10,18 +11,37 @@ public sealed partial class CpuBackend
     // ---- SgdStep ----
     // Per element, in float and in this order (PyTorch's SGD, dampening 0; the buffer starts at zero):
     //   g = grad + wd·param;  buf = m·buf + g;  param = param − lr·(nesterov ? g + m·buf : buf)
+    // Vectors of 8 and the scalar tail do the same float operations per element (a product then a sum, never an FMA),
+    // and each element is independent, so the result does not depend on the vector width or the split over cores.
     public void SgdStep(SgdParams p, Tensor param, Tensor grad, Tensor momentum)
     {
-        Span<float> w = param.F(), buf = momentum.F();
-        ReadOnlySpan<float> gs = grad.F();
         float lr = p.LearningRate, m = p.Momentum, wd = p.WeightDecay;
-        for (int i = 0; i < w.Length; i++)
+        bool nesterov = p.Nesterov;
+        ElementwiseChunks.For(param.Length, (start, count) =>
         {
-            float g = gs[i] + wd * w[i];
-            float b = m * buf[i] + g;
-            buf[i] = b;
-            w[i] -= lr * (p.Nesterov ? g + m * b : b);
-        }
+            Span<float> w = param.F().Slice(start, count), buf = momentum.F().Slice(start, count);
+            ReadOnlySpan<float> gs = grad.F().Slice(start, count);
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vlr = Vector256.Create(lr), vm = Vector256.Create(m), vwd = Vector256.Create(wd);
+                for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var wi = Vector256.Create(w.Slice(i, Vector256<float>.Count));
+                    var g = Vector256.Create(gs.Slice(i, Vector256<float>.Count)) + vwd * wi;
+                    var b = vm * Vector256.Create(buf.Slice(i, Vector256<float>.Count)) + g;
+                    b.CopyTo(buf.Slice(i));
+                    (wi - vlr * (nesterov ? g + vm * b : b)).CopyTo(w.Slice(i));
+                }
+            }
+            for (; i < count; i++)
+            {
+                float g = gs[i] + wd * w[i];
+                float b = m * buf[i] + g;
+                buf[i] = b;
+                w[i] -= lr * (nesterov ? g + m * b : b);
+            }
+        });
     }
 
     /// <summary>SgdStep with lr = lrTensor[0]: the same loop.</summary>

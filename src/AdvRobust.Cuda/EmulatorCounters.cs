@@ -5,7 +5,8 @@ namespace AdvRobust.Cuda;
 /// <summary>What a profiler would count, as the CUDA emulator saw it: kernel launches, library calls, copies and bytes
 /// by direction, memsets, synchronizations, allocations, graph launches (the kernels, copies and library work a graph
 /// replays count in the other fields as they run; GraphKernelLaunches is the replayed share of KernelLaunches) and
-/// context queries (cuCtxGetCurrent/cuCtxSetCurrent calls).</summary>
+/// context queries (cuCtxGetCurrent/cuCtxSetCurrent calls), event records and stream waits (cuStreamWaitEvent: one
+/// stream ordered after another's event).</summary>
 public readonly record struct EmulatorCount(
     long KernelLaunches, long LibraryCalls,
     long HostToDeviceCopies, long HostToDeviceBytes,
@@ -13,7 +14,7 @@ public readonly record struct EmulatorCount(
     long DeviceToDeviceCopies, long DeviceToDeviceBytes,
     long Memsets, long StreamSyncs, long ContextSyncs, long EventSyncs,
     long Allocations, long AllocatedBytes, long Frees, long GraphLaunches, long ContextQueries,
-    long GraphKernelLaunches)
+    long GraphKernelLaunches, long EventRecords = 0, long StreamWaits = 0)
 {
     /// <summary>Every synchronization the host waited on: stream, context and event.</summary>
     public long Syncs => StreamSyncs + ContextSyncs + EventSyncs;
@@ -25,7 +26,8 @@ public readonly record struct EmulatorCount(
         (long)c.kernel_launches, (long)c.library_calls, (long)c.htod_copies, (long)c.htod_bytes, (long)c.dtoh_copies,
         (long)c.dtoh_bytes, (long)c.dtod_copies, (long)c.dtod_bytes, (long)c.memsets, (long)c.stream_syncs,
         (long)c.context_syncs, (long)c.event_syncs, (long)c.allocations, (long)c.allocated_bytes, (long)c.frees,
-        (long)c.graph_launches, (long)c.context_queries, (long)c.graph_kernel_launches);
+        (long)c.graph_launches, (long)c.context_queries, (long)c.graph_kernel_launches, (long)c.event_records,
+        (long)c.stream_waits);
 }
 
 /// <summary>

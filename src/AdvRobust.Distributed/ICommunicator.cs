@@ -56,6 +56,14 @@ public abstract class ReduceRequest
 
     public abstract void Wait();
 
+    /// <summary>Whether the result is there, without waiting (MPI_Test); each call also lets MPI progress the
+    /// transfer, which Open MPI otherwise advances only inside MPI calls.</summary>
+    public virtual bool Test()
+    {
+        Wait();
+        return true;
+    }
+
     private sealed class Completed : ReduceRequest
     {
         public override void Wait() { }

@@ -21,4 +21,17 @@ public interface IDeviceCollectives
 
     /// <summary>Runs several collectives as one group (ncclGroupStart/End).</summary>
     void Group(Action collectives);
+
+    /// <summary>
+    /// Issues the collectives that <paramref name="collectives"/> makes on a second, communication stream, after all
+    /// the work queued on the compute stream so far (NCCL: an event recorded on the compute stream and
+    /// cuStreamWaitEvent on the communication stream), so they overlap what the compute stream does next. The caller
+    /// must not touch their tensors on the compute stream until <see cref="WaitForCommunication"/>. Without a second
+    /// stream they are queued on the compute stream.
+    /// </summary>
+    void OnCommunicationStream(Action collectives) => collectives();
+
+    /// <summary>The compute stream's next work waits for everything queued on the communication stream so far (an
+    /// event recorded there and cuStreamWaitEvent on the compute stream); the host does not wait.</summary>
+    void WaitForCommunication() { }
 }

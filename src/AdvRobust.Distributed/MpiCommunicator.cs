@@ -84,6 +84,14 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(Mpi.MPI_Wait(ref _request, Mpi.MPI_STATUS_IGNORE));
             _request = 0;
         }
+
+        public override bool Test()
+        {
+            if (_request == 0) return true;
+            Check(Mpi.MPI_Test(ref _request, out int done, Mpi.MPI_STATUS_IGNORE));
+            if (done != 0) _request = 0; // MPI_Test freed the request and set the handle to MPI_REQUEST_NULL
+            return done != 0;
+        }
     }
 
     public void Broadcast<T>(Span<T> data, int root = 0) where T : unmanaged

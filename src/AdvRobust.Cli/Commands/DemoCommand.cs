@@ -26,8 +26,8 @@ namespace AdvRobust.Cli.Commands;
 /// each model's embedding space against attacks neither model trained on, and writes a report with plots.
 ///
 /// Schedules. On the CPU (the default) it runs a short schedule that fits in 10 minutes on a 2-core machine: both
-/// recipes see the same 8,000 training images once (160 steps of 50), so the figures show the pipeline working, not
-/// the papers' accuracies. With --device cuda it runs the presets' full schedule. --epochs N runs that schedule
+/// recipes see the same 32,000 training images once (640 steps of 50, lr 0.05 cosine-annealed to 0), so the figures
+/// show the pipeline working, not the papers' accuracies. With --device cuda it runs the presets' full schedule. --epochs N runs that schedule
 /// compressed to N epochs (the whole training set, milestones scaled), the longest run a CPU can afford. --quick is a
 /// seconds-long smoke schedule (for tests and first runs); its numbers mean nothing.
 ///

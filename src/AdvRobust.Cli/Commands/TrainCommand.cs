@@ -143,12 +143,13 @@ public static class TrainCommand
             // --deterministic also fixes the order in which the ranks' gradients are summed (rank 0, then 1, …)
             // The run's config records syncBatchNorm, so a resumed run keeps it.
             trainer.Parallel = new DataParallel(world, model, o.ReplicaCheck, fixedOrder: deterministic, device: nccl,
-                syncBatchNorm: config.SyncBatchNorm);
+                syncBatchNorm: config.SyncBatchNorm, overlap: TrainRanks.Overlap());
             var gradients = trainer.Parallel.Gradients;
             AnsiConsole.MarkupLine($"data-parallel over {world.Size} MPI ranks: {config.BatchSize} images per step, " +
                 $"{Shards.Of(config.BatchSize, world).Count} on rank 0; gradients " + (gradients.FixedOrder
                     ? "gathered on rank 0, summed in rank order and broadcast (--deterministic)"
-                    : $"all-reduced in {gradients.Buckets} bucket(s) of ≤ {gradients.BucketBytes >> 20} MiB") +
+                    : $"all-reduced in {gradients.Buckets} bucket(s) of ≤ {gradients.BucketBytes >> 20} MiB, " +
+                      (gradients.Overlap ? "each as soon as backward has finished it" : "after backward")) +
                 $" ({4 * gradients.GradientValues / 1e6:F2} MB per step); batch norm " +
                 (config.SyncBatchNorm
                     ? $"synchronized ({trainer.Parallel.SyncedBatchNormLayers} layers, global batch statistics)"

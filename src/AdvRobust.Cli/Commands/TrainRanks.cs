@@ -34,16 +34,25 @@ internal static class TrainRanks
         var comm = NcclCommunicator.Create(world.Rank, world.Size, id => world.Broadcast(id));
         var device = new NcclCollectives(comm, backend);
         note = $"gradients all-reduced on the device with {device.Name} (per tensor, one group per bucket, " +
-            "after backward: not overlapped with it); parameters broadcast with ncclBroadcast";
+            (Overlap() ? "on a second stream while backward runs" : "after backward: ADVROBUST_GRADIENT_OVERLAP=0") +
+            "); parameters broadcast with ncclBroadcast";
         return device;
     }
 
-    /// <summary><see cref="IDeviceCollectives"/> over an <see cref="NcclCommunicator"/> on the backend's stream.</summary>
+    /// <summary>Whether gradient buckets are all-reduced while backward runs (the default) or after it
+    /// (ADVROBUST_GRADIENT_OVERLAP=0, the path before overlapping; the same bits either way).</summary>
+    public static bool Overlap() => Environment.GetEnvironmentVariable("ADVROBUST_GRADIENT_OVERLAP") != "0";
+
+    /// <summary><see cref="IDeviceCollectives"/> over an <see cref="NcclCommunicator"/>: on the backend's stream, or
+    /// inside <see cref="OnCommunicationStream"/> on a <see cref="SideStream"/> of its own.</summary>
     public sealed class NcclCollectives(NcclCommunicator comm, CudaBackend backend) : IDeviceCollectives, IDisposable
     {
+        private SideStream? _side;
+        private bool _onSide;
+
         public string Name { get; } = NcclCommunicator.Version();
 
-        private nint Stream => backend.Context.Stream.DangerousGetHandle();
+        private nint Stream => (_onSide ? _side!.Stream : backend.Context.Stream).DangerousGetHandle();
 
         private static ulong Pointer(Tensor t) => ((CudaStorage)t.Storage).Pointer;
 
@@ -53,7 +62,28 @@ internal static class TrainRanks
 
         public void Group(Action collectives) => comm.Group(collectives);
 
-        public void Dispose() => comm.Dispose();
+        public void OnCommunicationStream(Action collectives)
+        {
+            _side ??= new SideStream(backend.Context);
+            _side.Fork();
+            _onSide = true;
+            try
+            {
+                collectives();
+            }
+            finally
+            {
+                _onSide = false;
+            }
+        }
+
+        public void WaitForCommunication() => _side?.Join();
+
+        public void Dispose()
+        {
+            comm.Dispose();
+            _side?.Dispose();
+        }
     }
 
     /// <summary>Rank 0: the run folder itself; another rank: its shadow copy (see the class summary).</summary>

@@ -29,6 +29,11 @@ public sealed class CudaStreamHandle : SafeHandle
 
     public void Synchronize() => CudaException.Check(CudaDriver.cuStreamSynchronize(handle));
 
+    /// <summary>This stream's later work waits for the work before <paramref name="e"/>'s last record (on any
+    /// stream), on the device: the host does not wait (cuStreamWaitEvent).</summary>
+    public void Wait(CudaEventHandle e) =>
+        CudaException.Check(CudaDriver.cuStreamWaitEvent(handle, e.DangerousGetHandle(), 0));
+
     protected override bool ReleaseHandle()
     {
         CudaContextHandle.BindForRelease(_context!.DangerousGetHandle());

@@ -110,6 +110,7 @@ public static partial class CudaDriver
     [LibraryImport(Lib)] public static partial CUresult cuEventRecord(nint hEvent, nint hStream);
     [LibraryImport(Lib)] public static partial CUresult cuEventSynchronize(nint hEvent);
     [LibraryImport(Lib)] public static partial CUresult cuEventQuery(nint hEvent);
+    [LibraryImport(Lib)] public static partial CUresult cuStreamWaitEvent(nint hStream, nint hEvent, uint flags);
     [LibraryImport(Lib)] public static partial CUresult cuEventElapsedTime_v2(out float pMilliseconds, nint hStart, nint hEnd);
     [LibraryImport(Lib)] public static partial CUresult cuEventElapsedTime(out float pMilliseconds, nint hStart, nint hEnd);
 

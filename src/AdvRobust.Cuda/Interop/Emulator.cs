@@ -20,6 +20,7 @@ public struct EmuCounters
     public ulong graph_launches;
     public ulong context_queries;
     public ulong graph_kernel_launches;
+    public ulong event_records, stream_waits;
 }
 
 public static partial class Emulator

@@ -34,6 +34,7 @@ public static unsafe partial class Mpi
     public static partial int MPI_Iallreduce(void* sendbuf, void* recvbuf, int count, nint datatype, nint op, nint comm,
         out nint request);
     [LibraryImport(Lib)] public static partial int MPI_Wait(ref nint request, nint status);
+    [LibraryImport(Lib)] public static partial int MPI_Test(ref nint request, out int flag, nint status);
     [LibraryImport(Lib)] public static partial int MPI_Bcast(void* buffer, int count, nint datatype, int root, nint comm);
     [LibraryImport(Lib)]
     public static partial int MPI_Gather(void* sendbuf, int sendcount, nint sendtype, void* recvbuf, int recvcount,

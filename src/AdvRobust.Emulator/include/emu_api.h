@@ -50,6 +50,8 @@ typedef struct EmuCounters
     uint64_t graph_launches;   // cuGraphLaunch calls (the kernels, copies and library work they replay count above)
     uint64_t context_queries;  // cuCtxGetCurrent and cuCtxSetCurrent calls
     uint64_t graph_kernel_launches;  // kernels run by graph launches (also in kernel_launches; the rest the host issued)
+    uint64_t event_records;    // cuEventRecord calls (that ran: one replayed from a graph counts when it runs)
+    uint64_t stream_waits;     // cuStreamWaitEvent calls (a stream made to wait on another's event)
 } EmuCounters;
 
 // Totals when region is null, else the sums inside every open/closed region of that name. 0 ok, 1 unknown region.

@@ -256,10 +256,26 @@ EXPORT int cuEventRecord(void* event, void* stream)
     if (!g_events.count(event)) return emu_fail(EMU_INVALID_HANDLE, "cuEventRecord: %p is not a live event", event);
     auto work = [event] {
         ((Event*)event)->ms = now_ms();
+        emu_count(C_EVENT_RECORDS);
         return (int)EMU_SUCCESS;
     };
     int r;
     return emu_capture_node(stream, "cuEventRecord", work, &r) ? r : work();
+}
+// Work runs when it is issued, so the event's work is done already and the wait orders nothing; it checks the handles
+// and counts (a capturing stream records it as an empty node).
+EXPORT int cuStreamWaitEvent(void* stream, void* event, unsigned int flags)
+{
+    if (int r = emu_check_stream(stream, "cuStreamWaitEvent")) return r;
+    std::lock_guard<std::mutex> lock(g_gate);
+    if (!g_events.count(event)) return emu_fail(EMU_INVALID_HANDLE, "cuStreamWaitEvent: %p is not a live event", event);
+    if (flags != 0) return emu_fail(EMU_INVALID_VALUE, "cuStreamWaitEvent: flags must be 0 (CU_EVENT_WAIT_DEFAULT), got %u", flags);
+    auto work = [] {
+        emu_count(C_STREAM_WAITS);
+        return (int)EMU_SUCCESS;
+    };
+    int r;
+    return emu_capture_node(stream, "cuStreamWaitEvent", work, &r) ? r : work();
 }
 EXPORT int cuEventSynchronize(void* event)
 {

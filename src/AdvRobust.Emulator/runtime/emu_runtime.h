@@ -61,7 +61,7 @@ enum EmuCounterField
 {
     C_LAUNCHES, C_LIBRARY_CALLS, C_HTOD, C_HTOD_BYTES, C_DTOH, C_DTOH_BYTES, C_DTOD, C_DTOD_BYTES, C_MEMSETS,
     C_STREAM_SYNCS, C_CONTEXT_SYNCS, C_EVENT_SYNCS, C_ALLOCS, C_ALLOC_BYTES, C_FREES, C_GRAPH_LAUNCHES,
-    C_CONTEXT_QUERIES, C_GRAPH_KERNEL_LAUNCHES, C_FIELD_COUNT
+    C_CONTEXT_QUERIES, C_GRAPH_KERNEL_LAUNCHES, C_EVENT_RECORDS, C_STREAM_WAITS, C_FIELD_COUNT
 };
 void emu_count(EmuCounterField field, uint64_t amount = 1);
 // Takes back one count of field in the totals and every open region (a call counted on entry that turned out to be

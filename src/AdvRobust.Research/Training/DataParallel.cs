@@ -1,4 +1,5 @@
 using AdvRobust.Core.Attacks;
+using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Data;
 using AdvRobust.Core.Nn;
 using AdvRobust.Core.Nn.Models;
@@ -13,7 +14,8 @@ namespace AdvRobust.Research.Training;
 /// Every rank loads the same data and draws the same global batch of B samples (the shuffle is a function of the
 /// seed and epoch); rank r keeps rows [start_r, start_r + b_r) of it (<see cref="Shards"/>), under their global
 /// sample ids and batch positions, so its crops, flips, random starts and noise are the ones a single process draws
-/// for those rows. Each rank attacks and back-propagates its shard; <see cref="GradientAllReduce"/> then makes every
+/// for those rows. Each rank attacks and back-propagates its shard; <see cref="GradientAllReduce"/>, its buckets started
+/// from backward as their gradients become final (<see cref="BeginGradients"/>) and completed after it, makes every
 /// gradient Σ_r (b_r/B)·g_r, the global batch's mean gradient (every objective's loss is a mean over its rows), and
 /// every rank takes the same SGD step. The step's statistics are combined the same way (loss and its parts weighted by
 /// rows, correct and row counts summed), so the metrics are the global batch's.
@@ -40,8 +42,10 @@ public sealed class DataParallel
     /// <param name="device">Device collectives (NCCL on CUDA ranks): gradients are reduced and the state broadcast on
     /// the device; null reduces through the host over MPI.</param>
     /// <param name="syncBatchNorm">Normalize with the global batch's statistics (<see cref="BatchNormSync"/>).</param>
+    /// <param name="overlap">All-reduce gradient buckets while backward runs (<see cref="GradientAllReduce.Overlap"/>);
+    /// false: after backward.</param>
     public DataParallel(ICommunicator world, Module model, int checkEvery = 50, int bucketBytes = 4 << 20,
-        bool fixedOrder = false, IDeviceCollectives? device = null, bool syncBatchNorm = false)
+        bool fixedOrder = false, IDeviceCollectives? device = null, bool syncBatchNorm = false, bool overlap = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checkEvery, 1);
         (World, CheckEvery) = (world, checkEvery);
@@ -51,6 +55,7 @@ public sealed class DataParallel
         {
             FixedOrder = fixedOrder,
             Device = fixedOrder ? null : device,
+            Overlap = overlap,
         };
     }
 
@@ -84,8 +89,15 @@ public sealed class DataParallel
             batch.Indices[start..(start + count)]);
     }
 
+    /// <summary>Opens the reduction of a step whose global batch has <paramref name="globalRows"/> rows of which this
+    /// rank computes <paramref name="rows"/>: the hook for its backward pass (<see cref="TrainingBatch.GradientReady"/>),
+    /// which starts each gradient bucket's all-reduce as soon as backward has finished it; null when the reduction
+    /// runs after backward (fixed order, overlap off, one rank). <see cref="ReduceGradients"/> completes it.</summary>
+    public Action<Parameter>? BeginGradients(int rows, int globalRows) =>
+        _gradients.BeginStep((float)rows / globalRows);
+
     /// <summary>Averages the gradients of a step whose global batch had <paramref name="globalRows"/> rows of which this
-    /// rank computed <paramref name="rows"/>.</summary>
+    /// rank computed <paramref name="rows"/> (after <see cref="BeginGradients"/>: waits for what backward started).</summary>
     public void ReduceGradients(int rows, int globalRows) => _gradients.Run((float)rows / globalRows);
 
     /// <summary>True on every rank when <paramref name="mine"/> is true on any.</summary>

@@ -1,4 +1,6 @@
+using AdvRobust.Core.Autograd;
 using AdvRobust.Core.Data;
+using AdvRobust.Distributed;
 using AdvRobust.Core.Nn.Models;
 using AdvRobust.Core.Tensors;
 
@@ -20,6 +22,11 @@ public sealed record TrainingBatch(Tensor X, Tensor Labels, uint[] SampleIds, in
     /// null: this batch is the whole step. An objective that draws per step for the batch as a whole (TLA's negative
     /// pool) sizes its draw by it, so every rank draws what one process would.</summary>
     public int? GlobalRows { get; init; }
+
+    /// <summary>Set on a data-parallel rank: the hook to pass to the step's one parameter-gradient backward pass
+    /// (<see cref="Tape.Backward"/>), so that gradient buckets are all-reduced while backward still runs
+    /// (<see cref="GradientAllReduce.BeginStep"/>). An objective that does not pass it is reduced after backward.</summary>
+    public Action<Parameter>? GradientReady { get; init; }
 
     /// <summary>Set by the trainer's graphed step (<see cref="TrainStepGraph"/>): the step's per-call values on the
     /// device and where its statistics go, so the objective's device work reads them instead of host arguments.</summary>

@@ -312,6 +312,7 @@ public sealed partial class Trainer : IDisposable
         var input = new TrainingBatch(augmented ?? x, labels, ids, epoch, step, _config.Seed)
         {
             HostLabels = labelsHost, GlobalRows = Parallel is null ? null : globalRows,
+            GradientReady = Parallel?.BeginGradients(n, globalRows),
         };
         var result = Objective is IDeviceStatsObjective device
             ? new StepResult(null, device.StepOnDevice(_model, input))

@@ -78,6 +78,24 @@ public class DemoCommandTests
     }
 
     [Test]
+    public void Short_BothRecipesSeeTheSame32000ImagesOnceWithACosineLearningRate()
+    {
+        foreach (string recipe in new[] { "pgd-at", "tla" })
+        {
+            var config = DemoSchedule.Short.Config(recipe, seed: 0, device: "cpu");
+            Assert.That(config.Data.TrainSize, Is.EqualTo(32_000), recipe);
+            Assert.That(config.Epochs, Is.EqualTo(1), recipe);
+            Assert.That(config.BatchSize, Is.EqualTo(50), recipe);
+            Assert.That(config.Optimizer.Lr, Is.EqualTo(0.05f), recipe);
+            Assert.That(config.Optimizer.Schedule.Kind, Is.EqualTo("cosine"), recipe);
+            Assert.That(config.Optimizer.Schedule.EtaMin, Is.EqualTo(0f), recipe);
+        }
+        // The smoke schedule keeps a constant rate: its handful of steps would otherwise end near 0.
+        Assert.That(DemoSchedule.Quick.Config("tla", seed: 0, device: "cpu").Optimizer.Schedule.Kind,
+            Is.EqualTo("constant"));
+    }
+
+    [Test]
     public void Compressed_KeepsThePresetAndScalesItsMilestones()
     {
         var config = DemoSchedule.Compressed(5).Config("pgd-at", seed: 3, device: "cpu");

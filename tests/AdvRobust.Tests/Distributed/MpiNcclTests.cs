@@ -9,7 +9,8 @@ namespace AdvRobust.Tests.Distributed;
 /// `mpirun -n 2 advrobust train --device cuda` on the CUDA emulator (ADVROBUST_CUDA=emulator): the gradients all-reduced
 /// on the device by the emulator's NCCL stand-in (libadvrobust-emu-nccl.so, shared memory between the two rank
 /// processes) against the host MPI path (ADVROBUST_NCCL=0), two PGD-AT steps of the small CNN. Both sum the two ranks'
-/// scaled gradients once (a + b), so the weights are bit-equal; the log says which path each run took. Ignored
+/// scaled gradients once (a + b), so the weights are bit-equal; the log says which path each run took. NCCL on a
+/// second stream while backward runs against NCCL after backward (ADVROBUST_GRADIENT_OVERLAP=0): bit-equal too. Ignored
 /// without mpirun or without the emulator's libraries.
 /// </summary>
 [Category("Mpi")]
@@ -18,7 +19,7 @@ namespace AdvRobust.Tests.Distributed;
 public class MpiNcclTests
 {
     private string _dir = null!;
-    private (int Code, string Output) _nccl, _host;
+    private (int Code, string Output) _nccl, _host, _ncclAfter;
 
     [OneTimeSetUp]
     public void Launch()
@@ -46,6 +47,8 @@ public class MpiNcclTests
         _nccl = MpiRunTests.Run(2, [.. train, Path.Combine(_dir, "nccl")], _dir, env);
         _host = MpiRunTests.Run(2, [.. train, Path.Combine(_dir, "host")], _dir,
             new Dictionary<string, string>(env) { ["ADVROBUST_NCCL"] = "0" });
+        _ncclAfter = MpiRunTests.Run(2, [.. train, Path.Combine(_dir, "nccl-after")], _dir,
+            new Dictionary<string, string>(env) { ["ADVROBUST_GRADIENT_OVERLAP"] = "0" });
     }
 
     [OneTimeTearDown]
@@ -67,6 +70,22 @@ public class MpiNcclTests
         var host = b.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value.ToArray());
         foreach (var (name, p) in a.NamedParameters())
             Assert.That(p.Value.ToArray(), Is.EqualTo(host[name]), $"{name}: NCCL stand-in vs host MPI, bit for bit");
+    }
+
+    /// <summary>NCCL on its own stream while backward runs (the default) against NCCL on the compute stream after
+    /// backward (ADVROBUST_GRADIENT_OVERLAP=0): the same scaled gradients reduced by the same calls, the same bits.</summary>
+    [Test]
+    public void NcclOnTheSecondStreamEqualsNcclAfterBackward()
+    {
+        Assert.That(_nccl.Code, Is.Zero, _nccl.Output);
+        Assert.That(_ncclAfter.Code, Is.Zero, _ncclAfter.Output);
+        Assert.That(_nccl.Output, Does.Contain("on a second stream while backward runs"), _nccl.Output);
+        Assert.That(_ncclAfter.Output, Does.Contain("after backward: ADVROBUST_GRADIENT_OVERLAP=0"), _ncclAfter.Output);
+        using var a = Load(Path.Combine(_dir, "nccl", "last.safetensors"));
+        using var b = Load(Path.Combine(_dir, "nccl-after", "last.safetensors"));
+        var after = b.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value.ToArray());
+        foreach (var (name, p) in a.NamedParameters())
+            Assert.That(p.Value.ToArray(), Is.EqualTo(after[name]), $"{name}: second stream vs after backward, bit for bit");
     }
 
     private static ImageClassifier Load(string path)

@@ -40,6 +40,9 @@ public class MpiRunTests
         _runs["two-a"] = Run(2, [.. train, Path.Combine(_dir, "two-a")]);
         _runs["two-b"] = Run(2, [.. train, Path.Combine(_dir, "two-b")]);
         _runs["two-fixed"] = Run(2, [.. train, Path.Combine(_dir, "two-fixed"), "--deterministic"]);
+        // the gradient buckets all-reduced after backward instead of while it runs (the path before overlapping)
+        var afterBackward = new Dictionary<string, string> { ["ADVROBUST_GRADIENT_OVERLAP"] = "0" };
+        _runs["two-after"] = Run(2, [.. train, Path.Combine(_dir, "two-after")], _dir, afterBackward);
         // TLA: its negative pool is drawn per step for the whole batch, so each rank mines the single process's pool
         string[] trainTla = ["train", "--config", WriteConfig("tla"), "--device", "cpu", "--out"];
         _runs["tla-one"] = Run(1, [.. trainTla, Path.Combine(_dir, "tla-one")]);
@@ -49,6 +52,8 @@ public class MpiRunTests
         string[] trainBn = ["train", "--config", bn, "--device", "cpu", "--replica-check", "1", "--out"];
         _runs["bn-one"] = Run(1, [.. trainBn, Path.Combine(_dir, "bn-one")]);
         _runs["bn-two-sync"] = Run(2, [.. trainBn, Path.Combine(_dir, "bn-two-sync"), "--sync-batch-norm"]);
+        _runs["bn-two-sync-after"] = Run(2, [.. trainBn, Path.Combine(_dir, "bn-two-sync-after"), "--sync-batch-norm"],
+            _dir, afterBackward);
         if (_runs["two-a"].Code == 0) _runs["two-resumed"] = Run(2, ["train", "--resume", KilledCopy("two-a")]);
         string model = Path.Combine(_dir, "one", "last.safetensors");
         // batch 5: the ranks' batches (16 points each) are cut differently from the single process's (32 points)
@@ -166,6 +171,28 @@ public class MpiRunTests
         foreach (var (name, p) in a.NamedParameters())
             Assert.That(pb[name].Select(BitConverter.SingleToInt32Bits),
                 Is.EqualTo(p.Value.ToArray().Select(BitConverter.SingleToInt32Bits)), name);
+    }
+
+    /// <summary>Gradient buckets all-reduced while backward runs (the default) and after it (ADVROBUST_GRADIENT_OVERLAP=0):
+    /// each bucket is the same values reduced by the same call, so the runs are the same bits, also with synchronized
+    /// batch norm, whose backward all-reduces the bucket all-reduces interleave with (in one order on every rank).</summary>
+    [TestCase("two-a", "two-after")]
+    [TestCase("bn-two-sync", "bn-two-sync-after")]
+    public void OverlappedAndAfterBackwardReductionsTrainTheSameBits(string overlapped, string after)
+    {
+        RequireSuccess(overlapped, after);
+        Assert.That(_runs[overlapped].Output, Does.Contain("each as soon as backward has finished it"));
+        Assert.That(_runs[after].Output, Does.Contain("after backward"));
+        Assert.That(File.ReadAllBytes(Path.Combine(_dir, after, "last.safetensors")),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, overlapped, "last.safetensors"))));
+        var a = Metrics(overlapped);
+        var b = Metrics(after);
+        foreach (string timing in new[] { "epochSeconds", "trainSeconds", "evalSeconds", "imagesPerSecond" })
+        {
+            a.Remove(timing);
+            b.Remove(timing);
+        }
+        Assert.That(b.ToJsonString(), Is.EqualTo(a.ToJsonString()));
     }
 
     /// <summary>`mpirun -n 2 train --resume` of a 2-rank run killed before its first checkpoint: same world size,

@@ -63,7 +63,8 @@ internal static class ObjectiveSteps
 
     /// <summary>
     /// The training half of a step: the model in train mode, one tape, <paramref name="forward"/> builds the loss,
-    /// the backward pass accumulates every parameter's gradient, and the tape frees every intermediate.
+    /// the backward pass accumulates every parameter's gradient (reporting each final one to the batch's
+    /// <see cref="TrainingBatch.GradientReady"/>), and the tape frees every intermediate.
     /// </summary>
     public static PendingStats Train(ImageClassifier model, TrainingBatch batch, int[] labels,
         Func<Tape, LossTerms> forward)
@@ -71,7 +72,7 @@ internal static class ObjectiveSteps
         model.Train();
         using var tape = new Tape(batch.X.Backend);
         var terms = forward(tape);
-        tape.Backward(terms.Loss);
+        tape.Backward(terms.Loss, batch.GradientReady);
         return terms.Pending(labels, batch.Device?.Stats);
     }
 
