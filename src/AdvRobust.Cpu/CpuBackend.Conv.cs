@@ -59,9 +59,15 @@ public sealed partial class CpuBackend
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         ConvForward(p, x, w, bias, y);
 
-    private static void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
+    /// <summary>Winograd F(2×2, 3×3) where it applies (<see cref="Winograd"/>), else im2col + SGEMM.</summary>
+    private void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
+        if (TakesWinograd(g))
+        {
+            WinogradConv(x.F(), w.F(), false, bias, y.F(), g.N, g.C, g.K, g.H, g.W);
+            return;
+        }
         var plan = ChunkPlan.For(g, g.L);
         var wl = new Sgemm.PackedA(g.K, g.L);
         float[]? packedW = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;
@@ -239,9 +245,16 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <summary>dx; a 3×3 stride-1 pad-1 conv's is the same conv of dy with w turned and transposed (Winograd where
+    /// it applies, <see cref="Winograd"/>), any other's im2col + SGEMM + col2im.</summary>
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
+        if (TakesWinograd(g))
+        {
+            WinogradConv(dy.F(), w.F(), true, null, dx.F(), g.N, g.K, g.C, g.H, g.W);
+            return;
+        }
         var plan = ChunkPlan.For(g, g.L);
         var wl = new Sgemm.PackedA(g.L, g.K);
         float[]? packedWt = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;

@@ -16,7 +16,9 @@ namespace AdvRobust.Tests.Cpu;
 /// </summary>
 public class ConvFusedTests
 {
-    private static IBackend Cpu => Backends.Cpu;
+    /// <summary>The im2col path on every shape: this fixture pins its bits, so Winograd (which rounds differently on
+    /// the 3×3 stride-1 shapes with many channels, see WinogradTests) is off here.</summary>
+    private static readonly IBackend Cpu = new CpuBackend { Winograd = false };
 
     // (n, c, h, w, k, r, stride, pad)
     public static IEnumerable<TestCaseData> Shapes()
