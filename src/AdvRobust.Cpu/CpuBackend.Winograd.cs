@@ -44,9 +44,6 @@ public sealed partial class CpuBackend
         Winograd && g.R == 3 && g.S == 3 && g.Stride == 1 && g.Pad == 1 && g.C >= WinogradMinChannels
         && g.K >= WinogradMinChannels && g.N > 0 && Avx2.IsSupported;
 
-    /// <summary>Lanes of the vector transforms: tiles side by side.</summary>
-    private const int WLanes = 8;
-
     /// <summary>y (N×O×H×W) = the 3×3 pad-1 convolution of x (N×I×H×W) with filter w (O×I×3×3, or I×O×3×3 read
     /// turned and transposed when flip: the data gradient), then relu(· + bias[o]) in float when bias is given.
     /// </summary>
@@ -157,106 +154,157 @@ public sealed partial class CpuBackend
             src.Slice((p * h + r) * w, w).CopyTo(dst.AsSpan((p * hp + 1 + r) * wp + 1, w));
     }
 
-    /// <summary>V[e][i, t0 + j] = (Bᵀ d B)[e] for the block's tiles j &lt; count into 16 packed-B matrices (I × count,
-    /// at v + e·vLen), WLanes tiles at a time (their patches gathered); lanes past count zero.</summary>
+    /// <summary>Even lanes, then odd lanes, of 16 floats: 8 tiles' columns 2tw and 2tw + 1.</summary>
+    private static readonly Vector512<int> Deinterleave =
+        Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+
+    /// <summary>Lanes of two 8-float vectors alternated (a0, b0, a1, b1, ...): two output columns of 8 tiles.</summary>
+    private static readonly Vector512<int> Interleave =
+        Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+
+    /// <summary>
+    /// V[e][i, j] = (Bᵀ d B)[e] for the block's tiles t0 + j (j &lt; count) into 16 packed-B matrices (I × count, at
+    /// v + e·vLen; lanes past count zero). Walks the block's tiles one tile row (sample, th, tw0 .. tw1) at a time:
+    /// per channel, Bᵀ d over the row's four padded input rows as contiguous vectors (E_ξ, 4 rows of Wp floats),
+    /// then · B along each E_ξ: 8 tiles at once from one load of 16 columns split into even and odd lanes
+    /// (columns 2tw, 2tw + 1) and one load two columns on (2tw + 2, 2tw + 3), stored as 8 contiguous lanes of a
+    /// micro-panel; a tile that does not start such a group of 8 goes alone.
+    /// </summary>
     private static unsafe void InputTransform(in TileGeometry g, float* xp, int t0, int count, Sgemm.PackedB layout,
         float* v, int vLen)
     {
-        int plane = g.Hp * g.Wp;
-        Span<int> lanes = stackalloc int[WLanes];
-        var d = new Vector256<float>[16];
-        for (int j0 = 0; j0 < layout.PaddedN; j0 += WLanes)
+        int plane = g.Hp * g.Wp, wp = g.Wp;
+        for (int e = 0; e < 16; e++)
+        for (int i = 0; i < g.InC && count < layout.PaddedN; i++)
+            new Span<float>(v + (long)e * vLen + layout.Offset(i, count), layout.PaddedN - count).Clear();
+        float[] rows = ConvScratch.Rent(4 * wp + 16);
+        fixed (float* er = rows)
+        for (int t = t0; t < t0 + count;)
         {
-            for (int l = 0; l < WLanes; l++)
-            {
-                int t = t0 + j0 + l, sample = t / g.Tiles, within = t % g.Tiles;
-                lanes[l] = j0 + l < count ? sample * g.InC * plane + within / g.TW * 2 * g.Wp + within % g.TW * 2 : 0;
-            }
-            var offsets = Vector256.Create<int>(lanes);
-            var live = Vector256.LessThan(Vector256.Create(j0) + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7),
-                Vector256.Create(count)).AsSingle();
+            int sample = t / g.Tiles, within = t % g.Tiles, th = within / g.TW, tw0 = within % g.TW;
+            int tw1 = Math.Min(g.TW, tw0 + t0 + count - t), j0 = t - t0;
             for (int i = 0; i < g.InC; i++)
             {
-                float* src = xp + (long)i * plane;
-                for (int r = 0; r < 4; r++)
-                for (int c = 0; c < 4; c++)
-                    d[4 * r + c] = Avx2.GatherVector256(src + r * g.Wp + c, offsets, 4) & live;
-                // Bᵀ d (rows), then (Bᵀ d) B (columns), in place.
-                for (int c = 0; c < 4; c++)
+                float* src = xp + (long)(sample * g.InC + i) * plane + 2 * th * wp;
+                int col = 2 * tw0, end = 2 * tw1 + 2;
+                for (; col <= end - 16; col += 16)
                 {
-                    var (d0, d1, d2, d3) = (d[c], d[4 + c], d[8 + c], d[12 + c]);
-                    (d[c], d[4 + c], d[8 + c], d[12 + c]) = (d0 - d2, d1 + d2, d2 - d1, d1 - d3);
+                    var (r0, r1) = (Vector512.Load(src + col), Vector512.Load(src + wp + col));
+                    var (r2, r3) = (Vector512.Load(src + 2 * wp + col), Vector512.Load(src + 3 * wp + col));
+                    Vector512.Store(r0 - r2, er + col);
+                    Vector512.Store(r1 + r2, er + wp + col);
+                    Vector512.Store(r2 - r1, er + 2 * wp + col);
+                    Vector512.Store(r1 - r3, er + 3 * wp + col);
                 }
-                long at = layout.Offset(i, j0);
-                for (int r = 0; r < 4; r++)
+                for (; col < end; col++)
                 {
-                    var (e0, e1, e2, e3) = (d[4 * r], d[4 * r + 1], d[4 * r + 2], d[4 * r + 3]);
-                    float* row = v + (long)(4 * r) * vLen + at;
-                    Vector256.Store(e0 - e2, row);
-                    Vector256.Store(e1 + e2, row + vLen);
-                    Vector256.Store(e2 - e1, row + 2L * vLen);
-                    Vector256.Store(e1 - e3, row + 3L * vLen);
+                    float r0 = src[col], r1 = src[wp + col], r2 = src[2 * wp + col], r3 = src[3 * wp + col];
+                    (er[col], er[wp + col], er[2 * wp + col], er[3 * wp + col]) = (r0 - r2, r1 + r2, r2 - r1, r1 - r3);
+                }
+                for (int tw = tw0; tw < tw1;)
+                {
+                    int j = j0 + tw - tw0;
+                    float* dst = v + layout.Offset(i, j);
+                    if (tw + 8 <= tw1 && j % 8 == 0 && Avx512F.IsSupported)
+                    {
+                        for (int xi = 0; xi < 4; xi++, dst += 4L * vLen)
+                        {
+                            float* row = er + xi * wp + 2 * tw;
+                            var p = Avx512F.PermuteVar16x32(Vector512.Load(row), Deinterleave);
+                            var q = Avx512F.PermuteVar16x32(Vector512.Load(row + 2), Deinterleave);
+                            var (a, b, c, d) = (p.GetLower(), p.GetUpper(), q.GetLower(), q.GetUpper());
+                            Vector256.Store(a - c, dst);
+                            Vector256.Store(b + c, dst + vLen);
+                            Vector256.Store(c - b, dst + 2L * vLen);
+                            Vector256.Store(b - d, dst + 3L * vLen);
+                        }
+                        tw += 8;
+                        continue;
+                    }
+                    for (int xi = 0; xi < 4; xi++, dst += 4L * vLen)
+                    {
+                        float* row = er + xi * wp + 2 * tw;
+                        var (a, b, c, d) = (row[0], row[1], row[2], row[3]);
+                        (dst[0], dst[vLen], dst[2L * vLen], dst[3L * vLen]) = (a - c, b + c, c - b, b - d);
+                    }
+                    tw++;
                 }
             }
+            t += tw1 - tw0;
         }
+        ConvScratch.Return(rows);
     }
 
-    /// <summary>y[sample, o, 2th + a, 2tw + b] = (Aᵀ M[·][o, t] A)[a, b] for the block's tiles (M: 16 matrices O ×
-    /// ld at m + e·mLen), only outputs inside the plane; relu(· + bias[o]) in float when biases is given.</summary>
+    /// <summary>
+    /// y[sample, o, 2th + a, 2tw + b] = (Aᵀ M[·][o, j] A)[a, b] for the block's tiles t0 + j (M: 16 matrices O × ld
+    /// at m + e·mLen), only outputs inside the plane; relu(· + bias[o]) in float when biases is given. Tile rows as
+    /// in <see cref="InputTransform"/>: 8 tiles at once where their 16 output columns lie inside the plane (two rows
+    /// of 16 floats, the tiles' two columns interleaved), else one tile at a time.
+    /// </summary>
     private static unsafe void OutputTransform(in TileGeometry g, float* m, int mLen, int ld, int t0, int count,
         float* y, float[]? biases)
     {
         int pq = g.H * g.W, ySample = g.OutC * pq;
-        var at = new long[count];
-        var mask = new byte[count];  // bit 0: the tile's second column is inside, bit 1: its second row
-        for (int j = 0; j < count; j++)
+        Span<float> s = stackalloc float[16];
+        for (int t = t0; t < t0 + count;)
         {
-            int t = t0 + j, sample = t / g.Tiles, within = t % g.Tiles, r = within / g.TW * 2, c = within % g.TW * 2;
-            at[j] = (long)sample * ySample + r * g.W + c;
-            mask[j] = (byte)((c + 1 < g.W ? 1 : 0) | (r + 1 < g.H ? 2 : 0));
-        }
-        Span<float> out4 = stackalloc float[4 * WLanes];
-        var mv = new Vector256<float>[16];
-        for (int o = 0; o < g.OutC; o++)
-        {
-            float b = biases is null ? 0f : biases[o];
-            float* yo = y + (long)o * pq;
-            for (int j0 = 0; j0 < count; j0 += WLanes)
+            int sample = t / g.Tiles, within = t % g.Tiles, th = within / g.TW, tw0 = within % g.TW;
+            int tw1 = Math.Min(g.TW, tw0 + t0 + count - t), j0 = t - t0;
+            bool second = 2 * th + 1 < g.H;
+            for (int o = 0; o < g.OutC; o++)
             {
-                for (int e = 0; e < 16; e++) mv[e] = Vector256.Load(m + (long)e * mLen + (long)o * ld + j0);
-                // Aᵀ M (rows 0, 1), then · A (columns 0, 1).
-                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int c = 0; c < 4; c++)
+                float b = biases is null ? 0f : biases[o];
+                float* yr = y + (long)sample * ySample + (long)o * pq + 2 * th * g.W;
+                float* mo = m + (long)o * ld;
+                for (int tw = tw0; tw < tw1;)
                 {
-                    var top = mv[c] + mv[4 + c] + mv[8 + c];
-                    var bottom = mv[4 + c] - mv[8 + c] - mv[12 + c];
-                    mv[c] = top;
-                    mv[4 + c] = bottom;
-                }
-                s0 = mv[0] + mv[1] + mv[2];
-                s1 = mv[1] - mv[2] - mv[3];
-                s2 = mv[4] + mv[5] + mv[6];
-                s3 = mv[5] - mv[6] - mv[7];
-                fixed (float* q = out4)
-                {
-                    Vector256.Store(s0, q);
-                    Vector256.Store(s1, q + WLanes);
-                    Vector256.Store(s2, q + 2 * WLanes);
-                    Vector256.Store(s3, q + 3 * WLanes);
-                }
-                int lanes = Math.Min(WLanes, count - j0);
-                for (int l = 0; l < lanes; l++)
-                {
-                    float* dst = yo + at[j0 + l];
-                    int k = mask[j0 + l];
-                    dst[0] = Finish(out4[l], b, biases);
-                    if ((k & 1) != 0) dst[1] = Finish(out4[WLanes + l], b, biases);
-                    if ((k & 2) == 0) continue;
-                    dst[g.W] = Finish(out4[2 * WLanes + l], b, biases);
-                    if ((k & 1) != 0) dst[g.W + 1] = Finish(out4[3 * WLanes + l], b, biases);
+                    int j = j0 + tw - tw0;
+                    if (tw + 8 <= tw1 && 2 * tw + 16 <= g.W && Avx512F.IsSupported)
+                    {
+                        // Aᵀ M: rows 0 (top) and 1 (bottom) of each column ν, then · A along them.
+                        var (t0v, b0v) = ColumnPair(mo, mLen, j, 0);
+                        var (t1v, b1v) = ColumnPair(mo, mLen, j, 1);
+                        var (t2v, b2v) = ColumnPair(mo, mLen, j, 2);
+                        var (t3v, b3v) = ColumnPair(mo, mLen, j, 3);
+                        for (int a = 0; a < 2 && (a == 0 || second); a++)
+                        {
+                            var (u0, u1, u2, u3) = a == 0 ? (t0v, t1v, t2v, t3v) : (b0v, b1v, b2v, b3v);
+                            var both = Avx512F.PermuteVar16x32x2((u0 + u1 + u2).ToVector512(), Interleave,
+                                (u1 - u2 - u3).ToVector512());
+                            if (biases is not null)
+                            {
+                                both += Vector512.Create(b);
+                                both = Vector512.GreaterThan(both, Vector512<float>.Zero) & both;  // ReluOp's bits
+                            }
+                            Vector512.Store(both, yr + a * g.W + 2 * tw);
+                        }
+                        tw += 8;
+                        continue;
+                    }
+                    for (int e = 0; e < 16; e++) s[e] = mo[e * (long)mLen + j];
+                    for (int nu = 0; nu < 4; nu++)
+                        (s[nu], s[4 + nu]) = (s[nu] + s[4 + nu] + s[8 + nu], s[4 + nu] - s[8 + nu] - s[12 + nu]);
+                    bool right = 2 * tw + 1 < g.W;
+                    for (int a = 0; a < 2 && (a == 0 || second); a++)
+                    {
+                        float* dst = yr + a * g.W + 2 * tw;
+                        dst[0] = Finish(s[4 * a] + s[4 * a + 1] + s[4 * a + 2], b, biases);
+                        if (right) dst[1] = Finish(s[4 * a + 1] - s[4 * a + 2] - s[4 * a + 3], b, biases);
+                    }
+                    tw++;
                 }
             }
+            t += tw1 - tw0;
         }
+    }
+
+    /// <summary>Rows 0 and 1 of Aᵀ M for column ν of 8 tiles: M[ν] + M[4 + ν] + M[8 + ν], M[4 + ν] − M[8 + ν] −
+    /// M[12 + ν].</summary>
+    private static unsafe (Vector256<float> Top, Vector256<float> Bottom) ColumnPair(float* mo, int mLen, int j, int nu)
+    {
+        var (m0, m1) = (Vector256.Load(mo + nu * (long)mLen + j), Vector256.Load(mo + (4 + nu) * (long)mLen + j));
+        var (m2, m3) = (Vector256.Load(mo + (8 + nu) * (long)mLen + j), Vector256.Load(mo + (12 + nu) * (long)mLen + j));
+        return (m0 + m1 + m2, m1 - m2 - m3);
     }
 
     /// <summary>The output as the convolution gives it, or relu(y + b) in float (the separate ops' bits).</summary>
