@@ -26,9 +26,15 @@ namespace AdvRobust.Cpu;
 public sealed partial class CpuBackend
 {
     /// <summary>The fewest input and output channels a 3×3 stride-1 pad-1 convolution needs to take the Winograd path
-    /// (below it the transforms cost more than the multiplications they save; measured on ResNet-18's layers).
+    /// (the Madry small CNN's and the test models' narrow convolutions keep im2col's bits).</summary>
+    public int WinogradMinChannels { get; init; } = 32;
+
+    /// <summary>The fewest output pixels (H·W) per plane for the Winograd path. Measured per CIFAR ResNet-18 layer
+    /// (direction only, loaded 2-core machine, medians of 5, B = 8 / 32, forward and data gradient): 32×32 and 16×16
+    /// planes ran 1.1-1.6× faster than im2col, 8×8 and 4×4 planes (256-512 channels) slower (0.6-1.0×: the per-call
+    /// filter transform of 16·K·C floats and the narrow tile blocks cost more than the multiplications saved).
     /// </summary>
-    public const int WinogradMinChannels = 32;
+    public int WinogradMinPixels { get; init; } = 256;
 
     /// <summary>ADVROBUST_CPU_WINOGRAD=0 turns the Winograd path off process-wide (every convolution then takes
     /// im2col + SGEMM, bit for bit the results from before it existed). A method, not a static field: the static
@@ -36,13 +42,13 @@ public sealed partial class CpuBackend
     private static bool WinogradDefault() => Environment.GetEnvironmentVariable("ADVROBUST_CPU_WINOGRAD") is not "0";
 
     /// <summary>Whether eligible convolutions (3×3, stride 1, pad 1, at least <see cref="WinogradMinChannels"/> input
-    /// and output channels) run as Winograd F(2×2, 3×3) (CpuBackend.Winograd.cs); every other convolution, and every
+    /// and output channels, planes of at least <see cref="WinogradMinPixels"/>) run as Winograd F(2×2, 3×3) (CpuBackend.Winograd.cs); every other convolution, and every
     /// filter gradient, is im2col + SGEMM. Off: bit for bit the im2col path (the bit-identity tests pin it).</summary>
     public bool Winograd { get; init; } = WinogradDefault();
 
     private bool TakesWinograd(in ConvGeometry g) =>
         Winograd && g.R == 3 && g.S == 3 && g.Stride == 1 && g.Pad == 1 && g.C >= WinogradMinChannels
-        && g.K >= WinogradMinChannels && g.N > 0 && Avx2.IsSupported;
+        && g.K >= WinogradMinChannels && g.H * g.W >= WinogradMinPixels && g.N > 0 && Avx512F.IsSupported;
 
     /// <summary>y (N×O×H×W) = the 3×3 pad-1 convolution of x (N×I×H×W) with filter w (O×I×3×3, or I×O×3×3 read
     /// turned and transposed when flip: the data gradient), then relu(· + bias[o]) in float when bias is given.
@@ -145,14 +151,28 @@ public sealed partial class CpuBackend
         });
     }
 
-    /// <summary>dst[plane, 1 + r, 1 + c] = src[plane, r, c] in planes of hp × wp, zero elsewhere.</summary>
-    private static void PadPlanes(ReadOnlySpan<float> src, int planes, int h, int w, int hp, int wp, float[] dst)
+    /// <summary>dst[plane, 1 + r, 1 + c] = src[plane, r, c] in planes of hp × wp, zero elsewhere (planes split over the
+    /// cores).</summary>
+    private static unsafe void PadPlanes(ReadOnlySpan<float> src, int planes, int h, int w, int hp, int wp, float[] dst)
     {
-        dst.AsSpan(0, planes * hp * wp).Clear();
-        for (int p = 0; p < planes; p++)
-        for (int r = 0; r < h; r++)
-            src.Slice((p * h + r) * w, w).CopyTo(dst.AsSpan((p * hp + 1 + r) * wp + 1, w));
+        fixed (float* ps = src)
+        {
+            nint from = (nint)ps;
+            Parallel.For(0, Math.Min(planes, 2 * Environment.ProcessorCount), part =>
+            {
+                int p0 = (int)((long)planes * part / Math.Min(planes, 2 * Environment.ProcessorCount));
+                int p1 = (int)((long)planes * (part + 1) / Math.Min(planes, 2 * Environment.ProcessorCount));
+                dst.AsSpan(p0 * hp * wp, (p1 - p0) * hp * wp).Clear();
+                for (int p = p0; p < p1; p++)
+                for (int r = 0; r < h; r++)
+                    new ReadOnlySpan<float>((float*)from + (long)(p * h + r) * w, w)
+                        .CopyTo(dst.AsSpan((p * hp + 1 + r) * wp + 1, w));
+            });
+        }
     }
+
+    /// <summary>NR of the AVX-512 SGEMM kernel (the Winograd path needs AVX-512: its packed-B panels).</summary>
+    private const int PanelWidth = 32;
 
     /// <summary>Even lanes, then odd lanes, of 16 floats: 8 tiles' columns 2tw and 2tw + 1.</summary>
     private static readonly Vector512<int> Deinterleave =
@@ -174,6 +194,7 @@ public sealed partial class CpuBackend
         float* v, int vLen)
     {
         int plane = g.Hp * g.Wp, wp = g.Wp;
+        if (Sgemm.PackedB.Nr != PanelWidth) throw new InvalidOperationException("packed-B panels are not 32 wide");
         for (int e = 0; e < 16; e++)
         for (int i = 0; i < g.InC && count < layout.PaddedN; i++)
             new Span<float>(v + (long)e * vLen + layout.Offset(i, count), layout.PaddedN - count).Clear();
@@ -201,10 +222,12 @@ public sealed partial class CpuBackend
                     float r0 = src[col], r1 = src[wp + col], r2 = src[2 * wp + col], r3 = src[3 * wp + col];
                     (er[col], er[wp + col], er[2 * wp + col], er[3 * wp + col]) = (r0 - r2, r1 + r2, r2 - r1, r1 - r3);
                 }
+                long rowAt = layout.Offset(i, 0);  // + (j − j mod NR)·kc + j mod NR for column j
+                int kc = Math.Min(layout.KcMax, g.InC - i / layout.KcMax * layout.KcMax);
                 for (int tw = tw0; tw < tw1;)
                 {
                     int j = j0 + tw - tw0;
-                    float* dst = v + layout.Offset(i, j);
+                    float* dst = v + rowAt + (long)(j & ~(PanelWidth - 1)) * kc + (j & (PanelWidth - 1));
                     if (tw + 8 <= tw1 && j % 8 == 0 && Avx512F.IsSupported)
                     {
                         for (int xi = 0; xi < 4; xi++, dst += 4L * vLen)
