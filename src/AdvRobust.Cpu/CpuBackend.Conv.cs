@@ -9,6 +9,8 @@ namespace AdvRobust.Cpu;
 // CPU twin of the cuDNN convolution: im2col + the blocked SGEMM (Gemm/Sgemm.cs).
 // Shape letters: x N×C×H×W, w K×C×R×S, y N×K×P×Q with P = (H + 2·pad − R)/stride + 1 (Q likewise);
 // L = C·R·S, the length of one unrolled receptive field. Cross-correlation, as in cuDNN and PyTorch.
+// (3×3 stride-1 pad-1 convolutions with many channels on large planes take Winograd F(2×2, 3×3) for the forward and
+// the data gradient instead: see CpuBackend.Winograd.cs and the Winograd property.)
 //
 // The batch is cut into chunks of B samples (n0 .. n0+B−1); a chunk's columns are laid side by side, so one GEMM
 // covers it and small planes (PQ = 16 deep in a ResNet) still give the GEMM a wide N:

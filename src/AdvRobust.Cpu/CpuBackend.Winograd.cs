@@ -23,6 +23,12 @@ namespace AdvRobust.Cpu;
 // block per task: V is written straight into the SGEMM's packed-B layout, M stays in that core's cache. Each output
 // sums its C blocks in an order fixed by the shape alone (Sgemm's K blocks), never by the blocking: the bits do not
 // depend on the thread count or on which samples share a batch.
+// Measured (direction only: the shared 2-core Zen 5 under load, medians of 7 runs alternated with im2col in one
+// process): CIFAR ResNet-18 eval forward + input gradient, B = 32: 278.6 → 252.4 ms; B = 8: 89.2 → 86.5 ms. Per call
+// at B = 32 with every plane forced onto this path (thread-summed ms, forward and dx averaged), 64 channels 32×32:
+// input transform 7.8, 16 GEMMs 8.6, output transform 3.7, pad copy 2.0 (one thread then), filter transform 0.3;
+// 512 channels 4×4: filter transform 10.6, GEMMs 8.9 — hence WinogradMinPixels. The transforms, not the GEMMs, are
+// what is left to win (a filter-transform cache for eval-mode weights, fusing the pad copy into the input transform).
 public sealed partial class CpuBackend
 {
     /// <summary>The fewest input and output channels a 3×3 stride-1 pad-1 convolution needs to take the Winograd path
