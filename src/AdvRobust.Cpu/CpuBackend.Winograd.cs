@@ -11,7 +11,7 @@ namespace AdvRobust.Cpu;
 // Shape letters as in CpuBackend.Conv.cs: in I×H×W per sample (I = C forward, K for dx), out O×H×W, filter g O×I×3×3.
 // The output plane is cut into 2×2 tiles (TH = ⌈H/2⌉ × TW = ⌈W/2⌉ per sample; a tile that runs past an odd edge
 // writes only its valid outputs); tile (th, tw) reads the 4×4 input patch d at rows 2th − 1 .., columns 2tw − 1 ..
-// (zeros outside, from a zero-padded copy 2TH + 2 by 2TW + 2). With
+// (zeros outside: each tile row's four input rows are copied into a zero-padded row buffer 2TW + 2 wide). With
 //   G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]], Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], Aᵀ = [[1,1,1,0],[0,1,−1,−1]]
 //   U[ξν][o, i] = (G g[o, i] Gᵀ)[ξ, ν]   (filter transform, once per call, in double, then rounded)
 //   V[ξν][i, t] = (Bᵀ d[i, t] B)[ξ, ν]   (input transform, float; t a tile)
@@ -26,9 +26,10 @@ namespace AdvRobust.Cpu;
 // Measured (direction only: the shared 2-core Zen 5 under load, medians of 7 runs alternated with im2col in one
 // process): CIFAR ResNet-18 eval forward + input gradient, B = 32: 278.6 → 252.4 ms; B = 8: 89.2 → 86.5 ms. Per call
 // at B = 32 with every plane forced onto this path (thread-summed ms, forward and dx averaged), 64 channels 32×32:
-// input transform 7.8, 16 GEMMs 8.6, output transform 3.7, pad copy 2.0 (one thread then), filter transform 0.3;
+// input transform 7.8, 16 GEMMs 8.6, output transform 3.7, pad copy 2.0 (a whole-batch copy then, since folded
+// into the input transform's row buffer), filter transform 0.3;
 // 512 channels 4×4: filter transform 10.6, GEMMs 8.9 — hence WinogradMinPixels. The transforms, not the GEMMs, are
-// what is left to win (a filter-transform cache for eval-mode weights, fusing the pad copy into the input transform).
+// what is left to win (e.g. a filter-transform cache for eval-mode weights).
 public sealed partial class CpuBackend
 {
     /// <summary>The fewest input and output channels a 3×3 stride-1 pad-1 convolution needs to take the Winograd path
@@ -63,11 +64,10 @@ public sealed partial class CpuBackend
         Span<float> y, int n, int inC, int outC, int h, int wd)
     {
         int th = (h + 1) / 2, tw = (wd + 1) / 2, tiles = n * th * tw;
-        int hp = 2 * th + 2, wp = 2 * tw + 2, plane = hp * wp;
+        int hp = 2 * th + 2, wp = 2 * tw + 2;
         var ul = new Sgemm.PackedA(outC, inC);
-        float[] u = ConvScratch.Rent(16 * (int)ul.Length), xp = ConvScratch.Rent(n * inC * plane);
+        float[] u = ConvScratch.Rent(16 * (int)ul.Length);
         fixed (float* pw = w) FilterTransform((nint)pw, flip, outC, inC, ul, u);
-        PadPlanes(x, n * inC, h, wd, hp, wp, xp);
         int nr = Sgemm.PackedB.Nr, threads = Environment.ProcessorCount;
         int nt = Math.Clamp((1 << 18) / (16 * (inC + outC)) / nr * nr, nr, 16 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
@@ -77,7 +77,7 @@ public sealed partial class CpuBackend
         float[] biases = bias?.F().ToArray() ?? [];
         bool relu = bias is not null;
         var geometry = (n, inC, outC, h, wd, th, tw, hp, wp);
-        fixed (float* px = xp, pu = u, py = y)
+        fixed (float* px = x, pu = u, py = y)
         {
             var (xs, us, ys) = ((nint)px, (nint)pu, (nint)py);
             Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
@@ -111,7 +111,6 @@ public sealed partial class CpuBackend
                 });
         }
         ConvScratch.Return(u);
-        ConvScratch.Return(xp);
     }
 
     /// <summary>Per-sample sizes of one Winograd convolution: channels in and out, the plane, tiles, padded plane.
@@ -157,26 +156,6 @@ public sealed partial class CpuBackend
         });
     }
 
-    /// <summary>dst[plane, 1 + r, 1 + c] = src[plane, r, c] in planes of hp × wp, zero elsewhere (planes split over the
-    /// cores).</summary>
-    private static unsafe void PadPlanes(ReadOnlySpan<float> src, int planes, int h, int w, int hp, int wp, float[] dst)
-    {
-        fixed (float* ps = src)
-        {
-            nint from = (nint)ps;
-            Parallel.For(0, Math.Min(planes, 2 * Environment.ProcessorCount), part =>
-            {
-                int p0 = (int)((long)planes * part / Math.Min(planes, 2 * Environment.ProcessorCount));
-                int p1 = (int)((long)planes * (part + 1) / Math.Min(planes, 2 * Environment.ProcessorCount));
-                dst.AsSpan(p0 * hp * wp, (p1 - p0) * hp * wp).Clear();
-                for (int p = p0; p < p1; p++)
-                for (int r = 0; r < h; r++)
-                    new ReadOnlySpan<float>((float*)from + (long)(p * h + r) * w, w)
-                        .CopyTo(dst.AsSpan((p * hp + 1 + r) * wp + 1, w));
-            });
-        }
-    }
-
     /// <summary>NR of the AVX-512 SGEMM kernel (the Winograd path needs AVX-512: its packed-B panels).</summary>
     private const int PanelWidth = 32;
 
@@ -196,24 +175,34 @@ public sealed partial class CpuBackend
     /// (columns 2tw, 2tw + 1) and one load two columns on (2tw + 2, 2tw + 3), stored as 8 contiguous lanes of a
     /// micro-panel; a tile that does not start such a group of 8 goes alone.
     /// </summary>
-    private static unsafe void InputTransform(in TileGeometry g, float* xp, int t0, int count, Sgemm.PackedB layout,
+    private static unsafe void InputTransform(in TileGeometry g, float* x, int t0, int count, Sgemm.PackedB layout,
         float* v, int vLen)
     {
-        int plane = g.Hp * g.Wp, wp = g.Wp;
+        int wp = g.Wp;
         if (Sgemm.PackedB.Nr != PanelWidth) throw new InvalidOperationException("packed-B panels are not 32 wide");
         for (int e = 0; e < 16; e++)
         for (int i = 0; i < g.InC && count < layout.PaddedN; i++)
             new Span<float>(v + (long)e * vLen + layout.Offset(i, count), layout.PaddedN - count).Clear();
-        float[] rows = ConvScratch.Rent(4 * wp + 16);
-        fixed (float* er = rows)
+        // The tile row's four input rows, zero-padded (columns 0 and past W stay zero), then E_0 .. E_3.
+        float[] rows = ConvScratch.Rent(8 * wp + 16);
+        rows.AsSpan(0, 8 * wp + 16).Clear();
+        fixed (float* src = rows)
         for (int t = t0; t < t0 + count;)
         {
+            float* er = src + 4 * wp;
             int sample = t / g.Tiles, within = t % g.Tiles, th = within / g.TW, tw0 = within % g.TW;
             int tw1 = Math.Min(g.TW, tw0 + t0 + count - t), j0 = t - t0;
             for (int i = 0; i < g.InC; i++)
             {
-                float* src = xp + (long)(sample * g.InC + i) * plane + 2 * th * wp;
-                int col = 2 * tw0, end = 2 * tw1 + 2;
+                float* plane = x + (long)(sample * g.InC + i) * g.H * g.W;
+                for (int k = 0; k < 4; k++)
+                {
+                    int hr = 2 * th - 1 + k;
+                    var row = new Span<float>(src + k * wp + 1, g.W);
+                    if ((uint)hr < (uint)g.H) new ReadOnlySpan<float>(plane + (long)hr * g.W, g.W).CopyTo(row);
+                    else row.Clear();
+                }
+                int col = 2 * tw0, end = 2 * tw1 + 2;  // Bᵀ d over the columns the row's tiles read
                 for (; col <= end - 16; col += 16)
                 {
                     var (r0, r1) = (Vector512.Load(src + col), Vector512.Load(src + wp + col));

@@ -32,6 +32,7 @@ public class WinogradTests
         yield return new TestCaseData(3, 65, 4, 4, 33).SetArgDisplayNames("4x4, C 65");
         yield return new TestCaseData(1, 32, 2, 2, 32).SetArgDisplayNames("2x2");
         yield return new TestCaseData(2, 36, 1, 3, 50).SetArgDisplayNames("1x3");
+        yield return new TestCaseData(3, 64, 28, 28, 64).SetArgDisplayNames("28x28: rows of 14 tiles");
         yield return new TestCaseData(2, 64, 32, 32, 64).SetArgDisplayNames("resnet stage 1");
         yield return new TestCaseData(1, 128, 16, 16, 128).SetArgDisplayNames("resnet stage 2");
         yield return new TestCaseData(2, 256, 8, 8, 256).SetArgDisplayNames("resnet stage 3");
@@ -106,6 +107,7 @@ public class WinogradTests
     /// ReLU is bitwise relu(y + b) on the Winograd path too.</summary>
     [TestCase(5, 48, 9, 11, 40)]
     [TestCase(9, 64, 8, 8, 64)]
+    [TestCase(5, 64, 28, 28, 64)]
     public void Batch_SampleAloneAndFusedBiasRelu_SameBits(int n, int c, int h, int w, int k)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
