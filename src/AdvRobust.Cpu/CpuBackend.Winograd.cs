@@ -23,8 +23,9 @@ namespace AdvRobust.Cpu;
 // block per task: V is written straight into the SGEMM's packed-B layout, M stays in that core's cache. Each output
 // sums its C blocks in an order fixed by the shape alone (Sgemm's K blocks), never by the blocking: the bits do not
 // depend on the thread count or on which samples share a batch.
-// Measured (direction only: the shared 2-core Zen 5 under load, medians of 7 runs alternated with im2col in one
-// process): CIFAR ResNet-18 eval forward + input gradient, B = 32: 278.6 → 252.4 ms; B = 8: 89.2 → 86.5 ms. Per call
+// Measured (direction only: the shared 2-core Zen 5 under load, medians of 5 runs alternated with im2col in one
+// process): CIFAR ResNet-18 eval forward + input gradient, B = 32: 287.8 → 256.8 ms (275.4 with 32×32 planes only);
+// B = 8: 83.3 → 78.2 ms (79.7). Per call
 // at B = 32 with every plane forced onto this path (thread-summed ms, forward and dx averaged), 64 channels 32×32:
 // input transform 7.8, 16 GEMMs 8.6, output transform 3.7, pad copy 2.0 (a whole-batch copy then, since folded
 // into the input transform's row buffer), filter transform 0.3;
@@ -38,8 +39,9 @@ public sealed partial class CpuBackend
 
     /// <summary>The fewest output pixels (H·W) per plane for the Winograd path. Measured per CIFAR ResNet-18 layer
     /// (direction only, loaded 2-core machine, medians of 5, B = 8 / 32, forward and data gradient): 32×32 and 16×16
-    /// planes ran 1.1-1.6× faster than im2col, 8×8 and 4×4 planes (256-512 channels) slower (0.6-1.0×: the per-call
-    /// filter transform of 16·K·C floats and the narrow tile blocks cost more than the multiplications saved).
+    /// planes mostly ran faster than im2col (0.85-1.6×, noisy; the whole model gains, see the header), 8×8 and 4×4
+    /// planes (256-512 channels) slower (0.4-0.85×: the per-call filter transform of 16·K·C floats and the narrow
+    /// tile blocks cost more than the multiplications saved).
     /// </summary>
     public int WinogradMinPixels { get; init; } = 256;
 
