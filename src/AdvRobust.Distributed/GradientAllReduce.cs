@@ -153,30 +153,17 @@ public sealed class GradientAllReduce
             RunInRankOrder(share);
             return;
         }
-        if (_started >= 0)
+        if (_started < 0)
         {
-            FinishStep(share);
-            return;
+            if (Device is { } device)
+            {
+                foreach (var bucket in _buckets) device.Group(() => { foreach (var p in bucket) ReduceOnDevice(device, p, share); });
+                return;
+            }
+            // After backward on the host: the overlapped step's machinery with every bucket started now, in order.
+            (_started, _oldest, _share) = (0, 0, share);
         }
-        if (Device is { } device)
-        {
-            foreach (var bucket in _buckets) device.Group(() => { foreach (var p in bucket) ReduceOnDevice(device, p, share); });
-            return;
-        }
-        var requests = new ReduceRequest[_buckets.Count];
-        int offset = 0;
-        for (int b = 0; b < _buckets.Count; b++)
-        {
-            int start = offset;
-            offset = Pack(b, offset, share);
-            requests[b] = _world.BeginAllReduceSum(_buffer, start, offset - start);
-        }
-        offset = 0;
-        for (int b = 0; b < _buckets.Count; b++)
-        {
-            requests[b].Wait();
-            offset = Unpack(b, offset);
-        }
+        FinishStep(share);
     }
 
     private void Start(int b)
