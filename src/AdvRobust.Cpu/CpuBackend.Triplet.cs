@@ -19,7 +19,8 @@ public sealed partial class CpuBackend
     // Ties go to the lowest j (strict comparisons while scanning in order). No positive: PositiveIndex -1 and
     // PositiveDistance 0; no negative likewise. Only the per-anchor best is kept, never the N×M matrix: the
     // distances come block by block from RowDots (the pairwise path of CpuBackend.Distance.cs, so they are bit for
-    // bit the ones PairwiseDistance stores), and each block updates its anchors' running bests in pool order. A
+    // bit the ones PairwiseDistance stores), and each block updates its anchors' running bests in pool order
+    // (MiningScan: 16 columns at a time with AVX-512, the plain in-order loop otherwise, with the same results). A
     // SemiHard anchor whose nearest negative is not beyond d_ap, but whose farthest is, needs a second sweep.
     public void MineTriplets(MiningParams p, Tensor anchors, Tensor anchorLabels, Tensor pool, Tensor poolLabels,
         MinedTriplets result) =>
@@ -46,24 +47,10 @@ public sealed partial class CpuBackend
             Span<float> dist = stackalloc float[cols];
             for (int r = 0; r < rows; r++)
             {
-                int i = i0 + r, label = ya[i];
+                int i = i0 + r;
                 DistanceRow(p.Distance, dot.Slice(r * ld, cols), na2[i], np2.AsSpan(j0, cols), dist);
-                ref var s = ref best[i];
-                for (int c = 0; c < cols; c++)
-                {
-                    int j = j0 + c;
-                    if (j == self[i]) continue;
-                    float v = dist[c];
-                    if (yp[j] == label)
-                    {
-                        if (s.Pos < 0 || v > s.DPos) (s.Pos, s.DPos) = (j, v);
-                    }
-                    else
-                    {
-                        if (s.Near < 0 || v < s.DNear) (s.Near, s.DNear) = (j, v);
-                        if (s.Far < 0 || v > s.DFar) (s.Far, s.DFar) = (j, v);
-                    }
-                }
+                if (!MiningScan.Vector(ref best[i], dist, yp.AsSpan(j0, cols), ya[i], j0, self[i]))
+                    MiningScan.Scalar(ref best[i], dist, yp.AsSpan(j0, cols), ya[i], j0, self[i]);
             }
         });
 
@@ -108,9 +95,6 @@ public sealed partial class CpuBackend
             result.NegativeDistance.F()[i] = neg[i].Distance;
         }
     }
-
-    /// <summary>One anchor's running farthest positive and nearest and farthest negative (index -1: none yet).</summary>
-    private record struct AnchorBest(int Pos, float DPos, int Near, float DNear, int Far, float DFar);
 
     /// <summary>
     /// The readable oracle of <see cref="MineTripletsForRows"/>: one anchor per thread, one RowDistance per pair,
