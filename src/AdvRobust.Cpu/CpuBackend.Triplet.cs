@@ -49,8 +49,7 @@ public sealed partial class CpuBackend
             {
                 int i = i0 + r;
                 DistanceRow(p.Distance, dot.Slice(r * ld, cols), na2[i], np2.AsSpan(j0, cols), dist);
-                if (!MiningScan.Vector(ref best[i], dist, yp.AsSpan(j0, cols), ya[i], j0, self[i]))
-                    MiningScan.Scalar(ref best[i], dist, yp.AsSpan(j0, cols), ya[i], j0, self[i]);
+                MiningScan.Scan(ref best[i], dist, yp.AsSpan(j0, cols), ya[i], j0, self[i]);
             }
         });
 

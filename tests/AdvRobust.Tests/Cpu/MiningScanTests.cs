@@ -43,7 +43,10 @@ public class MiningScanTests
         {
             int chunks = rng.Next(1, 4), m = chunks * cols;
             // The anchor's own column: none, a random one, or one in the overlapped tail of a chunk.
-            int self = (trial % 3) switch { 0 => -1, 1 => rng.Next(0, m), _ => cols - 1 - rng.Next(0, Math.Min(16, cols)) };
+            int self = (trial % 3) switch
+            {
+                0 => -1, 1 => rng.Next(0, m), _ => cols - 1 - rng.Next(0, Math.Min(16, cols)),
+            };
             var scalar = None;
             var vector = trial % 4 == 3 ? new AnchorBest(0, float.NaN, 0, 0.5f, 0, float.NaN) : None;
             if (trial % 4 == 3) scalar = vector;
@@ -52,12 +55,17 @@ public class MiningScanTests
                 int j0 = k * cols;
                 float[] dist = Distances(rng, cols, values);
                 int[] yp = Labels(rng, cols, labels, j0);
-                MiningScan.Scalar(ref scalar, dist, yp, 0, j0, self);
-                bool ran = MiningScan.Vector(ref vector, dist, yp, 0, j0, self);
+                // Vector alone (it has no self column) against Scalar without one, then Scan against Scalar.
+                var (alone, plain) = (vector, scalar);
+                bool ran = MiningScan.Vector(ref alone, dist, yp, 0, j0);
                 Assert.That(ran, Is.EqualTo(Vector512.IsHardwareAccelerated && !dist.Any(float.IsNaN)),
                     $"vector path taken, trial {trial}, chunk {k}");
-                if (!ran) MiningScan.Scalar(ref vector, dist, yp, 0, j0, self);
-                AssertSame(vector, scalar, $"trial {trial}, chunk {k}, self {self}, seed {rng.Seed}");
+                MiningScan.Scalar(ref plain, dist, yp, 0, j0, -1);
+                if (ran) AssertSame(alone, plain, $"Vector, trial {trial}, chunk {k}, seed {rng.Seed}");
+                else AssertSame(alone, vector, $"Vector declined and left the bests, trial {trial}, chunk {k}");
+                MiningScan.Scalar(ref scalar, dist, yp, 0, j0, self);
+                MiningScan.Scan(ref vector, dist, yp, 0, j0, self);
+                AssertSame(vector, scalar, $"Scan, trial {trial}, chunk {k}, self {self}, seed {rng.Seed}");
             }
         }
     }
@@ -66,7 +74,7 @@ public class MiningScanTests
     public void Vector_NarrowChunk_LeavesItToScalar()
     {
         var best = None;
-        Assert.That(MiningScan.Vector(ref best, new float[15], new int[15], 0, 0, -1), Is.False);
+        Assert.That(MiningScan.Vector(ref best, new float[15], new int[15], 0, 0), Is.False);
         Assert.That(best, Is.EqualTo(None));
     }
 
@@ -104,7 +112,8 @@ public class MiningScanTests
         }
     }
 
-    /// <summary>Both rules, SemiHard's second sweep included, against the double-precision oracle on integer data.</summary>
+    /// <summary>Both rules, SemiHard's second sweep included, against the double-precision oracle on integer
+    /// data.</summary>
     [Test]
     public void MineTriplets_AwkwardPools_SameAsReference([Values] MiningKind mining,
         [Values(DistanceKind.SquaredEuclidean, DistanceKind.Euclidean, DistanceKind.Angular)] DistanceKind kind,
