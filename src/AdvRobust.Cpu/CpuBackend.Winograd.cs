@@ -82,9 +82,9 @@ public sealed partial class CpuBackend
         fixed (float* px = x, pu = u, py = y)
         {
             var (xs, us, ys) = ((nint)px, (nint)pu, (nint)py);
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            CpuParallel.For(0, blocks, threads,
                 () => (V: ConvScratch.Rent(16 * vLen), M: ConvScratch.Rent(16 * mLen)),
-                (block, _, s) =>
+                (block, s) =>
                 {
                     var (gn, gi, go, gh, gw, gth, gtw, ghp, gwp) = geometry;
                     int t0 = block * nt, count = Math.Min(nt, tiles - t0);
@@ -134,7 +134,7 @@ public sealed partial class CpuBackend
         int mr = SgemmKernels.Mr(SgemmKernels.Best), len = (int)layout.Length;
         // g[r, s] of filter (o, i): the forward's w[o, i, r, s], or the data gradient's w[i, o, 2 − r, 2 − s].
         int oStride = flip ? 9 : inC * 9, iStride = flip ? outC * 9 : 9;
-        Parallel.For(0, layout.PaddedM / mr, panel =>
+        CpuParallel.For(0, layout.PaddedM / mr, panel =>
         {
             var f = new Vector512<double>[9];
             for (int half = 0; half < mr; half += 8)
