@@ -66,7 +66,7 @@ public sealed partial class CpuBackend
     public void ApgdStep(PgdNorm norm, float eps, float momentum, Tensor x, Tensor x0, Tensor grad, ApgdState s)
     {
         int n = x.Shape[0], d = (int)x.Shape.PerSample;
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             Span<float> xi = x.F().Slice(i * d, d), old = s.XOld.F().Slice(i * d, d), z = s.Z.F().Slice(i * d, d);
             ReadOnlySpan<float> x0i = x0.F().Slice(i * d, d), g = grad.F().Slice(i * d, d);

@@ -20,7 +20,7 @@ public sealed partial class CpuBackend
     {
         var (n, c, l) = ChannelLayout(x);
         long m = (long)n * l;
-        Parallel.For(0, c, ch =>
+        CpuParallel.For(0, c, ch =>
         {
             ReadOnlySpan<float> xs = x.F();
             double sum = 0;
@@ -52,7 +52,7 @@ public sealed partial class CpuBackend
     {
         var (n, c, l) = ChannelLayout(x);
         long m = (long)n * l;
-        Parallel.For(0, c, ch =>
+        CpuParallel.For(0, c, ch =>
         {
             ReadOnlySpan<float> xs = x.F(), dys = dy.F();
             double mean = savedMean.F()[ch], invStd = savedInvStd.F()[ch];

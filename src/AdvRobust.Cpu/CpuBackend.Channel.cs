@@ -78,7 +78,7 @@ public sealed partial class CpuBackend
     public void ChannelSum(Tensor x, Tensor y)
     {
         var (n, c, l) = ChannelLayout(x);
-        Parallel.For(0, (c + 15) / 16, group =>
+        CpuParallel.For(0, (c + 15) / 16, group =>
         {
             int c0 = 16 * group;
             if (c0 + 16 <= c && Vector256.IsHardwareAccelerated)

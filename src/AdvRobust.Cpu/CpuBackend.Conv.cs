@@ -175,10 +175,10 @@ public sealed partial class CpuBackend
         if (plan.PerCore)
         {
             var geometry = g;
-            Parallel.For(0, plan.Chunks, new ParallelOptions { MaxDegreeOfParallelism = plan.Threads },
+            CpuParallel.For(0, plan.Chunks, plan.Threads,
                 () => (Col: ConvScratch.Rent(ColFloats(colRows, b * geometry.PQ)),
                     Buf: ConvScratch.Rent(ColFloats(geometry.K, b * geometry.PQ))),
-                (chunk, _, scratch) =>
+                (chunk, scratch) =>
                 {
                     int n0 = chunk * b;
                     body(n0, Math.Min(b, geometry.N - n0), scratch.Col, scratch.Buf, false);
@@ -400,6 +400,6 @@ public sealed partial class CpuBackend
     {
         if (count == 1 || !parallel)
             for (int s = 0; s < count; s++) body(s);
-        else Parallel.For(0, count, body);
+        else CpuParallel.For(0, count, body);
     }
 }

@@ -35,20 +35,19 @@ public sealed partial class CpuBackend
         // Chunks whose packed dYᵀ fills about a core's L2 go through the two phases together (fewer hand-offs).
         int stride = (int)new Sgemm.PackedB(b * g.PQ, g.K).Length, group = Math.Max(1, ChunkL2Floats / stride);
         float[] packedDy = ConvScratch.Rent(group * stride), dwt = ConvScratch.Rent(g.L * g.K);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
         var geometry = g;
         for (int first = 0; first < g.N; first += group * b)
         {
             int start = first, chunks = Math.Min(group, (g.N - first + b - 1) / b);
             int blocks = (b * g.PQ + Sgemm.KC - 1) / Sgemm.KC;  // at least any chunk's K blocks
-            Parallel.For(0, chunks * blocks, options, t =>
+            CpuParallel.For(0, chunks * blocks, 0, t =>
             {
                 int n0 = start + t / blocks * b, cols = Math.Min(b, geometry.N - n0) * geometry.PQ;
                 var layout = new Sgemm.PackedB(cols, geometry.K);
                 int p0 = t % blocks * layout.KcMax;
                 if (p0 < cols) PackDyT(geometry, dy, n0, cols, layout, p0, packedDy.AsSpan(t / blocks * stride));
             });
-            Parallel.For(0, bands, options, t =>
+            CpuParallel.For(0, bands, 0, t =>
             {
                 int l0 = Math.Min(geometry.L, microRows * t / bands * mr);
                 int l1 = Math.Min(geometry.L, microRows * (t + 1) / bands * mr);

@@ -130,7 +130,7 @@ public sealed partial class CpuBackend
         Tensor gradB)
     {
         int n = a.Shape[0], m = b.Shape[0], d = a.Shape[1];
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             var acc = new double[d];
             ReadOnlySpan<float> ai = a.F().Slice(i * d, d), bAll = b.F(), g = gradDist.F();
@@ -138,7 +138,7 @@ public sealed partial class CpuBackend
                 AccumulateRowDistanceGrad(kind, ai, bAll.Slice(j * d, d), g[i * m + j], acc, Span<double>.Empty);
             StoreDoubleRow(acc, gradA.F().Slice(i * d, d));
         });
-        Parallel.For(0, m, j =>
+        CpuParallel.For(0, m, j =>
         {
             var acc = new double[d];
             ReadOnlySpan<float> bj = b.F().Slice(j * d, d), aAll = a.F(), g = gradDist.F();

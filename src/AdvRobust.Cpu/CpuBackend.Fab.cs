@@ -17,7 +17,7 @@ public sealed partial class CpuBackend
     public void FabStep(FabParams p, Tensor x, Tensor x0, Tensor grad, Tensor logits, Tensor labels, Tensor targets)
     {
         int n = x.Shape[0], d = (int)x.Shape.PerSample, k = logits.Shape[1];
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             ReadOnlySpan<float> z = logits.F().Slice(i * k, k);
             float f = z[targets.I()[i]] - z[labels.I()[i]];
@@ -31,7 +31,7 @@ public sealed partial class CpuBackend
     public void FabAccept(FabParams p, Tensor x, Tensor x0, Tensor logits, Tensor labels, Tensor best, Tensor bestNorm)
     {
         int n = x.Shape[0], d = (int)x.Shape.PerSample, k = logits.Shape[1];
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             ReadOnlySpan<float> z = logits.F().Slice(i * k, k);
             int pred = 0;

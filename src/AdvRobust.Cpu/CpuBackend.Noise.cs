@@ -25,7 +25,7 @@ public sealed partial class CpuBackend
         int n = y.Shape[0], d = (int)y.Shape.PerSample;
         bool replicate = x.Shape[0] == 1;  // validated: x has N rows or one
         int[]? ids = sampleIds?.I().ToArray();
-        Parallel.For(0, n, s =>
+        CpuParallel.For(0, n, s =>
         {
             uint g = unchecked(firstSample + (ids is null ? (uint)s : (uint)ids[s]));
             ReadOnlySpan<float> xs = x.F().Slice(replicate ? 0 : s * d, d);

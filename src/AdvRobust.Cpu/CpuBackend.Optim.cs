@@ -73,7 +73,7 @@ public sealed partial class CpuBackend
     {
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
         uint span = (uint)(2 * pad + 1);
-        Parallel.For(0, n, s =>
+        CpuParallel.For(0, n, s =>
         {
             var r = Philox.Draw(seed, stream, Philox.PurposeAugment, unchecked(firstSample + (uint)s), 0);
             int dx = (int)(r.X0 % span) - pad, dy = (int)(r.X1 % span) - pad;

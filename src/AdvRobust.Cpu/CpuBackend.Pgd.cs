@@ -17,7 +17,7 @@ public sealed partial class CpuBackend
     public void PgdStep(PgdNorm norm, Tensor x, Tensor x0, Tensor grad, PgdParams p)
     {
         int n = x.Shape[0], d = (int)x.Shape.PerSample;
-        Parallel.For(0, n, s =>
+        CpuParallel.For(0, n, s =>
         {
             Span<float> xs = x.F().Slice(s * d, d);
             ReadOnlySpan<float> x0s = x0.F().Slice(s * d, d), gs = grad.F().Slice(s * d, d);
@@ -76,7 +76,7 @@ public sealed partial class CpuBackend
         uint firstSample)
     {
         int n = x.Shape[0], d = (int)x.Shape.PerSample;
-        Parallel.For(0, n, s =>
+        CpuParallel.For(0, n, s =>
         {
             uint sample = firstSample + (uint)s;
             Span<float> xs = x.F().Slice(s * d, d);
@@ -92,7 +92,7 @@ public sealed partial class CpuBackend
         var (seed, stream, firstSample) = KeyWords(key);
         int n = x.Shape[0], d = (int)x.Shape.PerSample;
         int[] ids = sampleIds.I().ToArray();
-        Parallel.For(0, n, s =>
+        CpuParallel.For(0, n, s =>
         {
             uint sample = unchecked(firstSample + (uint)ids[s]);
             Span<float> xs = x.F().Slice(s * d, d);

@@ -18,7 +18,7 @@ public sealed partial class CpuBackend
     public void Pool2dForward(PoolParams p, Tensor x, Tensor y)
     {
         int h = x.Shape[2], w = x.Shape[3], outP = y.Shape[2], outQ = y.Shape[3];
-        Parallel.For(0, x.Shape[0] * x.Shape[1], plane =>
+        CpuParallel.For(0, x.Shape[0] * x.Shape[1], plane =>
         {
             ReadOnlySpan<float> xs = x.F().Slice(plane * h * w, h * w);
             Span<float> ys = y.F().Slice(plane * outP * outQ, outP * outQ);
@@ -44,7 +44,7 @@ public sealed partial class CpuBackend
     public void Pool2dBackward(PoolParams p, Tensor x, Tensor y, Tensor dy, Tensor dx)
     {
         int h = x.Shape[2], w = x.Shape[3], outP = y.Shape[2], outQ = y.Shape[3];
-        Parallel.For(0, x.Shape[0] * x.Shape[1], plane =>
+        CpuParallel.For(0, x.Shape[0] * x.Shape[1], plane =>
         {
             ReadOnlySpan<float> xs = x.F().Slice(plane * h * w, h * w);
             ReadOnlySpan<float> dys = dy.F().Slice(plane * outP * outQ, outP * outQ);

@@ -31,7 +31,7 @@ public sealed partial class CpuBackend
             p = p with { Query = at, Side = p.Schedule!.Value.Side(p.Norm, at, h, w) };
         }
         int s = p.Side;
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             ReadOnlySpan<float> x0i = x0.F().Slice(i * d, d), bi = best.F().Slice(i * d, d);
             Span<float> ci = candidates.F().Slice(i * d, d);
@@ -58,7 +58,7 @@ public sealed partial class CpuBackend
     {
         if (query is not null) query.I()[0]++;
         int n = best.Shape[0], d = (int)best.Shape.PerSample, k = logits.Shape[1];
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             Span<float> mm = marginMin.F(), lm = lossMin.F();
             if (!(mm[i] > 0f)) return;

@@ -69,7 +69,7 @@ public sealed partial class CpuBackend
         int hp = 2 * th + 2, wp = 2 * tw + 2;
         var ul = new Sgemm.PackedA(outC, inC);
         float[] u = ConvScratch.Rent(16 * (int)ul.Length);
-        fixed (float* pw = w) FilterTransform((nint)pw, flip, outC, inC, ul, u);
+        fixed (float* pw = w, pu = u) FilterTransform((nint)pw, flip, outC, inC, ul, (nint)pu);
         int nr = Sgemm.PackedB.Nr, threads = Environment.ProcessorCount;
         int nt = Math.Clamp((1 << 18) / (16 * (inC + outC)) / nr * nr, nr, 16 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
@@ -82,9 +82,9 @@ public sealed partial class CpuBackend
         fixed (float* px = x, pu = u, py = y)
         {
             var (xs, us, ys) = ((nint)px, (nint)pu, (nint)py);
-            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            CpuParallel.For(0, blocks, threads,
                 () => (V: ConvScratch.Rent(16 * vLen), M: ConvScratch.Rent(16 * mLen)),
-                (block, _, s) =>
+                (block, s) =>
                 {
                     var (gn, gi, go, gh, gw, gth, gtw, ghp, gwp) = geometry;
                     int t0 = block * nt, count = Math.Min(nt, tiles - t0);
@@ -123,39 +123,70 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>U[e = 4ξ + ν] = G g Gᵀ for every (o, i), in double, rounded once, written into 16 pre-packed A
-    /// matrices (O × I, <see cref="Sgemm.PackedA"/> layout, rows past O zero) at u + e·layout.Length.</summary>
-    private static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout,
-        float[] u)
+    /// matrices (O × I, <see cref="Sgemm.PackedA"/> layout, rows past O zero) at u + e·layout.Length. One task per
+    /// micro-panel of MR filters o; for each i the panel's g[o, i] are gathered 8 lanes at a time (lanes past O read
+    /// as zero, so the padding rows come out 0) and transformed as 8 doubles at once, each lane by the same ops in the
+    /// same order as the scalar formula (Row), so U's bits are those of one (o, i) at a time; the 16 results land as
+    /// a contiguous run of the panel's row i in each U[e].
+    /// </summary>
+    private static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout, nint u)
     {
         int mr = SgemmKernels.Mr(SgemmKernels.Best), len = (int)layout.Length;
-        u.AsSpan(0, 16 * len).Clear();
-        Parallel.For(0, outC, o =>
+        // g[r, s] of filter (o, i): the forward's w[o, i, r, s], or the data gradient's w[i, o, 2 − r, 2 − s].
+        int oStride = flip ? 9 : inC * 9, iStride = flip ? outC * 9 : 9;
+        CpuParallel.For(0, layout.PaddedM / mr, panel =>
         {
-            float* filter = (float*)w;
-            Span<double> f = stackalloc double[9], t = stackalloc double[12], gg = stackalloc double[16];
-            for (int i = 0; i < inC; i++)
+            var f = new Vector512<double>[9];
+            for (int half = 0; half < mr; half += 8)
             {
-                // g[r, s] of filter (o, i): the forward's w[o, i, r, s], or the data gradient's w[i, o, 2 − r, 2 − s].
-                for (int r = 0; r < 3; r++)
-                for (int s = 0; s < 3; s++)
-                    f[3 * r + s] = flip ? filter[((i * outC + o) * 3 + 2 - r) * 3 + 2 - s]
-                        : filter[((o * inC + i) * 3 + r) * 3 + s];
-                for (int s = 0; s < 3; s++)  // t = G g (4×3)
+                int o = panel * mr + half, lanes = Math.Min(8, mr - half), valid = Math.Clamp(outC - o, 0, lanes);
+                var index = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * oStride;
+                var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(valid))
+                    .AsSingle();
+                for (int i = 0; i < inC; i++)
                 {
-                    double g0 = f[s], g1 = f[3 + s], g2 = f[6 + s];
-                    (t[s], t[3 + s], t[6 + s], t[9 + s]) = (g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2);
+                    float* g = (float*)w + (long)Math.Min(o, outC - 1) * oStride + (long)i * iStride;
+                    for (int rs = 0; rs < 9; rs++)
+                        f[rs] = Avx512F.ConvertToVector512Double(Avx2.GatherMaskVector256(Vector256<float>.Zero,
+                            g + (flip ? 8 - rs : rs), index, mask, 4));
+                    var (a0, a1, a2, a3) = Row(f[0], f[3], f[6]);  // t = G g, column by column
+                    var (b0, b1, b2, b3) = Row(f[1], f[4], f[7]);
+                    var (c0, c1, c2, c3) = Row(f[2], f[5], f[8]);
+                    int p0 = i / layout.KcMax * layout.KcMax, kc = Math.Min(layout.KcMax, inC - p0);
+                    float* at = (float*)u + (long)p0 * layout.PaddedM + (long)panel * mr * kc + (i - p0) * mr + half;
+                    Store(Row(a0, b0, c0), at, 0);  // (G g) Gᵀ, row by row: U[4ξ + ν]
+                    Store(Row(a1, b1, c1), at, 4);
+                    Store(Row(a2, b2, c2), at, 8);
+                    Store(Row(a3, b3, c3), at, 12);
                 }
-                for (int xi = 0; xi < 4; xi++)  // (G g) Gᵀ (4×4)
+
+                void Store((Vector512<double>, Vector512<double>, Vector512<double>, Vector512<double>) row,
+                    float* at, int e0)
                 {
-                    double g0 = t[3 * xi], g1 = t[3 * xi + 1], g2 = t[3 * xi + 2];
-                    (gg[4 * xi], gg[4 * xi + 1], gg[4 * xi + 2], gg[4 * xi + 3]) =
-                        (g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2);
+                    var (r0, r1, r2, r3) = row;
+                    Put(r0, at + (long)e0 * len);
+                    Put(r1, at + (long)(e0 + 1) * len);
+                    Put(r2, at + (long)(e0 + 2) * len);
+                    Put(r3, at + (long)(e0 + 3) * len);
                 }
-                int p0 = i / layout.KcMax * layout.KcMax, kc = Math.Min(layout.KcMax, inC - p0);
-                long at = (long)p0 * layout.PaddedM + (long)(o / mr * mr) * kc + (i - p0) * mr + o % mr;
-                for (int e = 0; e < 16; e++) u[e * len + at] = (float)gg[e];
+
+                void Put(Vector512<double> v, float* dst)
+                {
+                    var single = Avx512F.ConvertToVector256Single(v);
+                    if (lanes == 8) Vector256.Store(single, dst);
+                    else for (int l = 0; l < lanes; l++) dst[l] = single.GetElement(l);
+                }
             }
         });
+    }
+
+    /// <summary>(g0, ½(g0 + g1 + g2), ½(g0 − g1 + g2), g2): G times a column (or a row times Gᵀ), lane by lane.
+    /// </summary>
+    private static (Vector512<double>, Vector512<double>, Vector512<double>, Vector512<double>) Row(
+        Vector512<double> g0, Vector512<double> g1, Vector512<double> g2)
+    {
+        var half = Vector512.Create(0.5);
+        return (g0, half * (g0 + g1 + g2), half * (g0 - g1 + g2), g2);
     }
 
     /// <summary>NR of the AVX-512 SGEMM kernel (the Winograd path needs AVX-512: its packed-B panels).</summary>

@@ -14,7 +14,7 @@ namespace AdvRobust.Cpu;
 ///
 /// Blocking (GotoBLAS, as in Sgemm.cs, on doubles): B is packed once, converted to double, into NR-row micro-panels
 /// over all of D (the threads split the panels), in spans of at most 64 MiB that are swept in order of j; rows of A
-/// are cut into blocks of at most MC rows, one Parallel.For task each (a multiple of the thread count). A task packs
+/// are cut into blocks of at most MC rows, one CpuParallel.For task each (a multiple of the thread count). A task packs
 /// its block once into MR-row micro-panels, then walks the span in chunks of NC rows of B: it clears a chunk-sized
 /// buffer of sums, runs the MR×NR micro-kernel over KC-step slices of D (each slice continues from the partial sums
 /// the previous one stored, so the order over k stays 0..D−1), and hands the finished block of sums to the caller's
@@ -51,7 +51,6 @@ internal static unsafe class RowDots
         blocks = CeilDiv(n, mc);
         // B is packed once per span of rows, shared by all tasks; spans run in order of j.
         int span = Math.Min(RoundUp(m, NR), Math.Max(NC, packedBBytes / 8 / Math.Max(d, 1) / NC * NC));
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         double[] bufB = ArrayPool<double>.Shared.Rent(Math.Max(1, span * d));
         try
         {
@@ -72,9 +71,9 @@ internal static unsafe class RowDots
                         continue;
                     }
                     int per = CeilDiv(panels, threads);
-                    Parallel.For(0, threads, options, t =>
+                    CpuParallel.For(0, threads, threads, t =>
                         Pack(job.PackB, from, cols, NR, d, t * per, Math.Min(panels, (t + 1) * per)));
-                    Parallel.For(0, blocks, options, t => job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue));
+                    CpuParallel.For(0, blocks, threads, t => job.RunBlock(t * mc, Math.Min(mc, n - t * mc), epilogue));
                 }
             }
         }

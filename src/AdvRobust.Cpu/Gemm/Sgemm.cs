@@ -7,7 +7,7 @@ namespace AdvRobust.Cpu;
 /// <summary>
 /// Cache-blocked SGEMM, row-major: C = alpha * op(A) op(B) + beta * C with op(A) M×K, op(B) K×N, C M×N.
 ///
-/// Blocking (GotoBLAS/BLIS): C is cut into tiles of at most MC×NC, one task each, run by Parallel.For. A task
+/// Blocking (GotoBLAS/BLIS): C is cut into tiles of at most MC×NC, one task each, run by CpuParallel.For. A task
 /// first scales its tile by beta (beta == 0 writes zeros, so NaN in C is overwritten), then for each block of at
 /// most KC steps of K (K is split into equal blocks) packs its block of op(A) into MR-row micro-panels and its
 /// block of op(B) into NR-column micro-panels, so transposes cost nothing in the kernel, which only streams
@@ -118,7 +118,7 @@ internal static unsafe class Sgemm
             {
                 var (src, to, layout) = ((nint)pa, (nint)pd, this);
                 int blocks = CeilDiv(K, KcMax);
-                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(blocks, Environment.ProcessorCount) },
+                CpuParallel.For(0, blocks, Math.Min(blocks, Environment.ProcessorCount),
                     block =>
                     {
                         int p0 = block * layout.KcMax;
@@ -184,7 +184,7 @@ internal static unsafe class Sgemm
             if (threads == 1)
                 for (int t = 0; t < blocks * tilesN; t++) packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc);
             else
-                Parallel.For(0, blocks * tilesN, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                CpuParallel.For(0, blocks * tilesN, threads,
                     t => packer.PackShared(t / tilesN * kcMax, t % tilesN * nc, nc));
             RunTiles(packer, threads, tilesM, mc, tilesN, nc);
         }
@@ -204,8 +204,7 @@ internal static unsafe class Sgemm
             for (int t = 0; t < tilesM * tilesN; t++) job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc);
             return;
         }
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        Parallel.For(0, tilesM * tilesN, options, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
+        CpuParallel.For(0, tilesM * tilesN, threads, t => job.RunTile(t / tilesN * mc, mc, t % tilesN * nc, nc));
     }
 
     /// <summary>

@@ -21,7 +21,7 @@ internal static class ElementwiseChunks
             return;
         }
         int size = ((n + chunks - 1) / chunks + 63) & ~63;
-        Parallel.For(0, chunks, i =>
+        CpuParallel.For(0, chunks, i =>
         {
             int start = Math.Min(i * size, n);
             body(start, Math.Min(size, n - start));

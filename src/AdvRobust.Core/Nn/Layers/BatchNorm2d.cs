@@ -19,6 +19,7 @@ public sealed class BatchNorm2d : Layer
 {
     private readonly Tensor _one;
     private BatchNormEvalCache? _eval;
+    private FoldedConv? _fold;
 
     public BatchNorm2d(ParameterInit init, int channels, BatchNormParams? p = null)
     {
@@ -68,10 +69,34 @@ public sealed class BatchNorm2d : Layer
         return y;
     }
 
+    /// <summary>How many times a folded convolution weight was computed (<see cref="ForwardReluAfter"/>).</summary>
+    public int FoldComputations => _fold?.Computations ?? 0;
+
+    /// <summary>
+    /// relu(this(conv(x))). Where nothing needs the parameters' gradients and the backend captures no graphs (eval mode,
+    /// a tape without parameter gradients, i.e. an attack or an evaluation; a bias-free conv; the CPU), as one fused
+    /// convolution with the batch norm folded in: relu(conv(x, W·scale) + shift) (<see cref="FoldedConv"/>,
+    /// <see cref="F.Conv2dBiasRelu"/>): three launches forward and two backward become one and one, and the result
+    /// differs from the chain's only by rounding (W·scale is rounded once). Elsewhere the chain itself. Not on a backend
+    /// with graphs: a captured step replays the fused op with the W' of its capture, and nothing there would refold it
+    /// after the SGD update.
+    /// </summary>
+    public Variable ForwardReluAfter(Tape tape, Conv2d conv, Variable x)
+    {
+        if (Training || tape.ParameterGradients || conv.Bias is not null || tape.Backend.GraphCapture is not null)
+            return F.Relu(tape, Forward(tape, conv.Forward(tape, x)));
+        _eval ??= new BatchNormEvalCache(Weight.Value.Backend, Channels);
+        _eval.Refresh(Params, Weight.Value, Bias.Value, RunningMean, RunningVar);
+        _fold ??= new FoldedConv(conv.Weight.Value);
+        _fold.Refresh(conv.Weight.Value, _eval.Scale, _eval.Shift);
+        return F.Conv2dBiasRelu(tape, x, tape.Constant(_fold.Weight), tape.Constant(_eval.Shift), conv.Params);
+    }
+
     public override void Dispose()
     {
         _one.Dispose();
         _eval?.Dispose();
+        _fold?.Dispose();
         base.Dispose();
     }
 }

@@ -40,7 +40,7 @@ public sealed class ResNet18 : ImageClassifier
 
     protected override ModelOutput ForwardNormalized(Tape tape, Variable x)
     {
-        var h = F.Relu(tape, Bn1.Forward(tape, Conv1.Forward(tape, x)));
+        var h = Bn1.ForwardReluAfter(tape, Conv1, x);
         foreach (var stage in Stages) h = stage.Forward(tape, h);
         var embedding = GlobalAvgPool(tape, h);
         return new ModelOutput(Linear.Forward(tape, embedding), embedding);

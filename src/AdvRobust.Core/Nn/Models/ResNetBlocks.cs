@@ -30,7 +30,7 @@ public sealed class BasicBlock : Layer
 
     public override Variable Forward(Tape tape, Variable x)
     {
-        var h = F.Relu(tape, Bn1.Forward(tape, Conv1.Forward(tape, x)));
+        var h = Bn1.ForwardReluAfter(tape, Conv1, x);
         h = Bn2.Forward(tape, Conv2.Forward(tape, h));
         return F.Relu(tape, F.Add(tape, h, Shortcut is null ? x : Shortcut.Forward(tape, x)));
     }
