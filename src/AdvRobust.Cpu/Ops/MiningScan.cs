@@ -63,7 +63,7 @@ internal static class MiningScan
             negMax = Vector512.ConditionalSelect(pos, negMax, Vector512.MaxNative(negMax, v));
         }
         if (nan != Vector512<float>.Zero) return false;
-        // Without positives (negatives) the lanes stay -inf (+inf), at no column First finds: nothing changes.
+        // A chunk without positives (negatives) leaves those lanes at -inf (+inf): First finds no column, -1.
         if ((s.Pos < 0 || Vector512.GreaterThanAny(posMax, Vector512.Create(s.DPos))) &&
             (c = First(dist, labels, lab, true, Reduce(posMax, true))) >= 0) (s.Pos, s.DPos) = (j0 + c, dist[c]);
         if ((s.Near < 0 || Vector512.LessThanAny(negMin, Vector512.Create(s.DNear))) &&
