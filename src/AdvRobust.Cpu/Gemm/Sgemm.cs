@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static AdvRobust.Cpu.SgemmKernels;
 
 namespace AdvRobust.Cpu;
@@ -343,11 +344,8 @@ internal static unsafe class Sgemm
                 {
                     float* d = dst + (long)q0 * kc + p * panel;
                     int lanes = Math.Min(panel, width - q0), lane = 0;
-                    if (lanes == panel && panel % 8 == 0)
-                    {
-                        for (; lane < panel; lane += 8) Vector256.Store(Vector256.Load(s + q0 + lane), d + lane);
-                        continue;
-                    }
+                    for (; lane + 8 <= lanes; lane += 8) Vector256.Store(Vector256.Load(s + q0 + lane), d + lane);
+                    for (; lane + 4 <= lanes; lane += 4) Vector128.Store(Vector128.Load(s + q0 + lane), d + lane);
                     for (; lane < lanes; lane++) d[lane] = s[q0 + lane];
                     for (; lane < panel; lane++) d[lane] = 0f;
                 }
@@ -356,8 +354,28 @@ internal static unsafe class Sgemm
         }
         for (int q0 = 0; q0 < width; q0 += panel, dst += panel * kc)
         {
-            int lanes = Math.Min(panel, width - q0);
-            for (int lane = 0; lane < panel; lane++)
+            int lanes = Math.Min(panel, width - q0), lane = 0;
+            // Rows contiguous along p (op(A) = W as stored): four rows at a time, 4×4 blocks transposed in registers.
+            if (kStride == 1 && Sse.IsSupported)
+                for (; lane + 4 <= lanes; lane += 4)
+                {
+                    float* s0 = src + (q0 + lane) * qStride, d = dst + lane;
+                    int p = 0;
+                    for (; p + 4 <= kc; p += 4, d += 4 * panel)
+                    {
+                        var (a, b) = (Vector128.Load(s0 + p), Vector128.Load(s0 + qStride + p));
+                        var (c, e) = (Vector128.Load(s0 + 2 * qStride + p), Vector128.Load(s0 + 3 * qStride + p));
+                        var (ab0, ce0) = (Sse.UnpackLow(a, b), Sse.UnpackLow(c, e));    // a0 b0 a1 b1, c0 e0 c1 e1
+                        var (ab1, ce1) = (Sse.UnpackHigh(a, b), Sse.UnpackHigh(c, e));  // a2 b2 a3 b3, c2 e2 c3 e3
+                        Vector128.Store(Sse.MoveLowToHigh(ab0, ce0), d);
+                        Vector128.Store(Sse.MoveHighToLow(ce0, ab0), d + panel);
+                        Vector128.Store(Sse.MoveLowToHigh(ab1, ce1), d + 2 * panel);
+                        Vector128.Store(Sse.MoveHighToLow(ce1, ab1), d + 3 * panel);
+                    }
+                    for (; p < kc; p++)
+                        for (int r = 0; r < 4; r++) dst[p * panel + lane + r] = s0[r * qStride + p];
+                }
+            for (; lane < panel; lane++)
             {
                 float* s = src + (q0 + lane) * qStride;
                 float* d = dst + lane;
