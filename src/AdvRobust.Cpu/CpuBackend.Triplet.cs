@@ -103,7 +103,7 @@ public sealed partial class CpuBackend
         Tensor poolLabels, int[]? selfRows, MinedTriplets result)
     {
         int n = anchors.Shape[0], d = anchors.Shape[1];
-        Parallel.For(0, n, i =>
+        CpuParallel.For(0, n, i =>
         {
             int self = !p.ExcludeSelf ? -1 : selfRows?[i] ?? i;
             var (pos, dPos, neg, dNeg) = MineAnchor(p, anchors.F().Slice(i * d, d), anchorLabels.I()[i], pool.F(),
@@ -161,7 +161,7 @@ public sealed partial class CpuBackend
     public void TripletLoss(DistanceKind kind, float margin, Tensor a, Tensor p, Tensor n, Tensor loss)
     {
         int rows = a.Shape[0], d = a.Shape[1];
-        Parallel.For(0, rows, i =>
+        CpuParallel.For(0, rows, i =>
         {
             double h = TripletHinge(kind, margin, a.F().Slice(i * d, d), p.F().Slice(i * d, d), n.F().Slice(i * d, d));
             loss.F()[i] = h > 0 ? (float)h : 0f;
@@ -175,7 +175,7 @@ public sealed partial class CpuBackend
         Tensor gradA, Tensor gradP, Tensor gradN)
     {
         int rows = a.Shape[0], d = a.Shape[1];
-        Parallel.For(0, rows, i =>
+        CpuParallel.For(0, rows, i =>
         {
             ReadOnlySpan<float> ai = a.F().Slice(i * d, d), pi = p.F().Slice(i * d, d), ni = n.F().Slice(i * d, d);
             var gA = new double[d];
