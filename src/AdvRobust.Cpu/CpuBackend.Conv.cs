@@ -85,9 +85,7 @@ public sealed partial class CpuBackend
             }
             int cols = nb * g.PQ;
             var packed = new Sgemm.PackedB(g.L, cols);
-            ForSamples(nb, parallel, s => Im2ColPacked(g, x.F().Slice((n0 + s) * g.XSample, g.XSample), col, packed,
-                s * g.PQ));
-            ClearPadding(col, packed);
+            Im2ColChunk(g, x.F().Slice(n0 * g.XSample, nb * g.XSample), nb, col, packed);
             // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
             Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
             Sgemm.RunPackedB(w.F(), false, col.AsSpan(0, (int)packed.Length), yc, g.K, cols, g.L, 1f, 0f);
@@ -109,8 +107,8 @@ public sealed partial class CpuBackend
         }
         var plan = ChunkPlan.For(g, g.L);
         var wl = new Sgemm.PackedA(g.L, g.K);
-        float[]? packedWt = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;
-        if (packedWt is not null) wl.Pack(w.F(), true, packedWt);
+        float[] packedWt = ConvScratch.Rent((int)wl.Length);
+        wl.Pack(w.F(), true, packedWt);
         ForChunks(g, g.L, plan, (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
@@ -118,17 +116,9 @@ public sealed partial class CpuBackend
             ForSamples(nb, parallel, s => PackRows(dy.F().Slice((n0 + s) * g.YSample, g.YSample), g.K, g.PQ, buf,
                 packed, s * g.PQ));
             ClearPadding(buf, packed);
-            if (parallel)
-            {
-                Sgemm.RunPackedB(w.F(), true, buf.AsSpan(0, (int)packed.Length), dcol.AsSpan(0, g.L * cols), g.L,
-                    cols, g.K, 1f, 0f);
-                ForSamples(nb, true, s => Col2Im(g, dcol, cols, s * g.PQ, 0, g.C,
-                    dx.F().Slice((n0 + s) * g.XSample, g.XSample)));
-                return;
-            }
-            DataGradChunk(g, w.F(), packedWt!, wl, buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F());
+            DataGradChunk(g, w.F(), packedWt, wl, buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F(), parallel);
         });
-        if (packedWt is not null) ConvScratch.Return(packedWt);
+        ConvScratch.Return(packedWt);
     }
 
     /// <summary>Channels per dcol block of a one-core data gradient: at most half of ChunkL2Floats in the block,
@@ -234,35 +224,28 @@ public sealed partial class CpuBackend
         return (Math.Min(lo, hi), hi);
     }
 
-    /// <summary>Unrolls one sample (C×H×W) into columns colOffset .. colOffset+PQ of col (row length ld).</summary>
-    private static void Im2Col(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, int ld, int colOffset)
-    {
-        for (int c = 0; c < g.C; c++)
-        for (int r = 0; r < g.R; r++)
-        for (int s = 0; s < g.S; s++)
-            Im2ColRow(g, x, c, r, s, col.AsSpan(((c * g.R + r) * g.S + s) * ld + colOffset, g.PQ));
-    }
-
     /// <summary>
-    /// <see cref="Im2Col"/> written straight into the SGEMM's packed-B layout (<see cref="Sgemm.PackedB"/>): the
-    /// forward GEMM then packs nothing, so col is written once and read once by the kernel instead of being written,
-    /// read, packed and read again. Each row of one sample's columns is built in a PQ-float scratch (in L1) and
-    /// copied out in runs that end at a micro-panel's edge. The values are the same, so is the product.
+    /// The whole col of a chunk of nb samples (x: theirs) in packed-B layout, its K blocks spread over the cores: each
+    /// block is <see cref="Im2ColBlock"/>'s (the fused path's run-wise copy), written where <see cref="Sgemm.PackedB"/>
+    /// puts it (block p0 at p0·PaddedN), from one zero-padded copy of the chunk. A block per task, so no two threads
+    /// write the same cache line (a sample per task did: samples share micro-panels on small planes).
     /// </summary>
-    private static void Im2ColPacked(in ConvGeometry g, ReadOnlySpan<float> x, float[] col, Sgemm.PackedB packed,
-        int colOffset)
+    private static unsafe void Im2ColChunk(in ConvGeometry g, ReadOnlySpan<float> x, int nb, float[] col,
+        Sgemm.PackedB packed)
     {
-        float[] scratch = ArrayPool<float>.Shared.Rent(g.PQ);
-        var row = scratch.AsSpan(0, g.PQ);
-        for (int c = 0; c < g.C; c++)
-        for (int r = 0; r < g.R; r++)
-        for (int s = 0; s < g.S; s++)
+        float[]? padded = g.Pad > 0 || g.Stride > 1 ? ConvScratch.Rent(nb * g.PaddedSample + TapSlack) : null;
+        if (padded is not null) PadChunk(g, x, padded);
+        fixed (float* xp0 = padded is null ? x : padded, c0 = col)
         {
-            int l = (c * g.R + r) * g.S + s;
-            Im2ColRow(g, x, c, r, s, row);
-            ScatterRow(row, col, packed, l, colOffset);
+            var (xp, cp, geometry, cols) = ((nint)xp0, (nint)c0, g, packed.N);
+            CpuParallel.For(0, (g.L + packed.KcMax - 1) / packed.KcMax, block =>
+            {
+                int p0 = block * packed.KcMax;
+                Im2ColBlock(geometry, (float*)xp, 0, cols, p0, Math.Min(packed.KcMax, geometry.L - p0),
+                    (float*)cp + (long)p0 * packed.PaddedN);
+            });
         }
-        ArrayPool<float>.Shared.Return(scratch);
+        if (padded is not null) ConvScratch.Return(padded);
     }
 
     /// <summary>Rows 0 .. rows−1 of src (each `width` long) into columns colOffset .. of packed B's rows.</summary>
@@ -296,28 +279,6 @@ public sealed partial class CpuBackend
     /// <summary>The floats of a col of rows × cols, room enough for its packed-B layout too.</summary>
     private static int ColFloats(int rows, int cols) =>
         rows * ((cols + Sgemm.PackedB.Nr - 1) / Sgemm.PackedB.Nr * Sgemm.PackedB.Nr);
-
-    /// <summary>Row (c, r, s) of one sample's im2col, dst[p·Q + q] = x[c, p·stride − pad + r, q·stride − pad + s]
-    /// (0 outside the image).</summary>
-    private static void Im2ColRow(in ConvGeometry g, ReadOnlySpan<float> x, int c, int r, int s, Span<float> dst)
-    {
-        var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
-        for (int p = 0; p < g.P; p++)
-        {
-            var d = dst.Slice(p * g.Q, g.Q);
-            int h = p * g.Stride - g.Pad + r;
-            if ((uint)h >= (uint)g.H)
-            {
-                d.Clear();
-                continue;
-            }
-            var src = x.Slice((c * g.H + h) * g.W, g.W);
-            d[..q0].Clear();
-            d[q1..].Clear();
-            if (g.Stride == 1) src.Slice(q0 - g.Pad + s, q1 - q0).CopyTo(d[q0..]);
-            else for (int q = q0; q < q1; q++) d[q] = src[q * g.Stride - g.Pad + s];
-        }
-    }
 
     /// <summary>Channels c0 .. c1−1 of dx for one sample (C×H×W) from columns colOffset .. of dcol, whose first row
     /// is channel c0's; sums in float, (r, s) in order.</summary>

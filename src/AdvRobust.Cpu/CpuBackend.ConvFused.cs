@@ -165,39 +165,62 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>
-    /// One core's chunk of the data gradient: dcol a few channels at a time (<see cref="Col2ImChannels"/>), each
-    /// block turned into those channels of dx while it is still in L2 (a whole chunk's dcol is often several MiB;
-    /// rows of dcol do not depend on the others). col2im adds into a zero-padded copy of the chunk's dx, where every
-    /// output row's taps are one strided run with no bounds test (the padding collects sums nobody reads), then copies
-    /// the interior out: each element of dx still adds the same terms in the same (r, s) order from +0.
+    /// One chunk of the data gradient: dcol a few channels at a time (<see cref="Col2ImChannels"/>), each block turned
+    /// into those channels of dx while it is still in L2 (a whole chunk's dcol is often several MiB; rows of dcol do
+    /// not depend on the others). col2im adds into a zero-padded copy of the chunk's dx, where every output row's taps
+    /// are one strided run with no bounds test (the padding collects sums nobody reads), then copies the interior out:
+    /// each element of dx still adds the same terms in the same (r, s) order from +0. On one core (a core's own chunk)
+    /// the groups run in turn through dcol; parallel (a small batch's only chunk), the groups (as many as a multiple of
+    /// the cores) are spread over the cores, each with its own block of dcol: they touch disjoint channels of dx.
     /// </summary>
     private static unsafe void DataGradChunk(in ConvGeometry g, ReadOnlySpan<float> w, float[] packedWt,
-        in Sgemm.PackedA wl, ReadOnlySpan<float> packedDy, int n0, int nb, float[] dcol, Span<float> dx)
+        Sgemm.PackedA wl, ReadOnlySpan<float> packedDy, int n0, int nb, float[] dcol, Span<float> dx, bool parallel)
     {
-        int cols = nb * g.PQ, rs = g.R * g.S, group = Col2ImChannels(rs, cols);
+        int cols = nb * g.PQ, rs = g.R * g.S, group = Col2ImChannels(rs, cols), mr = SgemmKernels.Mr(SgemmKernels.Best);
+        if (parallel)
+        {
+            int groups = (g.C + group - 1) / group, threads = CpuParallel.Threads;
+            groups = (groups + threads - 1) / threads * threads;
+            for (group = (g.C + groups - 1) / groups; group < g.C && group * rs % mr != 0; group++) { }
+        }
         int ldb = new Sgemm.PackedB(g.K, cols).PaddedN;
-        bool aligned = group >= g.C || group * rs % SgemmKernels.Mr(SgemmKernels.Best) == 0;
+        bool aligned = group >= g.C || group * rs % mr == 0;
         var chunk = dx.Slice(n0 * g.XSample, nb * g.XSample);
         float[]? padded = g.Pad > 0 ? ConvScratch.Rent(nb * g.PaddedSample) : null;
         var acc = padded is null ? chunk : padded.AsSpan(0, nb * g.PaddedSample);
         acc.Clear();
-        fixed (float* pd = dcol, pacc = acc)
+        fixed (float* pacc = acc, pdy = packedDy, pw = w)
         {
-            for (int c0 = 0; c0 < g.C; c0 += group)
+            var (accs, dys, ws, geometry, n) = ((nint)pacc, (nint)pdy, (nint)pw, g, (g.C + group - 1) / group);
+            var dyLength = packedDy.Length;
+            void Group(int gi, float[] block)
             {
-                int c1 = Math.Min(g.C, c0 + group);
-                int rows = (c1 - c0) * rs;
-                var block = dcol.AsSpan(0, rows * cols);
+                int c0 = gi * group, c1 = Math.Min(geometry.C, c0 + group), rows = (c1 - c0) * rs;
+                var dyAll = new ReadOnlySpan<float>((float*)dys, dyLength);
+                var span = block.AsSpan(0, rows * cols);
                 if (aligned)
                 {
                     // Wᵀ packed once per call; dY's K blocks as packed (its whole PackedB): Run's bits (Sgemm.RunBlock).
-                    block.Clear();
-                    for (int p0 = 0; p0 < g.K; p0 += wl.KcMax)
-                        Sgemm.RunBlock(packedWt, wl, p0, packedDy[(p0 * ldb)..], cols, block, cols, c0 * rs, rows);
+                    span.Clear();
+                    for (int p0 = 0; p0 < geometry.K; p0 += wl.KcMax)
+                        Sgemm.RunBlock(packedWt, wl, p0, dyAll[(p0 * ldb)..], cols, span, cols, c0 * rs, rows);
                 }
-                else Sgemm.RunPackedB(w[(c0 * rs)..], true, packedDy, block, rows, cols, g.K, 1f, 0f, 1, g.L);
-                for (int s = 0; s < nb; s++) Col2ImPadded(g, pd, cols, s * g.PQ, c0, c1, pacc + (long)s * g.PaddedSample);
+                else
+                    Sgemm.RunPackedB(new ReadOnlySpan<float>((float*)ws + c0 * rs, geometry.L * geometry.K - c0 * rs),
+                        true, dyAll, span, rows, cols, geometry.K, 1f, 0f, 1, geometry.L);
+                fixed (float* pd = block)
+                    for (int s = 0; s < nb; s++)
+                        Col2ImPadded(geometry, pd, cols, s * geometry.PQ, c0, c1,
+                            (float*)accs + (long)s * geometry.PaddedSample);
             }
+            if (!parallel)
+                for (int gi = 0; gi < n; gi++) Group(gi, dcol);
+            else
+                CpuParallel.For(0, n, 0, () => ConvScratch.Rent(ColFloats(group * rs, cols)), (gi, block) =>
+                {
+                    Group(gi, block);
+                    return block;
+                }, block => ConvScratch.Return(block));
         }
         if (padded is null) return;
         int hp = g.H + 2 * g.Pad, wp = g.W + 2 * g.Pad;
