@@ -28,7 +28,8 @@ namespace AdvRobust.Cpu;
 //                    computed as dWᵀ = col · dYᵀ one K block of the chunk GEMM at a time, never materializing a
 //                    chunk's col (see Conv2dBackwardFilter: same sums, same order, same bits)
 // Parallelism (forward, data gradient): a batch with enough chunks gives each core whole chunks; a small batch runs its
-// chunks one after another, im2col/col2im one sample per task and the GEMM over tiles of C. A core's own chunk never
+// chunks one after another, each over all cores: the forward's im2col one K block per task (Im2ColChunk) and the GEMM
+// over tiles of C, the data gradient's channel groups (GEMM block + col2im, DataGradChunk) spread over the cores. A core's own chunk never
 // materializes col: W (or Wᵀ) is packed once per call (Sgemm.PackedA), the forward builds col one K block × one
 // column block at a time straight into packed-B panels from a zero-padded copy of the input and multiplies it at once
 // (Sgemm.RunBlock, ForwardChunk), and the data gradient turns each few channels' dcol into dx through a zero-padded
