@@ -337,16 +337,18 @@ internal static unsafe class Sgemm
     {
         if (qStride == 1)
         {
-            for (int p = 0; p < kc; p++)
+            // Panel by panel, so the writes stream in order; the kc rows read side by side stay in L1 from one panel
+            // to the next.
+            for (int q0 = 0; q0 < width; q0 += panel)
             {
-                float* s = src + p * kStride;
-                for (int q0 = 0; q0 < width; q0 += panel)
+                int lanes = Math.Min(panel, width - q0);
+                float* d = dst + (long)q0 * kc, s = src + q0;
+                for (int p = 0; p < kc; p++, d += panel, s += kStride)
                 {
-                    float* d = dst + (long)q0 * kc + p * panel;
-                    int lanes = Math.Min(panel, width - q0), lane = 0;
-                    for (; lane + 8 <= lanes; lane += 8) Vector256.Store(Vector256.Load(s + q0 + lane), d + lane);
-                    for (; lane + 4 <= lanes; lane += 4) Vector128.Store(Vector128.Load(s + q0 + lane), d + lane);
-                    for (; lane < lanes; lane++) d[lane] = s[q0 + lane];
+                    int lane = 0;
+                    for (; lane + 8 <= lanes; lane += 8) Vector256.Store(Vector256.Load(s + lane), d + lane);
+                    for (; lane + 4 <= lanes; lane += 4) Vector128.Store(Vector128.Load(s + lane), d + lane);
+                    for (; lane < lanes; lane++) d[lane] = s[lane];
                     for (; lane < panel; lane++) d[lane] = 0f;
                 }
             }
