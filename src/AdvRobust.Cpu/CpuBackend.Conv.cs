@@ -281,55 +281,6 @@ public sealed partial class CpuBackend
     private static int ColFloats(int rows, int cols) =>
         rows * ((cols + Sgemm.PackedB.Nr - 1) / Sgemm.PackedB.Nr * Sgemm.PackedB.Nr);
 
-    /// <summary>Channels c0 .. c1−1 of dx for one sample (C×H×W) from columns colOffset .. of dcol, whose first row
-    /// is channel c0's; sums in float, (r, s) in order.</summary>
-    private static void Col2Im(in ConvGeometry g, float[] dcol, int ld, int colOffset, int c0, int c1, Span<float> dx)
-    {
-        for (int c = c0; c < c1; c++)
-        {
-            var plane = dx.Slice(c * g.H * g.W, g.H * g.W);
-            plane.Clear();
-            for (int r = 0; r < g.R; r++)
-            for (int s = 0; s < g.S; s++)
-            {
-                var src = dcol.AsSpan((((c - c0) * g.R + r) * g.S + s) * ld + colOffset, g.PQ);
-                var (q0, q1) = TapRange(g.W, g.Q, g.Stride, g.Pad, s);
-                for (int p = 0; p < g.P; p++)
-                {
-                    int h = p * g.Stride - g.Pad + r;
-                    if ((uint)h >= (uint)g.H) continue;
-                    int row = h * g.W - g.Pad + s;
-                    if (g.Stride == 1)
-                    {
-                        // A contiguous run: dx[row + q] += dcol[p·Q + q] for q in [q0, q1), vectorized.
-                        AddInto(plane.Slice(row + q0, q1 - q0), src.Slice(p * g.Q + q0, q1 - q0));
-                        continue;
-                    }
-                    for (int q = q0; q < q1; q++) plane[row + q * g.Stride] += src[p * g.Q + q];
-                }
-            }
-        }
-    }
-
-    /// <summary>dst[i] += src[i]. Each element is one add, so the vector width cannot change a result.</summary>
-    private static void AddInto(Span<float> dst, ReadOnlySpan<float> src)
-    {
-        int i = 0;
-        if (System.Numerics.Vector.IsHardwareAccelerated)
-        {
-            int width = System.Numerics.Vector<float>.Count;
-            for (; i <= dst.Length - width; i += width)
-                (new System.Numerics.Vector<float>(dst[i..]) + new System.Numerics.Vector<float>(src[i..])).CopyTo(dst[i..]);
-        }
-        for (; i < dst.Length; i++) dst[i] += src[i];
-    }
-
-    /// <summary>dY[k, s·PQ ..] = dy[sample s of the chunk, k, :].</summary>
-    private static void PackChunk(in ConvGeometry g, ReadOnlySpan<float> dySample, float[] buf, int ld, int s)
-    {
-        for (int k = 0; k < g.K; k++) dySample.Slice(k * g.PQ, g.PQ).CopyTo(buf.AsSpan(k * ld + s * g.PQ, g.PQ));
-    }
-
     /// <summary>y[sample s of the chunk, k, :] = Y[k, s·PQ ..], then relu(· + bias[k]) when there is a bias.
     /// inPlace: the GEMM wrote Y into y already (a one-sample chunk), so only the bias and ReLU remain.</summary>
     private static void UnpackChunk(in ConvGeometry g, float[] buf, int ld, int s, bool inPlace, Span<float> ySample,

@@ -233,7 +233,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Channels c0 .. c1−1 of one sample's padded dx (dxp[c, p·stride + r, q·stride + s] += dcol[(c·R + r)·S
-    /// + s, colOffset + p·Q + q]; dcol's first row is channel c0's), (r, s) in order as <see cref="Col2Im"/>.</summary>
+    /// + s, colOffset + p·Q + q]; dcol's first row is channel c0's), (r, s) in order, each from +0.</summary>
     private static unsafe void Col2ImPadded(in ConvGeometry g, float* dcol, int ld, int colOffset, int c0, int c1,
         float* dxp)
     {
