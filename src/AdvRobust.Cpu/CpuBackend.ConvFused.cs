@@ -65,7 +65,8 @@ public sealed partial class CpuBackend
     /// read and written once per K block), cut into blocks of equal width. Every column block streams all of W
     /// through the core once: with C capped at 64 Ki floats, ResNet-18's 512-channel layers at B = 32 (256 columns
     /// per core) took two blocks and read W (9.4 MB, not cache-resident inside a model) twice; with 128 Ki, once
-    /// (their forward 10.2 → 8.9 ms per call in the model, direction only).</summary>
+    /// (their forward 10.1–10.6 → 8.6–9.1 ms per call in ResNet-18 at B = 32, scratch profiler on this CPU, two alternated
+    /// runs each: direction only).</summary>
     private static int ColumnBlock(int kc, int m, int cols)
     {
         int nr = Sgemm.PackedB.Nr;

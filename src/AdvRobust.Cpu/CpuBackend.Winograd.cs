@@ -131,7 +131,7 @@ public sealed partial class CpuBackend
     /// same order as the scalar formula (Row), so U's bits are those of one (o, i) at a time; the 16 results land as
     /// a contiguous run of the panel's row i in each U[e].
     /// </summary>
-    private static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout, nint u)
+    internal static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout, nint u)
     {
         int mr = SgemmKernels.Mr(SgemmKernels.Best), len = (int)layout.Length;
         // g[r, s] of filter (o, i): the forward's w[o, i, r, s], or the data gradient's w[i, o, 2 − r, 2 − s].

@@ -7,11 +7,13 @@ namespace AdvRobust.Cpu;
 /// The CPU backend's fork-join loop: <c>For(from, to, body)</c> runs body(i) for every i in [from, to) on the calling
 /// thread and ProcessorCount − 1 dedicated workers, and returns when all are done. Why not Parallel.For: an op of a
 /// ResNet step on a small batch is tens of microseconds of work, and Parallel.For's hand-off through the thread pool
-/// (queue, wake a sleeping pool thread, join) cost 40–80 µs per call on this 2-core VM (measured beside a spinning
-/// hand-off: 18–29 µs for the same 2 × 32k-float loop), about a fifth of a CIFAR ResNet-18 attack step at batch 8,
-/// which makes ~250 such calls. Here a worker that finished a loop spins for <see cref="SpinMicroseconds"/> waiting
-/// for the next one (an op's successor is usually microseconds away) before it blocks; a blocked worker is woken by
-/// a monitor pulse. So an idle process holds no core for more than that.
+/// (queue, wake a sleeping pool thread, join) cost 54–113 µs per call for a 2 × 32k-float loop in a scratch loop on
+/// this 2-core VM, against 18–29 µs for a spinning hand-off (measured while another session loaded the machine:
+/// direction only). On the idle machine, a whole CIFAR ResNet-18 step at batch 8 (~250 such calls) showed no
+/// difference beyond run-to-run noise between this pool and Parallel.For (ADVROBUST_CPU_WORKERS=0/1 alternated, 3
+/// runs each). A worker that finished a loop spins for <see cref="SpinMicroseconds"/> waiting for the next one (an
+/// op's successor is usually microseconds away) before it blocks; a blocked worker is woken by a monitor pulse. So an
+/// idle process holds no core for more than that.
 /// Indices are handed out in small chunks from a shared counter, so the split between threads varies from run to
 /// run: every caller's result is independent of it (each index writes its own outputs), as with Parallel.For.
 /// One loop at a time uses the workers: a call made while they are busy (another thread's op, e.g. two ranks as
@@ -71,7 +73,7 @@ internal static class CpuParallel
         try
         {
             var job = Shared;
-            job.Start(from, to, threads, (_, _) =>
+            job.Start(from, to, threads, () =>
             {
                 var local = init();
                 try
@@ -116,10 +118,10 @@ internal static class CpuParallel
     {
         private readonly ManualResetEventSlim _done = new();
         private int _next, _end, _chunk, _helpers;
-        private Action<int, int>? _share;
+        private Action? _share;
         public Exception? Error;
 
-        public void Start(int from, int to, int threads, Action<int, int> share)
+        public void Start(int from, int to, int threads, Action share)
         {
             (_next, _end, _share, Error) = (from, to, share, null);
             _chunk = Math.Max(1, (to - from) / (threads * 8));
@@ -148,7 +150,7 @@ internal static class CpuParallel
         {
             try
             {
-                _share!(0, 0);
+                _share!();
             }
             catch (Exception e)
             {
