@@ -9,6 +9,16 @@ public readonly record struct ConvParams(int Stride = 1, int Padding = 0)
     }
 
     public int OutSize(int input, int kernel) => (input + 2 * Padding - kernel) / Stride + 1;
+
+    /// <summary>
+    /// The caller's promise that the weight changes only through writes that move its <see cref="Tensors.Storage.Version"/>
+    /// (the <see cref="Ops"/> façade, CopyIn, <see cref="Nn.Module.MarkStateWritten"/>), so a backend may keep what it
+    /// derives from the weight (the CPU's packed GEMM panels and Winograd filter transforms) until the version moves.
+    /// <see cref="Nn.Layers.Conv2d"/> sets it where no parameter gradient is taken (attacks, evaluation: the weight is
+    /// the model's, constant within the pass and between SGD steps); the results are the same bits either way. A raw
+    /// write into such a weight (a span, a kernel of one's own) must call MarkWritten.
+    /// </summary>
+    public bool ConstantWeight { get; init; }
 }
 
 public enum PoolKind { Max, Avg }

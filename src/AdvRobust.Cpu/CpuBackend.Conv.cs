@@ -64,24 +64,25 @@ public sealed partial class CpuBackend
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         ConvForward(p, x, w, bias, y);
 
-    /// <summary>Winograd F(2×2, 3×3) where it applies (<see cref="Winograd"/>), else im2col + SGEMM.</summary>
+    /// <summary>Winograd F(2×2, 3×3) where it applies (<see cref="Winograd"/>), else im2col + SGEMM. W is packed
+    /// once per call, or taken as kept (<see cref="DerivedWeight"/>) when p.ConstantWeight.</summary>
     private void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
         if (TakesWinograd(g))
         {
-            WinogradConv(x.F(), w.F(), false, bias, y.F(), g.N, g.C, g.K, g.H, g.W);
+            WinogradConv(p, x.F(), w, false, bias, y.F(), g.N, g.C, g.K, g.H, g.W);
             return;
         }
         var plan = ChunkPlan.For(g, g.L);
         var wl = new Sgemm.PackedA(g.K, g.L);
-        float[]? packedW = plan.PerCore ? ConvScratch.Rent((int)wl.Length) : null;
-        if (packedW is not null) wl.Pack(w.F(), false, packedW);
+        float[] packedW = DerivedWeight(p, w, WeightForm.ForwardPanels, (int)wl.Length,
+            dst => wl.Pack(w.F(), false, dst), out bool rented);
         ForChunks(g, g.L, plan, (n0, nb, col, buf, parallel) =>
         {
             if (!parallel)
             {
-                ForwardChunk(g, x.F(), packedW!, wl, n0, nb, col, buf, y.F(), bias);
+                ForwardChunk(g, x.F(), packedW, wl, n0, nb, col, buf, y.F(), bias);
                 return;
             }
             int cols = nb * g.PQ;
@@ -89,11 +90,11 @@ public sealed partial class CpuBackend
             Im2ColChunk(g, x.F().Slice(n0 * g.XSample, nb * g.XSample), nb, col, packed);
             // One sample: Y is exactly y[n0] (K×PQ), so the GEMM writes it in place.
             Span<float> yc = nb == 1 ? y.F().Slice(n0 * g.YSample, g.YSample) : buf.AsSpan(0, g.K * cols);
-            Sgemm.RunPackedB(w.F(), false, col.AsSpan(0, (int)packed.Length), yc, g.K, cols, g.L, 1f, 0f);
+            Sgemm.RunPacked(packedW, wl, col.AsSpan(0, (int)packed.Length), cols, yc, cols);
             ForSamples(nb, nb > 1, s => UnpackChunk(g, buf, cols, s, nb == 1,
                 y.F().Slice((n0 + s) * g.YSample, g.YSample), bias));
         });
-        if (packedW is not null) ConvScratch.Return(packedW);
+        if (rented) ConvScratch.Return(packedW);
     }
 
     /// <summary>dx; a 3×3 stride-1 pad-1 conv's is the same conv of dy with w turned and transposed (Winograd where
@@ -103,13 +104,13 @@ public sealed partial class CpuBackend
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
         if (TakesWinograd(g))
         {
-            WinogradConv(dy.F(), w.F(), true, null, dx.F(), g.N, g.K, g.C, g.H, g.W);
+            WinogradConv(p, dy.F(), w, true, null, dx.F(), g.N, g.K, g.C, g.H, g.W);
             return;
         }
         var plan = ChunkPlan.For(g, g.L);
         var wl = new Sgemm.PackedA(g.L, g.K);
-        float[] packedWt = ConvScratch.Rent((int)wl.Length);
-        wl.Pack(w.F(), true, packedWt);
+        float[] packedWt = DerivedWeight(p, w, WeightForm.DataGradientPanels, (int)wl.Length,
+            dst => wl.Pack(w.F(), true, dst), out bool rented);
         ForChunks(g, g.L, plan, (n0, nb, dcol, buf, parallel) =>
         {
             int cols = nb * g.PQ;
@@ -119,7 +120,7 @@ public sealed partial class CpuBackend
             ClearPadding(buf, packed);
             DataGradChunk(g, w.F(), packedWt, wl, buf.AsSpan(0, (int)packed.Length), n0, nb, dcol, dx.F(), parallel);
         });
-        ConvScratch.Return(packedWt);
+        if (rented) ConvScratch.Return(packedWt);
     }
 
     /// <summary>Channels per dcol block of a one-core data gradient: at most half of ChunkL2Floats in the block,

@@ -62,16 +62,20 @@ public sealed partial class CpuBackend
         && g.K >= WinogradMinChannels && g.H * g.W >= WinogradMinPixels && g.N > 0 && Avx512F.IsSupported;
 
     /// <summary>y (N×O×H×W) = the 3×3 pad-1 convolution of x (N×I×H×W) with filter w (O×I×3×3, or I×O×3×3 read
-    /// turned and transposed when flip: the data gradient), then relu(· + bias[o]) in float when bias is given.
+    /// turned and transposed when flip: the data gradient), then relu(· + bias[o]) in float when bias is given. The
+    /// filter transform is computed per call, or taken as kept (<see cref="DerivedWeight"/>) when p.ConstantWeight.
     /// </summary>
-    private static unsafe void WinogradConv(ReadOnlySpan<float> x, ReadOnlySpan<float> w, bool flip, Tensor? bias,
+    private unsafe void WinogradConv(ConvParams p, ReadOnlySpan<float> x, Tensor w, bool flip, Tensor? bias,
         Span<float> y, int n, int inC, int outC, int h, int wd)
     {
         int th = (h + 1) / 2, tw = (wd + 1) / 2, tiles = n * th * tw;
         int hp = 2 * th + 2, wp = 2 * tw + 2;
         var ul = new Sgemm.PackedA(outC, inC);
-        float[] u = ConvScratch.Rent(16 * (int)ul.Length);
-        fixed (float* pw = w, pu = u) FilterTransform((nint)pw, flip, outC, inC, ul, (nint)pu);
+        float[] u = DerivedWeight(p, w, flip ? WeightForm.WinogradDataGradient : WeightForm.WinogradForward,
+            16 * (int)ul.Length, dst =>
+            {
+                fixed (float* pw = w.F(), pu = dst) FilterTransform((nint)pw, flip, outC, inC, ul, (nint)pu);
+            }, out bool rented);
         int nr = Sgemm.PackedB.Nr, threads = Environment.ProcessorCount;
         int nt = Math.Clamp((1 << 18) / (16 * (inC + outC)) / nr * nr, nr, 16 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
@@ -114,7 +118,7 @@ public sealed partial class CpuBackend
                     ConvScratch.Return(s.M);
                 });
         }
-        ConvScratch.Return(u);
+        if (rented) ConvScratch.Return(u);
     }
 
     /// <summary>Per-sample sizes of one Winograd convolution: channels in and out, the plane, tiles, padded plane.

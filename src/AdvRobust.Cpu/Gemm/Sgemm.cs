@@ -159,6 +159,39 @@ internal static unsafe class Sgemm
         }
     }
 
+    /// <summary>
+    /// C (M×n, row stride ldc) = op(A)·op(B) with both already packed: op(A) whole (<see cref="PackedA"/>), op(B) as
+    /// <see cref="PackedB"/>(K, n) lays it out. Bands of whole micro-panels of rows spread over the cores; each band
+    /// clears its rows of C, then adds every K block in order of p0 (<see cref="RunBlock"/>): the bits of
+    /// <see cref="Run"/> with alpha = 1, beta = 0. For a weight packed once and kept (the convolutions' W), where
+    /// Run would pack it again in every tile.
+    /// </summary>
+    public static void RunPacked(float[] packedA, PackedA layout, ReadOnlySpan<float> packedB, int n, Span<float> c,
+        int ldc, int maxThreads = 0)
+    {
+        var bl = new PackedB(layout.K, n);
+        if (packedB.Length < bl.Length || c.Length < (long)(layout.M - 1) * ldc + n)
+            throw new ArgumentException("packed B or C is shorter than its shape");
+        if (layout.M == 0 || n == 0) return;
+        int mr = Mr(Best), panels = CeilDiv(layout.M, mr);
+        int threads = maxThreads > 0 ? maxThreads : Environment.ProcessorCount;
+        if ((long)layout.M * n * layout.K < SerialBelow) threads = 1;
+        int bands = Math.Min(panels, 4 * threads);
+        fixed (float* pb = packedB, pc = c)
+        {
+            var (b, cs, bLength, cLength) = ((nint)pb, (nint)pc, (int)bl.Length, c.Length);
+            CpuParallel.For(0, bands, threads, band =>
+            {
+                int row0 = band * panels / bands * mr, row1 = Math.Min(layout.M, (band + 1) * panels / bands * mr);
+                var cb = new Span<float>((float*)cs + (long)row0 * ldc, cLength - row0 * ldc);
+                for (int i = row0; i < row1; i++) cb.Slice((i - row0) * ldc, n).Clear();
+                var all = new ReadOnlySpan<float>((float*)b, bLength);
+                for (int p0 = 0; p0 < layout.K; p0 += layout.KcMax)
+                    RunBlock(packedA, layout, p0, all[(p0 * bl.PaddedN)..], n, cb, ldc, row0, row1 - row0);
+            });
+        }
+    }
+
     private static void Run(Job job, int maxThreads)
     {
         int m = job.M, n = job.N, k = job.K, mr = job.MR, nr = job.NR;

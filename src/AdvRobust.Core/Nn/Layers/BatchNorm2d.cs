@@ -89,7 +89,8 @@ public sealed class BatchNorm2d : Layer
         _eval.Refresh(Params, Weight.Value, Bias.Value, RunningMean, RunningVar);
         _fold ??= new FoldedConv(conv.Weight.Value);
         _fold.Refresh(conv.Weight.Value, _eval.Scale, _eval.Shift);
-        return F.Conv2dBiasRelu(tape, x, tape.Constant(_fold.Weight), tape.Constant(_eval.Shift), conv.Params);
+        return F.Conv2dBiasRelu(tape, x, tape.Constant(_fold.Weight), tape.Constant(_eval.Shift),
+            conv.Params with { ConstantWeight = true });
     }
 
     public override void Dispose()

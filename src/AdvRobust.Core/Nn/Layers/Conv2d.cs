@@ -41,12 +41,16 @@ public sealed class Conv2d : Layer
 
     public override Variable Forward(Tape tape, Variable x)
     {
-        var y = F.Conv2d(tape, x, tape.Param(Weight), Params);
+        var y = F.Conv2d(tape, x, tape.Param(Weight), CallParams(tape));
         return Bias is null ? y : F.ChannelAffine(tape, y, null, tape.Param(Bias));
     }
 
     /// <summary>relu(Forward(x)); with a bias, one fused op (<see cref="F.Conv2dBiasRelu"/>), bitwise equal on the CPU.</summary>
     public Variable ForwardRelu(Tape tape, Variable x) => Bias is null
         ? F.Relu(tape, Forward(tape, x))
-        : F.Conv2dBiasRelu(tape, x, tape.Param(Weight), tape.Param(Bias), Params);
+        : F.Conv2dBiasRelu(tape, x, tape.Param(Weight), tape.Param(Bias), CallParams(tape));
+
+    /// <summary><see cref="Params"/>, marked <see cref="ConvParams.ConstantWeight"/> where the pass takes no parameter
+    /// gradient: the weight then changes only by a versioned write (an SGD step, a load) between passes.</summary>
+    private ConvParams CallParams(Tape tape) => tape.ParameterGradients ? Params : Params with { ConstantWeight = true };
 }

@@ -28,6 +28,7 @@ internal sealed class FoldedConv : IDisposable
         if (!stale) return;
         int k = weight.Shape[0], rest = checked((int)(weight.Length / k));
         Ops.ChannelAffine(weight.View(1, k, rest, 1), scale, null, Weight.View(1, k, rest, 1));
+        Weight.Storage.MarkWritten();  // W' is convolved as a ConstantWeight: what a backend derived from it is stale
         for (int i = 0; i < sources.Length; i++) _versions[i] = sources[i].Storage.Version;
         Computations++;
     }
