@@ -234,8 +234,9 @@ function Invoke-Loc {
     # Budgets in lines of C#/CUDA (STYLE.md convention 12). Core holds the whole backend-agnostic engine (tensors,
     # autograd, layers and models, attacks, data, serialization): about a day's reading, no more. Research holds what
     # is built on it (training recipes and runs, detection, certification, proxy distributions). Cpu grew past 5000
-    # with issue 14 (the fused im2col and Winograd convolutions, the blocked SGEMM and RowDots, the fork-join pool).
-    $budgets = @{ 'src/AdvRobust.Core' = 9000; 'src/AdvRobust.Research' = 7000; 'src/AdvRobust.Cpu' = 5600;
+    # with issue 14 (the fused im2col and Winograd convolutions, the blocked SGEMM and RowDots, the fork-join pool),
+    # and past 5600 with Winograd F(4×4, 3×3) beside F(2×2, 3×3) and the kept forms of constant weights.
+    $budgets = @{ 'src/AdvRobust.Core' = 9000; 'src/AdvRobust.Research' = 7000; 'src/AdvRobust.Cpu' = 6000;
         'src/AdvRobust.Cuda' = 5000; 'kernels' = 4000 }
     $over = $false
     $dirs = @(Get-ChildItem src -Directory) + @(Get-Item kernels) + @(Get-ChildItem tests, benchmarks -Directory)

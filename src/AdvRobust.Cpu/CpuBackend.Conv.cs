@@ -9,8 +9,9 @@ namespace AdvRobust.Cpu;
 // CPU twin of the cuDNN convolution: im2col + the blocked SGEMM (Gemm/Sgemm.cs).
 // Shape letters: x N×C×H×W, w K×C×R×S, y N×K×P×Q with P = (H + 2·pad − R)/stride + 1 (Q likewise);
 // L = C·R·S, the length of one unrolled receptive field. Cross-correlation, as in cuDNN and PyTorch.
-// (3×3 stride-1 pad-1 convolutions with many channels on large planes take Winograd F(2×2, 3×3) for the forward and
-// the data gradient instead: see CpuBackend.Winograd.cs and the Winograd property.)
+// (3×3 stride-1 pad-1 convolutions with many channels on large planes take Winograd F(4×4, 3×3) or F(2×2, 3×3) for
+// the forward and the data gradient instead: see CpuBackend.Winograd4.cs, CpuBackend.Winograd.cs and the Winograd
+// property.)
 // Files: this one (shapes, chunking, entry points, the plain im2col/col2im), CpuBackend.ConvFused.cs (the per-core
 // fused forward and data gradient), CpuBackend.ConvFilter.cs (the filter gradient).
 //
@@ -64,7 +65,7 @@ public sealed partial class CpuBackend
     public void Conv2dBiasReluForward(ConvParams p, Tensor x, Tensor w, Tensor bias, Tensor y) =>
         ConvForward(p, x, w, bias, y);
 
-    /// <summary>Winograd F(2×2, 3×3) where it applies (<see cref="Winograd"/>), else im2col + SGEMM. W is packed
+    /// <summary>Winograd where it applies (<see cref="Winograd"/>), else im2col + SGEMM. W is packed
     /// once per call, or taken as kept (<see cref="DerivedWeight"/>) when p.ConstantWeight.</summary>
     private void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {

@@ -17,13 +17,16 @@ namespace AdvRobust.Cpu;
 public sealed partial class CpuBackend
 {
     /// <summary>The forms a convolution derives from its weight (<see cref="DerivedWeight"/>).</summary>
-    private enum WeightForm { ForwardPanels, DataGradientPanels, WinogradForward, WinogradDataGradient }
+    private enum WeightForm
+    {
+        ForwardPanels, DataGradientPanels, WinogradForward, WinogradDataGradient, Winograd4Forward, Winograd4DataGradient,
+    }
 
     /// <summary>One weight's derived forms, each with the version and shape it was derived at.</summary>
     private sealed class DerivedForms
     {
         public readonly Lock Gate = new();
-        public readonly (long Version, Shape Shape, float[]? Data)[] Forms = new (long, Shape, float[]?)[4];
+        public readonly (long Version, Shape Shape, float[]? Data)[] Forms = new (long, Shape, float[]?)[6];
     }
 
     private readonly ConditionalWeakTable<Storage, DerivedForms> _derived = new();

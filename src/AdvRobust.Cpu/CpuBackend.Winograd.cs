@@ -5,7 +5,8 @@ using AdvRobust.Core.Tensors;
 
 namespace AdvRobust.Cpu;
 
-// Winograd F(2×2, 3×3) (Lavin & Gray 2016) for the 3×3, stride-1, pad-1 convolutions with many channels: the forward
+// Winograd F(2×2, 3×3) (Lavin & Gray 2016) for the 3×3, stride-1, pad-1 convolutions with many channels whose planes
+// F(4×4, 3×3) does not take (CpuBackend.Winograd4.cs: planes that cut into whole groups of 8 4×4 tiles): the forward
 // and the data gradient (dx of such a conv is the same conv of dy with the filter turned 180° and its K/C axes
 // swapped: w'[c, k, r, s] = w[k, c, 2 − r, 2 − s]). The filter gradient keeps im2col + SGEMM.
 // Shape letters as in CpuBackend.Conv.cs: in I×H×W per sample (I = C forward, K for dx), out O×H×W, filter g O×I×3×3.
@@ -53,7 +54,7 @@ public sealed partial class CpuBackend
     private static bool WinogradDefault() => Environment.GetEnvironmentVariable("ADVROBUST_CPU_WINOGRAD") is not "0";
 
     /// <summary>Whether eligible convolutions (3×3, stride 1, pad 1, at least <see cref="WinogradMinChannels"/> input
-    /// and output channels, planes of at least <see cref="WinogradMinPixels"/>) run as Winograd F(2×2, 3×3) (CpuBackend.Winograd.cs); every other convolution, and every
+    /// and output channels, planes of at least <see cref="WinogradMinPixels"/>) run as Winograd, F(4×4, 3×3) or F(2×2, 3×3) (CpuBackend.Winograd4.cs, CpuBackend.Winograd.cs); every other convolution, and every
     /// filter gradient, is im2col + SGEMM. Off: bit for bit the im2col path (the bit-identity tests pin it).</summary>
     public bool Winograd { get; init; } = WinogradDefault();
 
@@ -68,6 +69,11 @@ public sealed partial class CpuBackend
     private unsafe void WinogradConv(ConvParams p, ReadOnlySpan<float> x, Tensor w, bool flip, Tensor? bias,
         Span<float> y, int n, int inC, int outC, int h, int wd)
     {
+        if (TakesWinograd4(h, wd))
+        {
+            Winograd4Conv(p, x, w, flip, bias, y, n, inC, outC, h, wd);
+            return;
+        }
         int th = (h + 1) / 2, tw = (wd + 1) / 2, tiles = n * th * tw;
         int hp = 2 * th + 2, wp = 2 * tw + 2;
         var ul = new Sgemm.PackedA(outC, inC);
@@ -129,20 +135,24 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>U[e = 4ξ + ν] = G g Gᵀ for every (o, i), in double, rounded once, written into 16 pre-packed A
-    /// matrices (O × I, <see cref="Sgemm.PackedA"/> layout, rows past O zero) at u + e·layout.Length. One task per
-    /// micro-panel of MR filters o; for each i the panel's g[o, i] are gathered 8 lanes at a time (lanes past O read
-    /// as zero, so the padding rows come out 0) and transformed as 8 doubles at once, each lane by the same ops in the
-    /// same order as the scalar formula (Row), so U's bits are those of one (o, i) at a time; the 16 results land as
-    /// a contiguous run of the panel's row i in each U[e].
+    /// matrices (O × I, <see cref="Sgemm.PackedA"/> layout, rows past O zero) at u + e·layout.Length; with six, F(4×4,
+    /// 3×3)'s 6×3 G (CpuBackend.Winograd4.cs) into 36 matrices, e = 6ξ + ν. One task per micro-panel of MR filters
+    /// o; for each i the panel's g[o, i] are gathered 8 lanes at a time (lanes past O read as zero, so the padding
+    /// rows come out ±0) and transformed as 8 doubles at once, each lane by the same ops in the same order as the
+    /// scalar formula (<see cref="Rows"/>), so U's bits are those of one (o, i) at a time; the results land as a
+    /// contiguous run of the panel's row i in each U[e].
     /// </summary>
-    internal static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout, nint u)
+    internal static unsafe void FilterTransform(nint w, bool flip, int outC, int inC, Sgemm.PackedA layout, nint u,
+        bool six = false)
     {
-        int mr = SgemmKernels.Mr(SgemmKernels.Best), len = (int)layout.Length;
+        int mr = SgemmKernels.Mr(SgemmKernels.Best), len = (int)layout.Length, taps = six ? 6 : 4;
         // g[r, s] of filter (o, i): the forward's w[o, i, r, s], or the data gradient's w[i, o, 2 − r, 2 − s].
         int oStride = flip ? 9 : inC * 9, iStride = flip ? outC * 9 : 9;
         CpuParallel.For(0, layout.PaddedM / mr, panel =>
         {
             var f = new Vector512<double>[9];
+            var t = new Vector512<double>[18];  // G g: t[3ξ + s]
+            var row = new Vector512<double>[6];
             for (int half = 0; half < mr; half += 8)
             {
                 int o = panel * mr + half, lanes = Math.Min(8, mr - half), valid = Math.Clamp(outC - o, 0, lanes);
@@ -155,25 +165,18 @@ public sealed partial class CpuBackend
                     for (int rs = 0; rs < 9; rs++)
                         f[rs] = Avx512F.ConvertToVector512Double(Avx2.GatherMaskVector256(Vector256<float>.Zero,
                             g + (flip ? 8 - rs : rs), index, mask, 4));
-                    var (a0, a1, a2, a3) = Row(f[0], f[3], f[6]);  // t = G g, column by column
-                    var (b0, b1, b2, b3) = Row(f[1], f[4], f[7]);
-                    var (c0, c1, c2, c3) = Row(f[2], f[5], f[8]);
+                    for (int s = 0; s < 3; s++)  // t = G g, column by column
+                    {
+                        Rows(six, f[s], f[3 + s], f[6 + s], row);
+                        for (int xi = 0; xi < taps; xi++) t[3 * xi + s] = row[xi];
+                    }
                     int p0 = i / layout.KcMax * layout.KcMax, kc = Math.Min(layout.KcMax, inC - p0);
                     float* at = (float*)u + (long)p0 * layout.PaddedM + (long)panel * mr * kc + (i - p0) * mr + half;
-                    Store(Row(a0, b0, c0), at, 0);  // (G g) Gᵀ, row by row: U[4ξ + ν]
-                    Store(Row(a1, b1, c1), at, 4);
-                    Store(Row(a2, b2, c2), at, 8);
-                    Store(Row(a3, b3, c3), at, 12);
-                }
-
-                void Store((Vector512<double>, Vector512<double>, Vector512<double>, Vector512<double>) row,
-                    float* at, int e0)
-                {
-                    var (r0, r1, r2, r3) = row;
-                    Put(r0, at + (long)e0 * len);
-                    Put(r1, at + (long)(e0 + 1) * len);
-                    Put(r2, at + (long)(e0 + 2) * len);
-                    Put(r3, at + (long)(e0 + 3) * len);
+                    for (int xi = 0; xi < taps; xi++)  // (G g) Gᵀ, row by row: U[taps·ξ + ν]
+                    {
+                        Rows(six, t[3 * xi], t[3 * xi + 1], t[3 * xi + 2], row);
+                        for (int nu = 0; nu < taps; nu++) Put(row[nu], at + (long)(taps * xi + nu) * len);
+                    }
                 }
 
                 void Put(Vector512<double> v, float* dst)
@@ -186,13 +189,22 @@ public sealed partial class CpuBackend
         });
     }
 
-    /// <summary>(g0, ½(g0 + g1 + g2), ½(g0 − g1 + g2), g2): G times a column (or a row times Gᵀ), lane by lane.
-    /// </summary>
-    private static (Vector512<double>, Vector512<double>, Vector512<double>, Vector512<double>) Row(
-        Vector512<double> g0, Vector512<double> g1, Vector512<double> g2)
+    /// <summary>G times a column (or a row times Gᵀ), lane by lane, into dst: F(2×2, 3×3)'s (g0, ½(g0 + g1 + g2),
+    /// ½(g0 − g1 + g2), g2), or with six F(4×4, 3×3)'s (g0/4, −(g0 + g1 + g2)/6, −(g0 − g1 + g2)/6,
+    /// g0/24 + g1/12 + g2/6, g0/24 − g1/12 + g2/6, g2).</summary>
+    private static void Rows(bool six, Vector512<double> g0, Vector512<double> g1, Vector512<double> g2,
+        Vector512<double>[] dst)
     {
-        var half = Vector512.Create(0.5);
-        return (g0, half * (g0 + g1 + g2), half * (g0 - g1 + g2), g2);
+        if (!six)
+        {
+            var half = Vector512.Create(0.5);
+            (dst[0], dst[1], dst[2], dst[3]) = (g0, half * (g0 + g1 + g2), half * (g0 - g1 + g2), g2);
+            return;
+        }
+        Vector512<double> six6 = Vector512.Create(6.0), a = g0 / Vector512.Create(24.0), b = g1 / Vector512.Create(12.0);
+        Vector512<double> c = g2 / six6;
+        (dst[0], dst[1], dst[2]) = (g0 / Vector512.Create(4.0), -((g0 + g1 + g2) / six6), -((g0 - g1 + g2) / six6));
+        (dst[3], dst[4], dst[5]) = (a + b + c, a - b + c, g2);
     }
 
     /// <summary>NR of the AVX-512 SGEMM kernel (the Winograd path needs AVX-512: its packed-B panels).</summary>

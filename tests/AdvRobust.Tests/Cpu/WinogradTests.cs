@@ -6,19 +6,28 @@ using AdvRobust.Tests.Support;
 namespace AdvRobust.Tests.Cpu;
 
 /// <summary>
-/// The CPU's Winograd F(2×2, 3×3) path (CpuBackend.Winograd.cs: 3×3, stride 1, pad 1, at least
+/// The CPU's Winograd path (CpuBackend.Winograd.cs: 3×3, stride 1, pad 1, at least
 /// CpuBackend.WinogradMinChannels channels in and out; forced on every plane size here) against the plain double-precision definition, forward and
-/// data gradient. Shape letters: x N×C×H×W, w K×C×3×3, y N×K×H×W.
+/// data gradient, as F(4×4, 3×3) where the plane allows it (CpuBackend.Winograd4.cs: H a multiple of 4 and W of 32, or
+/// 16×16 and the like) and F(2×2, 3×3) elsewhere, and as F(2×2, 3×3) on every shape (Winograd4 off).
+/// Shape letters: x N×C×H×W, w K×C×3×3, y N×K×H×W.
 /// Tolerance: the error is measured as max |got − ref| over the RMS of ref. F(2,3)'s transforms have entries 0, ±1,
 /// ½ (U is computed in double and rounded once), so each output is a float sum over C of products of transformed
 /// values of the same size as im2col's, plus a few adds in the transforms: its error is a small multiple of
 /// im2col's (~1e-7 to 1e-6 of the RMS for C·9 ≤ 4608 terms). The test asks for at most 2e-5 of the RMS and at most 8 × (im2col's error on the
 /// same data) + 1e-6, so a wrong tap, a lost tile or an edge that reads garbage (errors of order 1) always fails.
+/// F(4×4, 3×3)'s transforms have entries up to 8 (Aᵀ), 5 (Bᵀ) and 1⁄24 (G), which amplify the float rounding of the
+/// transforms and of the sums: measured 2.6e-5 to 4.6e-5 of the RMS on ResNet-18's 64- and 128-channel shapes, 20 to
+/// 45 × im2col's (the price cuDNN's and oneDNN's F(4×4, 3×3) pay too). Those shapes are held to at most 1e-4 of the RMS
+/// and 100 × im2col's error + 1e-6, still far below the errors of order 1 that a wrong tap or tile gives.
 /// </summary>
 public class WinogradTests
 {
     /// <summary>Winograd on every eligible plane size, however small (the default takes it from 16×16 up).</summary>
     private static readonly IBackend Cpu = new CpuBackend { WinogradMinPixels = 1 };
+
+    /// <summary>F(2×2, 3×3) on every eligible shape, the planes F(4×4, 3×3) would take included.</summary>
+    private static readonly IBackend Cpu2 = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false };
 
     /// <summary>The im2col path on every shape (the accuracy yardstick).</summary>
     private static readonly IBackend Im2Col = new CpuBackend { Winograd = false };
@@ -37,7 +46,13 @@ public class WinogradTests
         yield return new TestCaseData(1, 128, 16, 16, 128).SetArgDisplayNames("resnet stage 2");
         yield return new TestCaseData(2, 256, 8, 8, 256).SetArgDisplayNames("resnet stage 3");
         yield return new TestCaseData(2, 512, 4, 4, 512).SetArgDisplayNames("resnet stage 4");
+        yield return new TestCaseData(3, 40, 8, 64, 36).SetArgDisplayNames("8x64: two 8-tile groups per tile row");
+        yield return new TestCaseData(3, 33, 16, 16, 40).SetArgDisplayNames("16x16, N 3: groups of two tile rows");
+        yield return new TestCaseData(1, 32, 4, 32, 35).SetArgDisplayNames("4x32: one tile row");
     }
+
+    /// <summary>Whether the default Winograd path takes F(4×4, 3×3) for this plane (CpuBackend.TakesWinograd4).</summary>
+    private static bool TakesF4(int h, int w) => h % 4 == 0 && (w % 32 == 0 || w == 16 && h % 8 == 0);
 
     private static readonly ConvParams P = new(1, 1);
 
@@ -47,8 +62,9 @@ public class WinogradTests
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
         float[] xs = rng.Normal(n * c * h * w), ws = rng.Normal(k * c * 9);
         double[] want = ReferenceForward(xs, ws, n, c, h, w, k);
-        float[] got = Forward(Cpu, xs, ws, n, c, h, w, k), im2col = Forward(Im2Col, xs, ws, n, c, h, w, k);
-        AssertAccurate(want, got, im2col, $"forward, seed {rng.Seed}");
+        float[] im2col = Forward(Im2Col, xs, ws, n, c, h, w, k);
+        AssertAccurate(want, Forward(Cpu, xs, ws, n, c, h, w, k), im2col, TakesF4(h, w), $"forward, seed {rng.Seed}");
+        AssertAccurate(want, Forward(Cpu2, xs, ws, n, c, h, w, k), im2col, false, $"forward F(2,3), seed {rng.Seed}");
     }
 
     [TestCaseSource(nameof(Shapes))]
@@ -57,8 +73,27 @@ public class WinogradTests
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
         float[] gs = rng.Normal(n * k * h * w), ws = rng.Normal(k * c * 9);
         double[] want = ReferenceBackwardData(gs, ws, n, c, h, w, k);
-        float[] got = BackwardData(Cpu, gs, ws, n, c, h, w, k), im2col = BackwardData(Im2Col, gs, ws, n, c, h, w, k);
-        AssertAccurate(want, got, im2col, $"backward data, seed {rng.Seed}");
+        float[] im2col = BackwardData(Im2Col, gs, ws, n, c, h, w, k);
+        AssertAccurate(want, BackwardData(Cpu, gs, ws, n, c, h, w, k), im2col, TakesF4(h, w),
+            $"backward data, seed {rng.Seed}");
+        AssertAccurate(want, BackwardData(Cpu2, gs, ws, n, c, h, w, k), im2col, false,
+            $"backward data F(2,3), seed {rng.Seed}");
+    }
+
+    /// <summary>F(4×4, 3×3) is taken exactly where the plane cuts into whole groups of 8 tiles (its bits differ from
+    /// F(2×2, 3×3)'s there, and equal them elsewhere).</summary>
+    [TestCase(2, 32, 32, 32, 32, true)]
+    [TestCase(2, 32, 16, 16, 32, true)]
+    [TestCase(2, 32, 8, 64, 32, true)]
+    [TestCase(2, 32, 28, 28, 32, false)]
+    [TestCase(2, 32, 12, 16, 32, false)]
+    [TestCase(2, 32, 30, 32, 32, false)]
+    public void Routing_F4OnlyOnWholeTileGroups(int n, int c, int h, int w, int k, bool f4)
+    {
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
+        float[] xs = rng.Normal(n * c * h * w), ws = rng.Normal(k * c * 9);
+        bool same = Forward(Cpu, xs, ws, n, c, h, w, k).AsSpan().SequenceEqual(Forward(Cpu2, xs, ws, n, c, h, w, k));
+        Assert.That(same, Is.EqualTo(!f4), "bits equal to F(2×2, 3×3)'s");
     }
 
     /// <summary>The eligible shapes do take the Winograd path (some bits differ from im2col's), the others do not
@@ -108,6 +143,8 @@ public class WinogradTests
     [TestCase(5, 48, 9, 11, 40)]
     [TestCase(9, 64, 8, 8, 64)]
     [TestCase(5, 64, 28, 28, 64)]
+    [TestCase(5, 40, 16, 16, 36)]
+    [TestCase(3, 33, 8, 64, 40)]
     public void Batch_SampleAloneAndFusedBiasRelu_SameBits(int n, int c, int h, int w, int k)
     {
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
@@ -137,7 +174,7 @@ public class WinogradTests
         }
     }
 
-    private static void AssertAccurate(double[] want, float[] got, float[] im2col, string what)
+    private static void AssertAccurate(double[] want, float[] got, float[] im2col, bool f4, string what)
     {
         double rms = Math.Sqrt(want.Sum(v => v * v) / want.Length), err = 0, baseline = 0;
         for (int i = 0; i < want.Length; i++)
@@ -147,8 +184,9 @@ public class WinogradTests
         }
         (err, baseline) = (err / rms, baseline / rms);
         TestContext.Out.WriteLine($"{what}: max error / RMS {err:E2} (im2col {baseline:E2})");
-        Assert.That(err, Is.LessThanOrEqualTo(2e-5), $"{what}: max error / RMS {err:E2}");
-        Assert.That(err, Is.LessThanOrEqualTo(8 * baseline + 1e-6), $"{what}: {err:E2} against im2col's {baseline:E2}");
+        var (bound, factor) = f4 ? (1e-4, 100) : (2e-5, 8);
+        Assert.That(err, Is.LessThanOrEqualTo(bound), $"{what}: max error / RMS {err:E2}");
+        Assert.That(err, Is.LessThanOrEqualTo(factor * baseline + 1e-6), $"{what}: {err:E2} against im2col's {baseline:E2}");
     }
 
     private static float[] Forward(IBackend be, float[] xs, float[] ws, int n, int c, int h, int w, int k)
