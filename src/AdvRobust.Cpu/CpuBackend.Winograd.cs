@@ -32,21 +32,25 @@ namespace AdvRobust.Cpu;
 // into the input transform's row buffer), filter transform 0.3;
 // 512 channels 4×4: filter transform 10.6, GEMMs 8.9 — hence WinogradMinPixels. The filter transform has since been
 // vectorized (4.0 ms forward, 6.6 ms data gradient at 512×512 filters, loaded machine); with it the 8×8 and 4×4
-// planes still ran slower than im2col at B = 8 and 32 (direction only), so the threshold stays. The input and output
-// transforms, not the GEMMs, are what is left to win.
+// planes still ran slower than im2col at B = 8 and 32 (direction only): their rows hold fewer than 8 tiles, so the
+// block path's transforms went one tile at a time, and each of a few blocks streamed all of U. The banded path
+// (WinogradBanded: all tiles at once, gathers, channels shared out; filter transforms kept for constant weights) turned
+// that round, so 8×8 and 4×4 planes now take Winograd too (see WinogradMinPixels).
 public sealed partial class CpuBackend
 {
     /// <summary>The fewest input and output channels a 3×3 stride-1 pad-1 convolution needs to take the Winograd path
     /// (the Madry small CNN's and the test models' narrow convolutions keep im2col's bits).</summary>
     public int WinogradMinChannels { get; init; } = 32;
 
-    /// <summary>The fewest output pixels (H·W) per plane for the Winograd path. Measured per CIFAR ResNet-18 layer
-    /// (direction only, loaded 2-core machine, medians of 5, B = 8 / 32, forward and data gradient): 32×32 and 16×16
-    /// planes mostly ran faster than im2col (0.85-1.6×, noisy; the whole model gains, see the header), 8×8 and 4×4
-    /// planes (256-512 channels) slower (0.4-0.85×: the per-call filter transform of 16·K·C floats and the narrow
-    /// tile blocks cost more than the multiplications saved).
+    /// <summary>The fewest output pixels (H·W) per plane for the Winograd path: 4×4 and up. Measured with the banded
+    /// path and kept filter transforms (scratch program on this 2-core machine, medians of 40 calls, two alternated
+    /// passes, ms forward / data gradient; direction only): 512 channels 4×4, B = 8: 1.05-1.32 / 1.03-1.24 against
+    /// im2col's 2.46-2.86 / 1.94-2.15; 256 channels 8×8, B = 8: 1.25-1.47 / 1.25-1.45 against 1.75-1.92 / 1.68-1.85;
+    /// B = 32: 4.35-5.78 / 4.20-5.93 against 6.85-8.30 / 6.76-8.06, and 5.98-6.81 / 5.57-7.10 against 6.73-7.95 /
+    /// 6.57-7.77. CIFAR ResNet-18 eval forward + input gradient with 256 instead (the threshold before): B = 8
+    /// 67-69 → 55-59 ms, B = 32 222 → 195-198 ms (scratch profile, two runs each: direction only).
     /// </summary>
-    public int WinogradMinPixels { get; init; } = 256;
+    public int WinogradMinPixels { get; init; } = 16;
 
     /// <summary>ADVROBUST_CPU_WINOGRAD=0 turns the Winograd path off process-wide (every convolution then takes
     /// im2col + SGEMM, bit for bit the results from before it existed). A method, not a static field: the static
@@ -83,6 +87,14 @@ public sealed partial class CpuBackend
                 fixed (float* pw = w.F(), pu = dst) FilterTransform((nint)pw, flip, outC, inC, ul, (nint)pu);
             }, out bool rented);
         int nr = Sgemm.PackedB.Nr, threads = Environment.ProcessorCount;
+        if (tiles <= WinogradBandedTiles || tw < 8)
+        {
+            fixed (float* px = x, pu = u, py = y)
+                WinogradBanded(new TileGeometry(inC, outC, h, wd, th, tw, hp, wp), (nint)px, (nint)pu, ul, (nint)py,
+                    n, bias?.F().ToArray());
+            if (rented) ConvScratch.Return(u);
+            return;
+        }
         int nt = Math.Clamp((1 << 18) / (16 * (inC + outC)) / nr * nr, nr, 16 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
         int blocks = (tiles + nt - 1) / nt;
@@ -125,6 +137,178 @@ public sealed partial class CpuBackend
                 });
         }
         if (rented) ConvScratch.Return(u);
+    }
+
+    /// <summary>The most tiles (N·⌈H/2⌉·⌈W/2⌉) for which an F(2×2, 3×3) convolution runs as one block of all its
+    /// tiles with the cores sharing out its channels (<see cref="WinogradBanded"/>) rather than one block of tiles per
+    /// core; planes narrower than 8 tiles (W ≤ 14) always take it, in blocks of this many tiles.</summary>
+    public int WinogradBandedTiles { get; init; } = 512;
+
+    /// <summary>
+    /// F(2×2, 3×3) over all the tiles at once (in chunks of <see cref="WinogradBandedTiles"/>), for few tiles or small
+    /// planes (one block per core would leave cores idle, every block streams all of U, 16·O·I floats, and the block
+    /// path's transforms take 8 tiles at once only along a plane's row): x copied with a zero ring (planes Hp × Wp), the
+    /// input transform 8 tiles at a time by gathers (any plane size; <see cref="GatherInputTransform"/>) with the cores
+    /// taking ranges of input channels, the 16 GEMMs with the cores taking bands of output channels (whole
+    /// micro-panels of U's rows, every K block in order, as <see cref="Sgemm.RunPacked"/>), the output transform 8
+    /// tiles at a time by ranges of output channels. Each value is computed by the same ops in the same order as in
+    /// a block of tiles (<see cref="InputTransform"/>, <see cref="OutputTransform"/>): the same bits.
+    /// </summary>
+    private unsafe void WinogradBanded(TileGeometry g, nint x, nint u, Sgemm.PackedA ul, nint y, int n,
+        float[]? biases)
+    {
+        int threads = Environment.ProcessorCount, mr = SgemmKernels.Mr(SgemmKernels.Best);
+        int tiles = n * g.Tiles, chunk = Math.Min(tiles, Math.Max(8, WinogradBandedTiles / 8 * 8));
+        var most = new Sgemm.PackedB(g.InC, chunk);
+        int vLen = (int)most.Length, mLen = g.OutC * most.PaddedN;
+        int planes = n * g.InC, planeFloats = g.Hp * g.Wp;
+        float[] vb = ConvScratch.Rent(16 * vLen), mb = ConvScratch.Rent(16 * mLen);
+        float[] xb = ConvScratch.Rent(planes * planeFloats);
+        fixed (float* pv = vb, pm = mb, pxp = xb)
+        {
+            var (v, m, xp) = ((nint)pv, (nint)pm, (nint)pxp);
+            int inParts = Math.Min(threads, g.InC), outParts = Math.Min(threads, g.OutC);
+            CpuParallel.For(0, threads, threads, part =>
+            {
+                for (int plane = part * planes / threads; plane < (part + 1) * planes / threads; plane++)
+                {
+                    float* dst = (float*)xp + (long)plane * planeFloats, src = (float*)x + (long)plane * g.H * g.W;
+                    new Span<float>(dst, planeFloats).Clear();
+                    for (int h = 0; h < g.H; h++)
+                        new ReadOnlySpan<float>(src + h * g.W, g.W).CopyTo(new Span<float>(dst + (h + 1) * g.Wp + 1, g.W));
+                }
+            });
+            for (int t0 = 0; t0 < tiles; t0 += chunk)
+            {
+                int count = Math.Min(chunk, tiles - t0);
+                var layout = new Sgemm.PackedB(g.InC, count);
+                int ld = layout.PaddedN;
+                CpuParallel.For(0, inParts, threads, part => GatherInputTransform(g, (float*)xp, t0, count, layout,
+                    (float*)v, vLen, part * g.InC / inParts, (part + 1) * g.InC / inParts));
+                int panels = (g.OutC + mr - 1) / mr, bands = Math.Min(panels, 2 * threads);
+                CpuParallel.For(0, bands, threads, band =>
+                {
+                    int row0 = band * panels / bands * mr;
+                    int rows = Math.Min(g.OutC, (band + 1) * panels / bands * mr) - row0;
+                    for (int e = 0; e < 16; e++)
+                    {
+                        var me = new Span<float>((float*)m + (long)e * mLen + (long)row0 * ld, rows * ld);
+                        me.Clear();
+                        var ue = new ReadOnlySpan<float>((float*)u + e * ul.Length, (int)ul.Length);
+                        var ve = new ReadOnlySpan<float>((float*)v + (long)e * vLen, (int)layout.Length);
+                        for (int p0 = 0; p0 < g.InC; p0 += ul.KcMax)
+                            Sgemm.RunBlock(ue, ul, p0, ve[(p0 * ld)..], count, me, ld, row0, rows);
+                    }
+                });
+                CpuParallel.For(0, outParts, threads, part => ScatterOutputTransform(g, (float*)m, mLen, ld, t0, count,
+                    (float*)y, biases, part * g.OutC / outParts, (part + 1) * g.OutC / outParts));
+            }
+        }
+        ConvScratch.Return(vb);
+        ConvScratch.Return(mb);
+        ConvScratch.Return(xb);
+    }
+
+    /// <summary>
+    /// <see cref="InputTransform"/>'s V for tiles t0 .. t0 + tiles − 1 and channels i0 .. i1 − 1, from the zero-ringed
+    /// planes xp (Hp × Wp), 8 tiles at a time whatever the plane's width: each of the 16 taps d[r, c] of the 8 tiles'
+    /// patches is one gather (offsets sample·I·Hp·Wp + 2th·Wp + 2tw, + i·Hp·Wp + r·Wp + c), then Bᵀ d B with the
+    /// same ops in the same order; lanes past the last tile are written as 0.
+    /// </summary>
+    private static unsafe void GatherInputTransform(in TileGeometry g, float* xp, int t0, int tiles,
+        Sgemm.PackedB layout, float* v, int vLen, int i0, int i1)
+    {
+        int planeFloats = g.Hp * g.Wp, ld = layout.PaddedN;
+        for (int e = 0; e < 16; e++)
+        for (int i = i0; i < i1 && tiles < ld; i++)
+            new Span<float>(v + (long)e * vLen + layout.Offset(i, tiles), ld - tiles).Clear();
+        Span<int> lane = stackalloc int[8];
+        var d = new Vector256<float>[16];
+        for (int j0 = 0; j0 < tiles; j0 += 8)
+        {
+            int valid = Math.Min(8, tiles - j0);
+            for (int l = 0; l < 8; l++)
+            {
+                int t = t0 + j0 + Math.Min(l, valid - 1), within = t % g.Tiles;
+                lane[l] = (t / g.Tiles) * g.InC * planeFloats + 2 * (within / g.TW) * g.Wp + 2 * (within % g.TW);
+            }
+            var offsets = Vector256.Create<int>(lane);
+            var keep = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(valid)).AsSingle();
+            for (int i = i0; i < i1; i++)
+            {
+                float* plane = xp + (long)i * planeFloats;
+                for (int rc = 0; rc < 16; rc++)
+                    d[rc] = Avx2.GatherVector256(plane + rc / 4 * g.Wp + rc % 4, offsets, 4);
+                for (int c = 0; c < 4; c++)  // Bᵀ d: rows 0 − 2, 1 + 2, 2 − 1, 1 − 3, column by column
+                    (d[c], d[4 + c], d[8 + c], d[12 + c]) =
+                        (d[c] - d[8 + c], d[4 + c] + d[8 + c], d[8 + c] - d[4 + c], d[4 + c] - d[12 + c]);
+                float* dst = v + layout.Offset(i, j0);
+                for (int xi = 0; xi < 4; xi++, dst += 4L * vLen)
+                {
+                    var (a, b, c, e) = (d[4 * xi], d[4 * xi + 1], d[4 * xi + 2], d[4 * xi + 3]);
+                    Vector256.Store((a - c) & keep, dst);
+                    Vector256.Store((b + c) & keep, dst + vLen);
+                    Vector256.Store((c - b) & keep, dst + 2L * vLen);
+                    Vector256.Store((b - e) & keep, dst + 3L * vLen);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="OutputTransform"/> for tiles t0 .. t0 + tiles − 1 and output channels o0 .. o1 − 1, 8 tiles at a time whatever the
+    /// plane's width: Aᵀ M A (and the bias and ReLU) with the same ops in the same order as its vector path, then
+    /// each tile's 2×2 outputs written one by one, those past an odd edge left out.
+    /// </summary>
+    private static unsafe void ScatterOutputTransform(in TileGeometry g, float* m, int mLen, int ld, int t0,
+        int tiles, float* y, float[]? biases, int o0, int o1)
+    {
+        int pq = g.H * g.W, ySample = g.OutC * pq;
+        Span<float> outs = stackalloc float[32];
+        Span<int> at = stackalloc int[8];
+        for (int j0 = 0; j0 < tiles; j0 += 8)
+        {
+            int valid = Math.Min(8, tiles - j0);
+            for (int l = 0; l < valid; l++)
+            {
+                int t = t0 + j0 + l, within = t % g.Tiles;
+                at[l] = t / g.Tiles * ySample + 2 * (within / g.TW) * g.W + 2 * (within % g.TW);
+            }
+            for (int o = o0; o < o1; o++)
+            {
+                float* mo = m + (long)o * ld;
+                var (t0v, b0v) = ColumnPair(mo, mLen, j0, 0);
+                var (t1v, b1v) = ColumnPair(mo, mLen, j0, 1);
+                var (t2v, b2v) = ColumnPair(mo, mLen, j0, 2);
+                var (t3v, b3v) = ColumnPair(mo, mLen, j0, 3);
+                var bias = Vector256.Create(biases is null ? 0f : biases[o]);
+                for (int a = 0; a < 2; a++)
+                {
+                    var (u0, u1, u2, u3) = a == 0 ? (t0v, t1v, t2v, t3v) : (b0v, b1v, b2v, b3v);
+                    var (left, right) = (u0 + u1 + u2, u1 - u2 - u3);
+                    if (biases is not null)
+                    {
+                        (left, right) = (left + bias, right + bias);
+                        left = Vector256.GreaterThan(left, Vector256<float>.Zero) & left;  // ReluOp's bits
+                        right = Vector256.GreaterThan(right, Vector256<float>.Zero) & right;
+                    }
+                    left.CopyTo(outs[(16 * a)..]);
+                    right.CopyTo(outs[(16 * a + 8)..]);
+                }
+                for (int l = 0; l < valid; l++)
+                {
+                    int within = (t0 + j0 + l) % g.Tiles, h = 2 * (within / g.TW), w = 2 * (within % g.TW);
+                    float* dst = y + at[l] + (long)o * pq;
+                    dst[0] = outs[l];
+                    if (w + 1 < g.W) dst[1] = outs[8 + l];
+                    if (h + 1 < g.H)
+                    {
+                        dst[g.W] = outs[16 + l];
+                        if (w + 1 < g.W) dst[g.W + 1] = outs[24 + l];
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Per-sample sizes of one Winograd convolution: channels in and out, the plane, tiles, padded plane.
@@ -227,12 +411,13 @@ public sealed partial class CpuBackend
     /// micro-panel; a tile that does not start such a group of 8 goes alone.
     /// </summary>
     private static unsafe void InputTransform(in TileGeometry g, float* x, int t0, int count, Sgemm.PackedB layout,
-        float* v, int vLen)
+        float* v, int vLen, int i0 = 0, int i1 = -1)
     {
         int wp = g.Wp;
+        if (i1 < 0) i1 = g.InC;
         if (Sgemm.PackedB.Nr != PanelWidth) throw new InvalidOperationException("packed-B panels are not 32 wide");
         for (int e = 0; e < 16; e++)
-        for (int i = 0; i < g.InC && count < layout.PaddedN; i++)
+        for (int i = i0; i < i1 && count < layout.PaddedN; i++)
             new Span<float>(v + (long)e * vLen + layout.Offset(i, count), layout.PaddedN - count).Clear();
         // The tile row's four input rows, zero-padded (columns 0 and past W stay zero), then E_0 .. E_3.
         float[] rows = ConvScratch.Rent(8 * wp + 16);
@@ -243,7 +428,7 @@ public sealed partial class CpuBackend
             float* er = src + 4 * wp;
             int sample = t / g.Tiles, within = t % g.Tiles, th = within / g.TW, tw0 = within % g.TW;
             int tw1 = Math.Min(g.TW, tw0 + t0 + count - t), j0 = t - t0;
-            for (int i = 0; i < g.InC; i++)
+            for (int i = i0; i < i1; i++)
             {
                 float* plane = x + (long)(sample * g.InC + i) * g.H * g.W;
                 for (int k = 0; k < 4; k++)
@@ -311,8 +496,9 @@ public sealed partial class CpuBackend
     /// of 16 floats, the tiles' two columns interleaved), else one tile at a time.
     /// </summary>
     private static unsafe void OutputTransform(in TileGeometry g, float* m, int mLen, int ld, int t0, int count,
-        float* y, float[]? biases)
+        float* y, float[]? biases, int o0 = 0, int o1 = -1)
     {
+        if (o1 < 0) o1 = g.OutC;
         int pq = g.H * g.W, ySample = g.OutC * pq;
         Span<float> s = stackalloc float[16];
         for (int t = t0; t < t0 + count;)
@@ -320,7 +506,7 @@ public sealed partial class CpuBackend
             int sample = t / g.Tiles, within = t % g.Tiles, th = within / g.TW, tw0 = within % g.TW;
             int tw1 = Math.Min(g.TW, tw0 + t0 + count - t), j0 = t - t0;
             bool second = 2 * th + 1 < g.H;
-            for (int o = 0; o < g.OutC; o++)
+            for (int o = o0; o < o1; o++)
             {
                 float b = biases is null ? 0f : biases[o];
                 float* yr = y + (long)sample * ySample + (long)o * pq + 2 * th * g.W;

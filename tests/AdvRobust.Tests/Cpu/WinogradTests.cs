@@ -97,8 +97,8 @@ public class WinogradTests
     }
 
     /// <summary>The eligible shapes do take the Winograd path (some bits differ from im2col's), the others do not
-    /// (31 channels, stride 2, 5×5, pad 0: bit for bit im2col's); with the default backend, planes from 16×16 up
-    /// (a ResNet's first two stages) and not 8×8 (its third).</summary>
+    /// (31 channels, stride 2, 5×5, pad 0: bit for bit im2col's); with the default backend, planes from 4×4 up
+    /// (all four stages of a ResNet) and not 3×3.</summary>
     [TestCase(2, 32, 6, 6, 32, 3, 1, 1, false, true)]
     [TestCase(2, 31, 6, 6, 64, 3, 1, 1, false, false)]
     [TestCase(2, 64, 6, 6, 31, 3, 1, 1, false, false)]
@@ -106,7 +106,9 @@ public class WinogradTests
     [TestCase(2, 64, 6, 6, 64, 5, 1, 2, false, false)]
     [TestCase(2, 64, 6, 6, 64, 3, 1, 0, false, false)]
     [TestCase(2, 32, 16, 16, 32, 3, 1, 1, true, true)]
-    [TestCase(2, 256, 8, 8, 256, 3, 1, 1, true, false)]
+    [TestCase(2, 256, 8, 8, 256, 3, 1, 1, true, true)]
+    [TestCase(2, 64, 4, 4, 64, 3, 1, 1, true, true)]
+    [TestCase(2, 64, 3, 3, 64, 3, 1, 1, true, false)]
     public void Routing_OnlyEligibleShapesLeaveIm2Col(int n, int c, int h, int w, int k, int r, int stride, int pad,
         bool defaultBackend, bool winograd)
     {
@@ -136,6 +138,35 @@ public class WinogradTests
             bool same = Run(cpu, data).AsSpan().SequenceEqual(Run(Im2Col, data));
             Assert.That(same, Is.EqualTo(!winograd), $"{(data ? "dx" : "y")}: bits equal to im2col's");
         }
+    }
+
+    /// <summary>The banded F(2×2, 3×3) path (all tiles at once or in chunks, channels shared out over the cores,
+    /// transforms by gathers) gives the bits of the block-per-core path, forward with bias + ReLU and data gradient,
+    /// on planes whose rows hold 8 tiles or more (where both paths apply).</summary>
+    [TestCase(3, 40, 16, 18, 36, 100000)]
+    [TestCase(3, 40, 16, 18, 36, 40)]
+    [TestCase(2, 33, 30, 30, 40, 64)]
+    [TestCase(1, 64, 17, 33, 70, 24)]
+    public void Banded_SameBitsAsBlocks(int n, int c, int h, int w, int k, int bandedTiles)
+    {
+        var blocks = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false, WinogradBandedTiles = 0 };
+        var banded = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false, WinogradBandedTiles = bandedTiles };
+        var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
+        float[] xs = rng.Normal(n * c * h * w), ws = rng.Normal(k * c * 9), gs = rng.Normal(n * k * h * w);
+        float[] biases = rng.Normal(k);
+        float[] Fused(IBackend be)
+        {
+            using var x = Tensor.FromArray(be, xs, n, c, h, w);
+            using var wt = Tensor.FromArray(be, ws, k, c, 3, 3);
+            using var bias = Tensor.FromArray(be, biases, k);
+            using var y = Tensor.Empty(be, DType.Float32, n, k, h, w);
+            be.Conv2dBiasReluForward(P, x, wt, bias, y);
+            return y.ToArray();
+        }
+        Assert.That(Forward(banded, xs, ws, n, c, h, w, k), Is.EqualTo(Forward(blocks, xs, ws, n, c, h, w, k)), "forward");
+        Assert.That(Fused(banded), Is.EqualTo(Fused(blocks)), "relu(conv + bias)");
+        Assert.That(BackwardData(banded, gs, ws, n, c, h, w, k), Is.EqualTo(BackwardData(blocks, gs, ws, n, c, h, w, k)),
+            "data gradient");
     }
 
     /// <summary>Sample s alone gives the bits it gets in a batch (blocks of tiles span samples), and the fused bias +
