@@ -87,56 +87,68 @@ public sealed partial class CpuBackend
                 fixed (float* pw = w.F(), pu = dst) FilterTransform((nint)pw, flip, outC, inC, ul, (nint)pu);
             }, out bool rented);
         int nr = Sgemm.PackedB.Nr, threads = Environment.ProcessorCount;
-        if (tiles <= WinogradBandedTiles || tw < 8)
-        {
-            fixed (float* px = x, pu = u, py = y)
-                WinogradBanded(new TileGeometry(inC, outC, h, wd, th, tw, hp, wp), (nint)px, (nint)pu, ul, (nint)py,
-                    n, bias?.F().ToArray());
-            if (rented) ConvScratch.Return(u);
-            return;
-        }
+        float[]? biases = bias?.F().ToArray();
+        var tile = new TileGeometry(inC, outC, h, wd, th, tw, hp, wp);
         int nt = Math.Clamp((1 << 18) / (16 * (inC + outC)) / nr * nr, nr, 16 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
-        int blocks = (tiles + nt - 1) / nt;
-        var vl = new Sgemm.PackedB(inC, nt);
-        int vLen = (int)vl.Length, mLen = outC * vl.PaddedN;
-        float[] biases = bias?.F().ToArray() ?? [];
-        bool relu = bias is not null;
-        var geometry = (n, inC, outC, h, wd, th, tw, hp, wp);
         fixed (float* px = x, pu = u, py = y)
         {
-            var (xs, us, ys) = ((nint)px, (nint)pu, (nint)py);
-            CpuParallel.For(0, blocks, threads,
-                () => (V: ConvScratch.Rent(16 * vLen), M: ConvScratch.Rent(16 * mLen)),
-                (block, s) =>
-                {
-                    var (gn, gi, go, gh, gw, gth, gtw, ghp, gwp) = geometry;
-                    int t0 = block * nt, count = Math.Min(nt, tiles - t0);
-                    var layout = new Sgemm.PackedB(gi, count);
-                    var tile = new TileGeometry(gi, go, gh, gw, gth, gtw, ghp, gwp);
-                    fixed (float* v = s.V, m = s.M)
-                    {
-                        InputTransform(tile, (float*)xs, t0, count, layout, v, vLen);
-                        for (int e = 0; e < 16; e++)
-                        {
-                            var me = new Span<float>(m + (long)e * mLen, go * layout.PaddedN);
-                            me.Clear();
-                            var ue = new ReadOnlySpan<float>((float*)us + e * ul.Length, (int)ul.Length);
-                            var ve = new ReadOnlySpan<float>(v + (long)e * vLen, (int)layout.Length);
-                            for (int p0 = 0; p0 < gi; p0 += ul.KcMax)
-                                Sgemm.RunBlock(ue, ul, p0, ve[(p0 * layout.PaddedN)..], count, me, layout.PaddedN);
-                        }
-                        OutputTransform(tile, m, mLen, layout.PaddedN, t0, count, (float*)ys, relu ? biases : null);
-                    }
-                    return s;
-                },
-                s =>
-                {
-                    ConvScratch.Return(s.V);
-                    ConvScratch.Return(s.M);
-                });
+            var (xs, ys) = ((nint)px, (nint)py);
+            if (tiles <= WinogradBandedTiles || tw < 8)
+                WinogradBanded(tile, xs, (nint)pu, ul, ys, n, biases);
+            else
+                WinogradBlocks(16, tiles, nt, ul, (nint)pu, inC, outC,
+                    (t0, count, layout, v, vLen) =>
+                        InputTransform(tile, (float*)xs, t0, count, layout, (float*)v, vLen),
+                    (t0, count, layout, m, mLen) =>
+                        OutputTransform(tile, (float*)m, mLen, layout.PaddedN, t0, count, (float*)ys, biases));
         }
         if (rented) ConvScratch.Return(u);
+    }
+
+    /// <summary>One step of a block of tiles t0 .. t0 + count − 1 (<see cref="WinogradBlocks"/>): the input transform
+    /// into V (its matrices stride floats apart, in layout), or the output transform from M (stride floats apart).
+    /// </summary>
+    private delegate void BlockStep(int t0, int count, Sgemm.PackedB layout, nint buffer, int stride);
+
+    /// <summary>
+    /// The block path of both Winograd variants: the tiles in blocks of nt (a multiple of the micro-panel width), one
+    /// block per task on the cores, each block's V and M (e matrices each, about 1 MiB) kept in that core's cache:
+    /// input(V), then M[k] = U[k]·V[k] for k &lt; e (U pre-packed, e matrices O × I at u + k·ul.Length; each output
+    /// sums its K blocks in order from a cleared M, <see cref="Sgemm.RunBlock"/>), then output(M).
+    /// </summary>
+    private static unsafe void WinogradBlocks(int e, int tiles, int nt, Sgemm.PackedA ul, nint u, int inC, int outC,
+        BlockStep input, BlockStep output)
+    {
+        var vl = new Sgemm.PackedB(inC, nt);
+        int vLen = (int)vl.Length, mLen = outC * vl.PaddedN, blocks = (tiles + nt - 1) / nt;
+        CpuParallel.For(0, blocks, Environment.ProcessorCount,
+            () => (V: ConvScratch.Rent(e * vLen), M: ConvScratch.Rent(e * mLen)),
+            (block, s) =>
+            {
+                int t0 = block * nt, count = Math.Min(nt, tiles - t0);
+                var layout = new Sgemm.PackedB(inC, count);
+                fixed (float* v = s.V, m = s.M)
+                {
+                    input(t0, count, layout, (nint)v, vLen);
+                    for (int k = 0; k < e; k++)
+                    {
+                        var mk = new Span<float>(m + (long)k * mLen, outC * layout.PaddedN);
+                        mk.Clear();
+                        var uk = new ReadOnlySpan<float>((float*)u + k * ul.Length, (int)ul.Length);
+                        var vk = new ReadOnlySpan<float>(v + (long)k * vLen, (int)layout.Length);
+                        for (int p0 = 0; p0 < inC; p0 += ul.KcMax)
+                            Sgemm.RunBlock(uk, ul, p0, vk[(p0 * layout.PaddedN)..], count, mk, layout.PaddedN);
+                    }
+                    output(t0, count, layout, (nint)m, mLen);
+                }
+                return s;
+            },
+            s =>
+            {
+                ConvScratch.Return(s.V);
+                ConvScratch.Return(s.M);
+            });
     }
 
     /// <summary>The most tiles (N·⌈H/2⌉·⌈W/2⌉) for which an F(2×2, 3×3) convolution runs as one block of all its

@@ -51,42 +51,16 @@ public sealed partial class CpuBackend
         int nr = PanelWidth, threads = Environment.ProcessorCount;
         int nt = Math.Clamp(Winograd4BlockFloats / (36 * (inC + outC)) / nr * nr, nr, 8 * nr);
         while (nt > nr && (tiles + nt - 1) / nt < 2 * threads) nt -= nr;
-        int blocks = (tiles + nt - 1) / nt;
-        var vl = new Sgemm.PackedB(inC, nt);
-        int vLen = (int)vl.Length, mLen = outC * vl.PaddedN;
-        float[] biases = bias?.F().ToArray() ?? [];
+        float[]? biases = bias?.F().ToArray();
         var tile = new TileGeometry(inC, outC, h, wd, th, tw, h + 2, wd + 2);
         fixed (float* px = x, pu = u, py = y)
         {
-            var (xs, us, ys) = ((nint)px, (nint)pu, (nint)py);
-            CpuParallel.For(0, blocks, threads,
-                () => (V: ConvScratch.Rent(36 * vLen), M: ConvScratch.Rent(36 * mLen)),
-                (block, s) =>
-                {
-                    int t0 = block * nt, count = Math.Min(nt, tiles - t0);
-                    var layout = new Sgemm.PackedB(tile.InC, count);
-                    fixed (float* v = s.V, m = s.M)
-                    {
-                        InputTransform4(tile, (float*)xs, t0, count, layout, v, vLen);
-                        for (int e = 0; e < 36; e++)
-                        {
-                            var me = new Span<float>(m + (long)e * mLen, tile.OutC * layout.PaddedN);
-                            me.Clear();
-                            var ue = new ReadOnlySpan<float>((float*)us + e * ul.Length, (int)ul.Length);
-                            var ve = new ReadOnlySpan<float>(v + (long)e * vLen, (int)layout.Length);
-                            for (int p0 = 0; p0 < tile.InC; p0 += ul.KcMax)
-                                Sgemm.RunBlock(ue, ul, p0, ve[(p0 * layout.PaddedN)..], count, me, layout.PaddedN);
-                        }
-                        OutputTransform4(tile, m, mLen, layout.PaddedN, t0, count, (float*)ys,
-                            bias is null ? null : biases);
-                    }
-                    return s;
-                },
-                s =>
-                {
-                    ConvScratch.Return(s.V);
-                    ConvScratch.Return(s.M);
-                });
+            var (xs, ys) = ((nint)px, (nint)py);
+            WinogradBlocks(36, tiles, nt, ul, (nint)pu, inC, outC,
+                (t0, count, layout, v, vLen) =>
+                    InputTransform4(tile, (float*)xs, t0, count, layout, (float*)v, vLen),
+                (t0, count, layout, m, mLen) =>
+                    OutputTransform4(tile, (float*)m, mLen, layout.PaddedN, t0, count, (float*)ys, biases));
         }
         if (rented) ConvScratch.Return(u);
     }
