@@ -15,8 +15,10 @@ public readonly record struct ConvParams(int Stride = 1, int Padding = 0)
     /// (the <see cref="Ops"/> façade, CopyIn, <see cref="Nn.Module.MarkStateWritten"/>), so a backend may keep what it
     /// derives from the weight (the CPU's packed GEMM panels and Winograd filter transforms) until the version moves.
     /// <see cref="Nn.Layers.Conv2d"/> sets it where no parameter gradient is taken (attacks, evaluation: the weight is
-    /// the model's, constant within the pass and between SGD steps); the results are the same bits either way. A raw
-    /// write into such a weight (a span, a kernel of one's own) must call MarkWritten.
+    /// the model's, constant within the pass and between SGD steps). The kept forms give the bits of fresh ones, but a
+    /// backend may pick another algorithm where keeping them pays (the CPU: Winograd on 8×8 and 4×4 planes, whose
+    /// results differ from im2col's by rounding). A raw write into such a weight (a span, a kernel of one's own) must
+    /// call MarkWritten.
     /// </summary>
     public bool ConstantWeight { get; init; }
 }

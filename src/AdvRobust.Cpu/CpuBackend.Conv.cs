@@ -70,7 +70,7 @@ public sealed partial class CpuBackend
     private void ConvForward(ConvParams p, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new ConvGeometry(p, x.Shape, w.Shape);
-        if (TakesWinograd(g))
+        if (TakesWinograd(g, p.ConstantWeight))
         {
             WinogradConv(p, x.F(), w, false, bias, y.F(), g.N, g.C, g.K, g.H, g.W);
             return;
@@ -103,7 +103,7 @@ public sealed partial class CpuBackend
     public void Conv2dBackwardData(ConvParams p, Tensor dy, Tensor w, Tensor dx)
     {
         var g = new ConvGeometry(p, dx.Shape, w.Shape);
-        if (TakesWinograd(g))
+        if (TakesWinograd(g, p.ConstantWeight))
         {
             WinogradConv(p, dy.F(), w, true, null, dx.F(), g.N, g.K, g.C, g.H, g.W);
             return;

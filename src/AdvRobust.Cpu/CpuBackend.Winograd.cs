@@ -42,7 +42,8 @@ public sealed partial class CpuBackend
     /// (the Madry small CNN's and the test models' narrow convolutions keep im2col's bits).</summary>
     public int WinogradMinChannels { get; init; } = 32;
 
-    /// <summary>The fewest output pixels (H·W) per plane for the Winograd path: 4×4 and up. Measured with the banded
+    /// <summary>The fewest output pixels (H·W) per plane for the Winograd path when its filter transform is kept
+    /// (a weight marked <see cref="ConvParams.ConstantWeight"/>: attacks, evaluation): 4×4 and up. Measured with the banded
     /// path and kept filter transforms (scratch program on this 2-core machine, medians of 40 calls, two alternated
     /// passes, ms forward / data gradient; direction only): 512 channels 4×4, B = 8: 1.05-1.32 / 1.03-1.24 against
     /// im2col's 2.46-2.86 / 1.94-2.15; 256 channels 8×8, B = 8: 1.25-1.47 / 1.25-1.45 against 1.75-1.92 / 1.68-1.85;
@@ -52,19 +53,29 @@ public sealed partial class CpuBackend
     /// </summary>
     public int WinogradMinPixels { get; init; } = 16;
 
+    /// <summary>The same when the filter transform is computed per call (a weight not so marked: training). On the
+    /// small planes the per-call transform of 16·O·I doubles costs more than the multiplications saved at small
+    /// batches: unmarked, B = 8, 512 channels 4×4, Winograd 4.28-4.56 / 6.73-6.94 ms forward / data gradient against
+    /// im2col's 3.18-3.46 / 2.71-3.16; B = 32 7.2 / 10.0 against 8.2 / 8.0 (B = 128: 17.6-18.8 / 20.6-22.0 against
+    /// 25.9-27.4 / 25.4; same scratch program), so unmarked weights keep the threshold from before (16×16 and up).
+    /// The two paths' results differ by rounding: a marked and an unmarked weight on an 8×8 or 4×4 plane give
+    /// slightly different bits (as eval's folded batch norm does).</summary>
+    public int WinogradMinPixelsPerCall { get; init; } = 256;
+
     /// <summary>ADVROBUST_CPU_WINOGRAD=0 turns the Winograd path off process-wide (every convolution then takes
     /// im2col + SGEMM, bit for bit the results from before it existed). A method, not a static field: the static
     /// <see cref="Instance"/> may be built before a field of another partial file is initialized.</summary>
     private static bool WinogradDefault() => Environment.GetEnvironmentVariable("ADVROBUST_CPU_WINOGRAD") is not "0";
 
     /// <summary>Whether eligible convolutions (3×3, stride 1, pad 1, at least <see cref="WinogradMinChannels"/> input
-    /// and output channels, planes of at least <see cref="WinogradMinPixels"/>) run as Winograd, F(4×4, 3×3) or F(2×2, 3×3) (CpuBackend.Winograd4.cs, CpuBackend.Winograd.cs); every other convolution, and every
+    /// and output channels, planes of at least <see cref="WinogradMinPixels"/> or <see cref="WinogradMinPixelsPerCall"/>) run as Winograd, F(4×4, 3×3) or F(2×2, 3×3) (CpuBackend.Winograd4.cs, CpuBackend.Winograd.cs); every other convolution, and every
     /// filter gradient, is im2col + SGEMM. Off: bit for bit the im2col path (the bit-identity tests pin it).</summary>
     public bool Winograd { get; init; } = WinogradDefault();
 
-    private bool TakesWinograd(in ConvGeometry g) =>
+    private bool TakesWinograd(in ConvGeometry g, bool kept) =>
         Winograd && g.R == 3 && g.S == 3 && g.Stride == 1 && g.Pad == 1 && g.C >= WinogradMinChannels
-        && g.K >= WinogradMinChannels && g.H * g.W >= WinogradMinPixels && g.N > 0 && Avx512F.IsSupported;
+        && g.K >= WinogradMinChannels && g.H * g.W >= (kept ? WinogradMinPixels : WinogradMinPixelsPerCall)
+        && g.N > 0 && Avx512F.IsSupported;
 
     /// <summary>y (N×O×H×W) = the 3×3 pad-1 convolution of x (N×I×H×W) with filter w (O×I×3×3, or I×O×3×3 read
     /// turned and transposed when flip: the data gradient), then relu(· + bias[o]) in float when bias is given. The

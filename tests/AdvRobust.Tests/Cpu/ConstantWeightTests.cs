@@ -67,7 +67,8 @@ public class ConstantWeightTests
     {
         int n = Shapes[shape][0], c = Shapes[shape][1], k = Shapes[shape][2], h = Shapes[shape][3];
         int stride = Shapes[shape][4], r = shape == 3 ? 1 : 3;
-        var cpu = new CpuBackend();
+        // Kept or not, the same algorithm (by default an unkept 4×4 plane keeps im2col, a kept one takes Winograd).
+        var cpu = new CpuBackend { WinogradMinPixelsPerCall = 16 };
         var rng = Rng();
         var plain = new ConvParams(stride, r / 2);
         var kept = plain with { ConstantWeight = true };

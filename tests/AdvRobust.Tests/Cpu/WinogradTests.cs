@@ -24,10 +24,11 @@ namespace AdvRobust.Tests.Cpu;
 public class WinogradTests
 {
     /// <summary>Winograd on every eligible plane size, however small (the default takes it from 16×16 up).</summary>
-    private static readonly IBackend Cpu = new CpuBackend { WinogradMinPixels = 1 };
+    private static readonly IBackend Cpu = new CpuBackend { WinogradMinPixels = 1, WinogradMinPixelsPerCall = 1 };
 
     /// <summary>F(2×2, 3×3) on every eligible shape, the planes F(4×4, 3×3) would take included.</summary>
-    private static readonly IBackend Cpu2 = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false };
+    private static readonly IBackend Cpu2 =
+        new CpuBackend { WinogradMinPixels = 1, WinogradMinPixelsPerCall = 1, Winograd4 = false };
 
     /// <summary>The im2col path on every shape (the accuracy yardstick).</summary>
     private static readonly IBackend Im2Col = new CpuBackend { Winograd = false };
@@ -98,7 +99,8 @@ public class WinogradTests
 
     /// <summary>The eligible shapes do take the Winograd path (some bits differ from im2col's), the others do not
     /// (31 channels, stride 2, 5×5, pad 0: bit for bit im2col's); with the default backend, planes from 4×4 up
-    /// (all four stages of a ResNet) and not 3×3.</summary>
+    /// (all four stages of a ResNet) and not 3×3 for a kept (ConstantWeight) filter, from 16×16 up for one
+    /// transformed per call.</summary>
     [TestCase(2, 32, 6, 6, 32, 3, 1, 1, false, true)]
     [TestCase(2, 31, 6, 6, 64, 3, 1, 1, false, false)]
     [TestCase(2, 64, 6, 6, 31, 3, 1, 1, false, false)]
@@ -106,15 +108,18 @@ public class WinogradTests
     [TestCase(2, 64, 6, 6, 64, 5, 1, 2, false, false)]
     [TestCase(2, 64, 6, 6, 64, 3, 1, 0, false, false)]
     [TestCase(2, 32, 16, 16, 32, 3, 1, 1, true, true)]
+    [TestCase(2, 32, 16, 16, 32, 3, 1, 1, true, true, false)]
     [TestCase(2, 256, 8, 8, 256, 3, 1, 1, true, true)]
+    [TestCase(2, 256, 8, 8, 256, 3, 1, 1, true, false, false)]
     [TestCase(2, 64, 4, 4, 64, 3, 1, 1, true, true)]
+    [TestCase(2, 64, 4, 4, 64, 3, 1, 1, true, false, false)]
     [TestCase(2, 64, 3, 3, 64, 3, 1, 1, true, false)]
     public void Routing_OnlyEligibleShapesLeaveIm2Col(int n, int c, int h, int w, int k, int r, int stride, int pad,
-        bool defaultBackend, bool winograd)
+        bool defaultBackend, bool winograd, bool kept = true)
     {
         var cpu = defaultBackend ? Backends.Cpu : Cpu;
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
-        var p = new ConvParams(stride, pad);
+        var p = new ConvParams(stride, pad) { ConstantWeight = kept };
         float[] xs = rng.Normal(n * c * h * w), ws = rng.Normal(k * c * r * r);
         int outH = p.OutSize(h, r), outW = p.OutSize(w, r);
         float[] gs = rng.Normal(n * k * outH * outW);
@@ -149,8 +154,8 @@ public class WinogradTests
     [TestCase(1, 64, 17, 33, 70, 24)]
     public void Banded_SameBitsAsBlocks(int n, int c, int h, int w, int k, int bandedTiles)
     {
-        var blocks = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false, WinogradBandedTiles = 0 };
-        var banded = new CpuBackend { WinogradMinPixels = 1, Winograd4 = false, WinogradBandedTiles = bandedTiles };
+        var blocks = new CpuBackend { WinogradMinPixelsPerCall = 1, Winograd4 = false, WinogradBandedTiles = 0 };
+        var banded = new CpuBackend { WinogradMinPixelsPerCall = 1, Winograd4 = false, WinogradBandedTiles = bandedTiles };
         var rng = new SeededRandom(TestContext.CurrentContext.Test.FullName);
         float[] xs = rng.Normal(n * c * h * w), ws = rng.Normal(k * c * 9), gs = rng.Normal(n * k * h * w);
         float[] biases = rng.Normal(k);
